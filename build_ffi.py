@@ -1,0 +1,130 @@
+"""Builds the cffi backends: one module ``lupacffi._lua_<ver>`` per Lua.
+
+Every backend is the same C shim (``csrc/``) compiled against a different Lua:
+the vendored sources under ``vendor/`` (see ``vendor/fetch.py``), or, where
+those are missing, a system Lua found through pkg-config.  A backend with
+neither is skipped with a message.
+"""
+import os
+import shutil
+import subprocess
+import sys
+
+from cffi import FFI
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+CSRC = os.path.join(HERE, "csrc")
+
+# The shim's C files, in the order they are included into one translation unit.
+SHIM_SOURCES = [
+    "lc_alloc.c", "lc_counts.c", "lc_convert.c", "lc_traceback.c",
+    "lc_runtime.c", "lc_ops.c", "lc_pyobject.c",
+]
+CDEF_HEADERS = ["lc_types.h", "lc_api.h", "lc_callbacks.h"]
+
+# backend -> (vendored source dir, pkg-config names of a system Lua)
+BACKENDS = {
+    "51": ("vendor/lua/5.1", ["lua5.1", "lua-5.1"]),
+    "52": ("vendor/lua/5.2", ["lua5.2", "lua-5.2"]),
+    "53": ("vendor/lua/5.3", ["lua5.3", "lua-5.3"]),
+    "54": ("vendor/lua/5.4", ["lua5.4", "lua-5.4"]),
+    "55": ("vendor/lua/5.5", ["lua5.5", "lua-5.5"]),
+    "jit21": ("vendor/luajit/2.1", ["luajit"]),
+}
+NOT_LIBRARY = {"lua.c", "luac.c", "onelua.c"}
+
+
+def _read(name):
+    with open(os.path.join(CSRC, name)) as f:
+        return f.read()
+
+
+def _pkg_config(names):
+    """(cflags, libs) of the first system Lua pkg-config knows, or None."""
+    if shutil.which("pkg-config") is None:
+        return None
+    for name in names:
+        if subprocess.call(["pkg-config", "--exists", name]) == 0:
+            cflags = subprocess.check_output(["pkg-config", "--cflags", name]).decode().split()
+            libs = subprocess.check_output(["pkg-config", "--libs", name]).decode().split()
+            return cflags, libs
+    return None
+
+
+def _build_luajit(tree):
+    """LuaJIT builds with its own makefile into a static, position-independent archive."""
+    archive = os.path.join(tree, "src", "libluajit.a")
+    if not os.path.exists(archive):
+        subprocess.check_call(["make", "-j2", "BUILDMODE=static", "XCFLAGS=-fPIC"], cwd=tree)
+    return archive
+
+
+def available_backends():
+    """Backends that can be built here, each with where its Lua comes from."""
+    found = {}
+    for name, (tree, pkgs) in BACKENDS.items():
+        header = "luajit.h" if name.startswith("jit") else "lua.h"
+        if os.path.exists(os.path.join(HERE, tree, "src", header)):
+            found[name] = "vendor"
+        elif _pkg_config(pkgs) is not None:
+            found[name] = "system"
+        else:
+            print("lupacffi: no sources for backend %s (run vendor/fetch.py); skipped" % name,
+                  file=sys.stderr)
+    return found
+
+
+def make_ffi(backend):
+    """The FFI builder of one backend."""
+    tree, pkgs = BACKENDS[backend]
+    tree = os.path.join(HERE, tree)
+    is_jit = backend.startswith("jit")
+    ffi = FFI()
+    ffi.cdef("".join(_read(h) for h in CDEF_HEADERS))
+    source = '#include "lupacffi.h"\n' + "".join('#include "%s"\n' % f for f in SHIM_SOURCES)
+    kwargs = dict(
+        include_dirs=[CSRC],
+        extra_compile_args=["-O2", "-fvisibility=hidden"],
+        libraries=["m", "dl"],
+        define_macros=[("LC_LUAJIT", "1")] if is_jit else [],
+    )
+    src = os.path.join(tree, "src")
+    if os.path.isdir(src):                       # vendored sources
+        kwargs["include_dirs"].append(src)
+        if is_jit:
+            kwargs["extra_objects"] = [_build_luajit(tree)]
+            kwargs["extra_link_args"] = ["-Wl,--exclude-libs,ALL"]
+        else:
+            kwargs["sources"] = sorted(
+                os.path.join(src, f) for f in os.listdir(src)
+                if f.endswith(".c") and f not in NOT_LIBRARY)
+            kwargs["define_macros"].append(("LUA_USE_LINUX", "1"))
+    else:                                        # system Lua: link its shared library
+        cflags, libs = _pkg_config(pkgs)
+        kwargs["include_dirs"] += [f[2:] for f in cflags if f.startswith("-I")]
+        kwargs["libraries"] += [f[2:] for f in libs if f.startswith("-l")]
+        kwargs["library_dirs"] = [f[2:] for f in libs if f.startswith("-L")]
+    ffi.set_source("lupacffi._lua_%s" % backend, source, **kwargs)
+    return ffi
+
+
+def cffi_modules():
+    """The ``cffi_modules`` list for setup(): one entry per available backend."""
+    return ["build_ffi.py:ffi_%s" % name for name in available_backends()]
+
+
+# cffi's setuptools hook looks these names up (and calls them).
+def ffi_51(): return make_ffi("51")
+def ffi_52(): return make_ffi("52")
+def ffi_53(): return make_ffi("53")
+def ffi_54(): return make_ffi("54")
+def ffi_55(): return make_ffi("55")
+def ffi_jit21(): return make_ffi("jit21")
+
+
+if __name__ == "__main__":
+    # Development build into src/lupacffi/: python build_ffi.py [BACKEND ...]
+    for name in sys.argv[1:] or list(available_backends()):
+        tmp = os.path.join(HERE, "build", "ffi-" + name)
+        built = make_ffi(name).compile(tmpdir=tmp, verbose=False)
+        shutil.copy(built, os.path.join(HERE, "src", "lupacffi"))

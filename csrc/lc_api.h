@@ -1,0 +1,60 @@
+/* The entry points Python calls (cffi cdef and C prototypes alike).
+   Every entry point that touches Lua takes the runtime's re-entrant lock, runs
+   its work under a protected call and returns a status (see enum lc_status) or
+   a count of results.  Results are written to `out`; strings in them stay
+   valid until the calling thread's next entry point.  On error, out[0] is the
+   error value and out[1] the Lua traceback (a string, or nil). */
+
+/* Facts about the compiled Lua. */
+int lc_lua_version_num(void);
+const char *lc_lua_implementation(void);
+long long lc_lua_maxinteger(void);
+long long lc_lua_mininteger(void);
+
+/* Life cycle.  `rid` identifies the runtime in callbacks to Python.
+   lc_init_python creates the `python` table; objects = {python.none,
+   python.builtins, python.eval} (the latter two may be LC_NIL). */
+lc_runtime *lc_new(int rid, int libs, int use_seed, unsigned int seed);
+int lc_init_python(lc_runtime *rt, lc_val *objects, lc_val *out);
+void lc_close(lc_runtime *rt);
+void lc_free(lc_runtime *rt);
+
+/* Locking (re-entrant, per runtime; waiting happens without the GIL). */
+void lc_lock(lc_runtime *rt);
+void lc_unlock(lc_runtime *rt);
+
+/* Releases a registry reference; safe from any thread at any time. */
+void lc_unref(lc_runtime *rt, int ref);
+
+/* Python objects among results are pinned until Python has taken them. */
+void lc_unpin(lc_runtime *rt, long long handle);
+
+/* Memory accounting (bytes; limit < 0 means none). */
+long long lc_memory_used(lc_runtime *rt, int total);
+long long lc_memory_limit(lc_runtime *rt, int total);
+void lc_set_memory_limit(lc_runtime *rt, long long limit, int total);
+
+/* Code. */
+int lc_load(lc_runtime *rt, const char *code, size_t len, const char *name,
+            const char *mode, lc_val *out);
+
+/* Calling (functions and callable objects) and coroutines. */
+int lc_call(lc_runtime *rt, int ref, lc_val *args, int nargs, lc_val *out, int nout);
+int lc_fetch(lc_val *out, int n);
+int lc_newthread(lc_runtime *rt, int fref, lc_val *out);
+int lc_resume(lc_runtime *rt, int coref, lc_val *args, int nargs, lc_val *out, int nout,
+              int *done);
+int lc_costatus(lc_runtime *rt, int coref);
+
+/* Tables and other objects. */
+int lc_globals(lc_runtime *rt, lc_val *out);
+int lc_getitem(lc_runtime *rt, int ref, lc_val *key, lc_val *out);
+int lc_setitem(lc_runtime *rt, int ref, lc_val *key, lc_val *value, lc_val *out);
+int lc_len(lc_runtime *rt, int ref, lc_val *out);
+int lc_next(lc_runtime *rt, int ref, int *cursor, int what, lc_val *out, int cap);
+int lc_tostring(lc_runtime *rt, int ref, lc_val *out);
+int lc_fill_table(lc_runtime *rt, int ref, lc_val *items, int npairs, lc_val *out);
+long long lc_topointer(lc_runtime *rt, int ref);
+
+/* Garbage collection: what = 0 collect, 1 stop, 2 restart. */
+int lc_gc(lc_runtime *rt, int what);

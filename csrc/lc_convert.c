@@ -1,0 +1,223 @@
+/* Converting values between the Lua stack and lc_val arrays. */
+
+typedef struct lc_pyud {       /* the payload of a Python-object userdata */
+    long long h;               /* handle of the Python object; 0 once released */
+} lc_pyud;
+
+/* Per-thread result buffers: results are copied here so that they stay valid
+   after the runtime lock is released, until this thread's next entry point. */
+static __thread lc_val *tls_vals;
+static __thread int tls_vals_cap;
+static __thread int tls_nvals;
+static __thread char *tls_str;
+static __thread size_t tls_str_cap;
+
+static void lc_pushhandle(lua_State *L, long long h)
+{
+#if LC_HAS_INTEGERS
+    lua_pushinteger(L, (lua_Integer)h);
+#else
+    lua_pushnumber(L, (lua_Number)h);   /* handles are < 2^53 */
+#endif
+}
+
+/* The Python-object payload of the value at idx, or NULL. */
+static lc_pyud *lc_topyud(lc_runtime *rt, lua_State *L, int idx)
+{
+    lc_pyud *ud = (lc_pyud *)lua_touserdata(L, idx);
+    int ours;
+    if (ud == NULL || lua_type(L, idx) != LUA_TUSERDATA || !lua_getmetatable(L, idx))
+        return NULL;
+    lua_rawgeti(L, LUA_REGISTRYINDEX, rt->mt_ref);
+    ours = lua_rawequal(L, -1, -2);
+    lua_pop(L, 2);
+    return ours ? ud : NULL;
+}
+
+static void lc_to_val(lc_runtime *rt, lua_State *L, int idx, lc_val *v)
+{
+    int t = lua_type(L, idx);
+    size_t len;
+    v->aux = t;
+    switch (t) {
+    case LUA_TNIL:
+        v->tag = LC_NIL;
+        return;
+    case LUA_TBOOLEAN:
+        v->tag = LC_BOOL;
+        v->i = lua_toboolean(L, idx);
+        return;
+    case LUA_TNUMBER:
+#if LC_HAS_INTEGERS
+        if (lua_isinteger(L, idx)) {
+            v->tag = LC_INT;
+            v->i = (long long)lua_tointeger(L, idx);
+            return;
+        }
+#endif
+        v->tag = LC_FLOAT;
+        v->d = (double)lua_tonumber(L, idx);
+        return;
+    case LUA_TSTRING:
+        v->tag = LC_STR;
+        v->s = lua_tolstring(L, idx, &len);
+        v->i = (long long)len;
+        return;
+    case LUA_TUSERDATA: {
+        lc_pyud *ud = lc_topyud(rt, L, idx);
+        if (ud != NULL && ud->h != 0) {
+            v->tag = LC_PYOBJ;
+            v->i = ud->h;
+            return;
+        }
+        break;
+    }
+    }
+    /* tables, functions, threads and foreign userdata: a registry reference */
+    lua_pushvalue(L, idx);
+    v->tag = LC_REF;
+    v->i = luaL_ref(L, LUA_REGISTRYINDEX);
+}
+
+/* Pushes the userdata of Python handle h: the one already in Lua, if any, so
+   that one Python object is one userdata. */
+static void lc_push_pyobj(lc_runtime *rt, lua_State *L, long long h)
+{
+    lc_pyud *ud;
+    lua_rawgeti(L, LUA_REGISTRYINDEX, rt->cache_ref);
+    lc_pushhandle(L, h);
+    lua_rawget(L, -2);
+    if (!lua_isnil(L, -1)) {
+        lua_remove(L, -2);
+        return;
+    }
+    lua_pop(L, 1);
+    ud = (lc_pyud *)lc_newuserdata(L, sizeof(lc_pyud));
+    ud->h = 0;
+    lua_rawgeti(L, LUA_REGISTRYINDEX, rt->mt_ref);
+    lua_setmetatable(L, -2);
+    lc_counts_incr(&rt->counts, h);   /* the userdata's own reference */
+    ud->h = h;
+    lc_pushhandle(L, h);
+    lua_pushvalue(L, -2);
+    lua_rawset(L, -4);                /* cache[h] = ud */
+    lua_remove(L, -2);
+}
+
+static void lc_push_val(lc_runtime *rt, lua_State *L, lc_val *v)
+{
+    switch (v->tag) {
+    case LC_BOOL:
+        lua_pushboolean(L, (int)v->i);
+        break;
+    case LC_INT:
+#if LC_HAS_INTEGERS
+        lua_pushinteger(L, (lua_Integer)v->i);
+#else
+        lua_pushnumber(L, (lua_Number)v->i);
+#endif
+        break;
+    case LC_FLOAT:
+        lua_pushnumber(L, (lua_Number)v->d);
+        break;
+    case LC_STR:
+        lua_pushlstring(L, v->s, (size_t)v->i);
+        break;
+    case LC_REF:
+        lua_rawgeti(L, LUA_REGISTRYINDEX, (int)v->i);
+        break;
+    case LC_PYOBJ:
+        lc_push_pyobj(rt, L, v->i);
+        break;
+    case LC_NONE:
+        lua_rawgeti(L, LUA_REGISTRYINDEX, rt->none_ref);
+        break;
+    default:
+        lua_pushnil(L);
+    }
+}
+
+/* Pins (delta = +1) or unpins (-1) the Python handles among vals.  Pinning
+   before pushing keeps a handle alive while a garbage collection step that the
+   pushing may trigger finalizes an older userdata of the same object. */
+static void lc_pin(lc_runtime *rt, lc_val *vals, int n, int delta)
+{
+    int k;
+    for (k = 0; k < n; k++) {
+        if (vals[k].tag != LC_PYOBJ)
+            continue;
+        if (delta > 0)
+            lc_counts_incr(&rt->counts, vals[k].i);
+        else if (lc_counts_decr(&rt->counts, vals[k].i) == 0)
+            lc_release_handle(rt, vals[k].i);
+    }
+}
+
+static void lc_push_vals(lc_runtime *rt, lua_State *L, lc_val *vals, int n)
+{
+    int k;
+    for (k = 0; k < n; k++)
+        lc_push_val(rt, L, &vals[k]);
+}
+
+/* Copies the strings among vals into this thread's buffer. */
+static void lc_copy_strings(lc_val *vals, int n)
+{
+    size_t total = 0, pos = 0;
+    int k;
+    for (k = 0; k < n; k++)
+        if (vals[k].tag == LC_STR)
+            total += (size_t)vals[k].i + 1;
+    if (total > tls_str_cap || (tls_str_cap > (1u << 20) && total < (1u << 16))) {
+        char *p = (char *)realloc(tls_str, total ? total : 1);
+        if (p == NULL)
+            abort();
+        tls_str = p;
+        tls_str_cap = total ? total : 1;
+    }
+    for (k = 0; k < n; k++) {
+        if (vals[k].tag == LC_STR) {
+            memcpy(tls_str + pos, vals[k].s, (size_t)vals[k].i);
+            tls_str[pos + (size_t)vals[k].i] = '\0';
+            vals[k].s = tls_str + pos;
+            pos += (size_t)vals[k].i + 1;
+        }
+    }
+}
+
+/* Converts n stack values from `first` into this thread's result buffer and
+   copies up to nout of them into out.  Returns n. */
+static int lc_results(lc_runtime *rt, lua_State *L, int first, int n, lc_val *out, int nout)
+{
+    int k;
+    if (n > tls_vals_cap) {
+        lc_val *p = (lc_val *)realloc(tls_vals, sizeof(lc_val) * (size_t)n);
+        if (p == NULL)
+            luaL_error(L, "not enough memory for %d results", n);
+        tls_vals = p;
+        tls_vals_cap = n;
+    }
+    for (k = 0; k < n; k++)
+        lc_to_val(rt, L, first + k, &tls_vals[k]);
+    tls_nvals = n;
+    lc_copy_strings(tls_vals, n);
+    lc_pin(rt, tls_vals, n, +1);      /* until Python calls lc_unpin */
+    memcpy(out, tls_vals, sizeof(lc_val) * (size_t)(n < nout ? n : nout));
+    return n;
+}
+
+int lc_fetch(lc_val *out, int n)
+{
+    if (n > tls_nvals)
+        n = tls_nvals;
+    memcpy(out, tls_vals, sizeof(lc_val) * (size_t)n);
+    return n;
+}
+
+void lc_unpin(lc_runtime *rt, long long h)
+{
+    pthread_mutex_lock(&rt->lock);
+    if (!rt->closed && lc_counts_decr(&rt->counts, h) == 0)
+        lc_release_handle(rt, h);
+    pthread_mutex_unlock(&rt->lock);
+}

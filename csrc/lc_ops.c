@@ -1,0 +1,392 @@
+/* The entry points: each one fills an lc_ctx and runs its body function
+   protected through lc_op (see lc_runtime.c). */
+
+static void lc_ctx_init(lc_ctx *c, lc_fn fn, int ref, lc_val *out, int nout)
+{
+    memset(c, 0, sizeof *c);
+    c->fn = fn;
+    c->ref = ref;
+    c->out = out;
+    c->nout = nout;
+}
+
+/* ---- code ------------------------------------------------------------------ */
+static int lc_loadbuffer(lua_State *L, const char *code, size_t len,
+                         const char *name, const char *mode)
+{
+#if LUA_VERSION_NUM >= 502 || defined(LC_LUAJIT)
+    return luaL_loadbufferx(L, code, len, name, mode);
+#else
+    if (mode != NULL) {       /* Lua 5.1 has no load modes: check by hand */
+        int binary = len > 0 && code[0] == LUA_SIGNATURE[0];
+        if (!strchr(mode, binary ? 'b' : 't')) {
+            lua_pushfstring(L, "attempt to load a %s chunk (mode is '%s')",
+                            binary ? "binary" : "text", mode);
+            return LUA_ERRSYNTAX;
+        }
+    }
+    return luaL_loadbuffer(L, code, len, name);
+#endif
+}
+
+static int fn_load(lua_State *L, lc_ctx *c)
+{
+    int status = lc_loadbuffer(L, c->code, c->len, c->name, c->mode);
+    if (status != LUA_OK) {   /* report, not raise: keeps the status */
+        c->result = status == LUA_ERRMEM ? LC_ERR_MEMORY : LC_ERR_SYNTAX;
+        lc_to_val(c->rt, L, -1, &c->out[0]);
+        c->out[1].tag = LC_NIL;
+        lc_copy_strings(c->out, 2);
+        return 0;
+    }
+    c->result = lc_results(c->rt, L, lua_gettop(L), 1, c->out, c->nout);
+    return 0;
+}
+
+int lc_load(lc_runtime *rt, const char *code, size_t len, const char *name,
+            const char *mode, lc_val *out)
+{
+    lc_ctx c;
+    lc_ctx_init(&c, fn_load, 0, out, 1);
+    c.code = code;
+    c.len = len;
+    c.name = name;
+    c.mode = mode;
+    return lc_op(rt, &c, NULL, 0);
+}
+
+/* ---- calls ------------------------------------------------------------------ */
+static int fn_call(lua_State *L, lc_ctx *c)
+{
+    if (!lua_checkstack(L, c->nargs + LUA_MINSTACK))
+        luaL_error(L, "too many arguments");
+    lua_rawgeti(L, LUA_REGISTRYINDEX, c->ref);
+    lc_push_vals(c->rt, L, c->args, c->nargs);
+    lua_call(L, c->nargs, LUA_MULTRET);
+    c->result = lc_results(c->rt, L, 1, lua_gettop(L), c->out, c->nout);
+    return 0;
+}
+
+int lc_call(lc_runtime *rt, int ref, lc_val *args, int nargs, lc_val *out, int nout)
+{
+    lc_ctx c;
+    lc_ctx_init(&c, fn_call, ref, out, nout);
+    c.args = args;
+    c.nargs = nargs;
+    return lc_op(rt, &c, args, nargs);
+}
+
+/* ---- coroutines --------------------------------------------------------------- */
+static int fn_newthread(lua_State *L, lc_ctx *c)
+{
+    lua_State *co = lua_newthread(L);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, c->ref);
+    lua_xmove(L, co, 1);
+    c->result = lc_results(c->rt, L, 1, 1, c->out, c->nout);
+    return 0;
+}
+
+int lc_newthread(lc_runtime *rt, int fref, lc_val *out)
+{
+    lc_ctx c;
+    lc_ctx_init(&c, fn_newthread, fref, out, 1);
+    return lc_op(rt, &c, NULL, 0);
+}
+
+/* 0 dead, 1 not started, 2 suspended in a yield, 3 running or normal */
+static int lc_costatus_of(lua_State *co)
+{
+    lua_Debug ar;
+    int status = lua_status(co);
+    if (status == LUA_YIELD)
+        return 2;
+    if (status != LUA_OK)
+        return 0;
+    if (lua_getstack(co, 0, &ar) > 0)
+        return 3;
+    return lua_gettop(co) > 0 ? 1 : 0;
+}
+
+int lc_costatus(lc_runtime *rt, int coref)
+{
+    int r = lc_enter(rt), status = 0;
+    lua_State *co;
+    if (r)
+        return r;
+    lua_rawgeti(rt->L, LUA_REGISTRYINDEX, coref);
+    co = lua_tothread(rt->L, -1);
+    if (co != NULL)
+        status = lc_costatus_of(co);
+    lua_pop(rt->L, 1);
+    return lc_leave(rt, status);
+}
+
+static int fn_resume(lua_State *L, lc_ctx *c)
+{
+    lua_State *co;
+    int status, nres = 0;
+    lua_rawgeti(L, LUA_REGISTRYINDEX, c->ref);
+    co = lua_tothread(L, -1);
+    if (co == NULL)
+        luaL_error(L, "not a coroutine");
+    if (lc_costatus_of(co) < 1 || lc_costatus_of(co) > 2) {
+        c->result = lc_costatus_of(co) == 0 ? LC_ERR_DEAD : LC_ERR_RUN;
+        lua_pushstring(L, c->result == LC_ERR_DEAD ? "cannot resume dead coroutine"
+                                                   : "cannot resume non-suspended coroutine");
+        lc_to_val(c->rt, L, -1, &c->out[0]);
+        c->out[1].tag = LC_NIL;
+        lc_copy_strings(c->out, 2);
+        return 0;
+    }
+    if (!lua_checkstack(L, c->nargs + LUA_MINSTACK) || !lua_checkstack(co, c->nargs + LUA_MINSTACK))
+        luaL_error(L, "too many arguments to resume");
+    lc_push_vals(c->rt, L, c->args, c->nargs);
+    lua_xmove(L, co, c->nargs);
+#if LUA_VERSION_NUM >= 504
+    status = lua_resume(co, L, c->nargs, &nres);
+#elif LUA_VERSION_NUM >= 502
+    status = lua_resume(co, L, c->nargs);
+    nres = lua_gettop(co);
+#else
+    status = lua_resume(co, c->nargs);
+    nres = lua_gettop(co);
+#endif
+    *c->cursor = status == LUA_OK;     /* finished (returned) */
+    if (status == LUA_OK || status == LUA_YIELD) {
+        if (!lua_checkstack(L, nres + LUA_MINSTACK))
+            luaL_error(L, "too many results to resume");
+        lua_xmove(co, L, nres);
+        c->result = lc_results(c->rt, L, lua_gettop(L) - nres + 1, nres, c->out, c->nout);
+        return 0;
+    }
+    /* an error inside the coroutine: its stack still shows where */
+    lua_xmove(co, L, 1);
+    lc_push_traceback(L, co, 0);
+    lua_rawseti(L, LUA_REGISTRYINDEX, c->rt->tb_ref);
+    c->result = lc_error_result(c->rt, L, status, c->out);
+    return 0;
+}
+
+int lc_resume(lc_runtime *rt, int coref, lc_val *args, int nargs, lc_val *out, int nout,
+              int *done)
+{
+    lc_ctx c;
+    *done = 0;
+    lc_ctx_init(&c, fn_resume, coref, out, nout);
+    c.cursor = done;
+    c.args = args;
+    c.nargs = nargs;
+    return lc_op(rt, &c, args, nargs);
+}
+
+/* ---- tables and other objects -------------------------------------------------- */
+static int fn_globals(lua_State *L, lc_ctx *c)
+{
+    lc_pushglobaltable(L);
+    c->result = lc_results(c->rt, L, 1, 1, c->out, c->nout);
+    return 0;
+}
+
+int lc_globals(lc_runtime *rt, lc_val *out)
+{
+    lc_ctx c;
+    lc_ctx_init(&c, fn_globals, 0, out, 1);
+    return lc_op(rt, &c, NULL, 0);
+}
+
+static int fn_getitem(lua_State *L, lc_ctx *c)
+{
+    lua_rawgeti(L, LUA_REGISTRYINDEX, c->ref);
+    lc_push_val(c->rt, L, c->args);
+    lua_gettable(L, -2);
+    c->result = lc_results(c->rt, L, lua_gettop(L), 1, c->out, c->nout);
+    return 0;
+}
+
+int lc_getitem(lc_runtime *rt, int ref, lc_val *key, lc_val *out)
+{
+    lc_ctx c;
+    lc_ctx_init(&c, fn_getitem, ref, out, 1);
+    c.args = key;
+    return lc_op(rt, &c, key, 1);
+}
+
+static int fn_setitem(lua_State *L, lc_ctx *c)
+{
+    lua_rawgeti(L, LUA_REGISTRYINDEX, c->ref);
+    lc_push_val(c->rt, L, &c->args[0]);
+    lc_push_val(c->rt, L, &c->args[1]);
+    lua_settable(L, -3);
+    c->result = 0;
+    return 0;
+}
+
+int lc_setitem(lc_runtime *rt, int ref, lc_val *key, lc_val *value, lc_val *out)
+{
+    lc_ctx c;
+    lc_val kv[2];
+    kv[0] = *key;
+    kv[1] = *value;
+    lc_ctx_init(&c, fn_setitem, ref, out, 0);
+    c.args = kv;
+    return lc_op(rt, &c, kv, 2);
+}
+
+static int fn_len(lua_State *L, lc_ctx *c)
+{
+    lua_rawgeti(L, LUA_REGISTRYINDEX, c->ref);
+    if (lua_type(L, -1) == LUA_TTABLE) {
+        lua_pushinteger(L, (lua_Integer)lc_objlen(L, -1));
+    } else {
+#if LUA_VERSION_NUM >= 502
+        lua_len(L, -1);
+#else
+        lua_pushinteger(L, (lua_Integer)lua_objlen(L, -1));
+#endif
+    }
+    c->result = lc_results(c->rt, L, lua_gettop(L), 1, c->out, c->nout);
+    return 0;
+}
+
+int lc_len(lc_runtime *rt, int ref, lc_val *out)
+{
+    lc_ctx c;
+    lc_ctx_init(&c, fn_len, ref, out, 1);
+    return lc_op(rt, &c, NULL, 0);
+}
+
+/* Raw iteration in batches.  *cursor is a registry slot holding the last key
+   (LUA_NOREF before the first batch; reset to it after the last).  `what`:
+   1 keys, 2 values, 3 both (key, value, key, value...).  Returns the number
+   of values written; fewer than `cap` means the end was reached. */
+static int fn_next(lua_State *L, lc_ctx *c)
+{
+    int per = c->what == 3 ? 2 : 1, n = 0;
+    lua_rawgeti(L, LUA_REGISTRYINDEX, c->ref);          /* 1: table */
+    if (lua_type(L, 1) != LUA_TTABLE)
+        luaL_error(L, "not a table");
+    if (*c->cursor == LUA_NOREF)
+        lua_pushnil(L);
+    else
+        lua_rawgeti(L, LUA_REGISTRYINDEX, *c->cursor);
+    if (!lua_checkstack(L, c->nout + LUA_MINSTACK))
+        luaL_error(L, "stack overflow");
+    /* stack: table, results..., key; lua_next replaces key by key, value */
+    while (n + per <= c->nout && lua_next(L, 1)) {
+        if (c->what == 1) {
+            lua_pop(L, 1);
+            lua_pushvalue(L, -1);
+        } else if (c->what == 2) {
+            lua_insert(L, -2);
+        } else {
+            lua_pushvalue(L, -2);
+        }
+        n += per;
+    }
+    if (lua_gettop(L) == 1 + n) {                       /* finished: no key left */
+        if (*c->cursor != LUA_NOREF)
+            luaL_unref(L, LUA_REGISTRYINDEX, *c->cursor);
+        *c->cursor = LUA_NOREF;
+    } else if (*c->cursor == LUA_NOREF) {
+        *c->cursor = luaL_ref(L, LUA_REGISTRYINDEX);
+    } else {
+        lua_rawseti(L, LUA_REGISTRYINDEX, *c->cursor);
+    }
+    c->result = lc_results(c->rt, L, 2, n, c->out, c->nout);
+    return 0;
+}
+
+int lc_next(lc_runtime *rt, int ref, int *cursor, int what, lc_val *out, int cap)
+{
+    lc_ctx c;
+    lc_ctx_init(&c, fn_next, ref, out, cap);
+    c.cursor = cursor;
+    c.what = what;
+    return lc_op(rt, &c, NULL, 0);
+}
+
+static int fn_tostring(lua_State *L, lc_ctx *c)
+{
+    lua_rawgeti(L, LUA_REGISTRYINDEX, c->ref);
+#if LUA_VERSION_NUM >= 502
+    luaL_tolstring(L, -1, NULL);
+#else
+    if (luaL_callmeta(L, -1, "__tostring")) {
+        if (!lua_isstring(L, -1))
+            luaL_error(L, "'__tostring' must return a string");
+    } else {
+        lua_pushfstring(L, "%s: %p", luaL_typename(L, -1), lua_topointer(L, -1));
+    }
+#endif
+    c->result = lc_results(c->rt, L, lua_gettop(L), 1, c->out, c->nout);
+    return 0;
+}
+
+int lc_tostring(lc_runtime *rt, int ref, lc_val *out)
+{
+    lc_ctx c;
+    lc_ctx_init(&c, fn_tostring, ref, out, 1);
+    return lc_op(rt, &c, NULL, 0);
+}
+
+/* Sets npairs key/value pairs (raw) in table `ref`, or in a new table when
+   ref is LUA_NOREF; the new table is returned in out[0]. */
+static int fn_fill_table(lua_State *L, lc_ctx *c)
+{
+    int k;
+    if (c->ref == LUA_NOREF)
+        lua_createtable(L, 0, c->nargs);
+    else
+        lua_rawgeti(L, LUA_REGISTRYINDEX, c->ref);
+    if (lua_type(L, 1) != LUA_TTABLE)
+        luaL_error(L, "not a table");
+    for (k = 0; k < c->nargs; k++) {
+        lc_push_val(c->rt, L, &c->args[2 * k]);
+        lc_push_val(c->rt, L, &c->args[2 * k + 1]);
+        lua_rawset(L, 1);
+    }
+    c->result = c->ref == LUA_NOREF ? lc_results(c->rt, L, 1, 1, c->out, c->nout) : 0;
+    return 0;
+}
+
+int lc_fill_table(lc_runtime *rt, int ref, lc_val *items, int npairs, lc_val *out)
+{
+    lc_ctx c;
+    lc_ctx_init(&c, fn_fill_table, ref, out, 1);
+    c.args = items;
+    c.nargs = npairs;
+    return lc_op(rt, &c, items, 2 * npairs);
+}
+
+long long lc_topointer(lc_runtime *rt, int ref)
+{
+    long long p;
+    int r = lc_enter(rt);
+    if (r)
+        return 0;
+    lua_rawgeti(rt->L, LUA_REGISTRYINDEX, ref);
+    p = (long long)(size_t)lua_topointer(rt->L, -1);
+    lua_pop(rt->L, 1);
+    lc_leave(rt, 0);
+    return p;
+}
+
+/* ---- garbage collection ------------------------------------------------------- */
+static int fn_gc(lua_State *L, lc_ctx *c)
+{
+    static const int whats[] = {LUA_GCCOLLECT, LUA_GCSTOP, LUA_GCRESTART};
+    lua_gc(L, whats[c->what], 0);
+    c->result = 0;
+    return 0;
+}
+
+int lc_gc(lc_runtime *rt, int what)
+{
+    lc_ctx c;
+    lc_val out[2];
+    if (what < 0 || what > 2)
+        return LC_ERR_RUN;
+    lc_ctx_init(&c, fn_gc, 0, out, 0);
+    c.what = what;
+    return lc_op(rt, &c, NULL, 0);
+}

@@ -1,0 +1,164 @@
+/* Python objects inside Lua: the userdata metatable, the `python` table and
+   the trampoline that carries every Lua->Python operation to the one cffi
+   callback, lc_py_dispatch.  A Python exception never unwinds through C: the
+   callback returns LC_CB_ERROR and the trampoline raises the Lua error after
+   Python has returned. */
+
+#define LC_NVALS 8            /* arguments and results kept on the C stack */
+
+static void lc_release_handle(lc_runtime *rt, long long h)
+{
+    lc_val v;
+    v.tag = LC_PYOBJ;
+    v.i = h;
+    lc_py_dispatch(rt->rid, LC_OP_RELEASE, &v, 1, NULL, 0);
+}
+
+static int lc_callback(lua_State *L);
+
+/* Pushes a trampoline closure for `op`; with_obj binds the value on top of
+   the stack (replacing it) as the callback's first argument. */
+static void lc_push_callback(lua_State *L, lc_runtime *rt, int op, int with_obj)
+{
+    lua_pushlightuserdata(L, rt);
+    lua_pushinteger(L, op);
+    if (with_obj) {
+        lua_pushvalue(L, -3);
+        lua_pushcclosure(L, lc_callback, 3);
+        lua_remove(L, -2);
+    } else {
+        lua_pushcclosure(L, lc_callback, 2);
+    }
+}
+
+static int lc_callback(lua_State *L)
+{
+    lc_runtime *rt = (lc_runtime *)lua_touserdata(L, lua_upvalueindex(1));
+    int op = (int)lua_tointeger(L, lua_upvalueindex(2));
+    lc_val argbuf[LC_NVALS], outbuf[LC_NVALS];
+    lc_val *args = argbuf, *out = outbuf;
+    int n, k, r;
+    if (!lua_isnoneornil(L, lua_upvalueindex(3))) {
+        lua_pushvalue(L, lua_upvalueindex(3));
+        lua_insert(L, 1);
+    }
+    n = lua_gettop(L);
+    if (n > LC_NVALS)
+        args = (lc_val *)lc_newuserdata(L, sizeof(lc_val) * (size_t)n);
+    for (k = 0; k < n; k++)
+        lc_to_val(rt, L, k + 1, &args[k]);
+    r = lc_py_dispatch(rt->rid, op, args, n, out, LC_NVALS);
+    if (r == LC_CB_ERROR) {
+        lc_pin(rt, out, 1, +1);
+        lc_push_val(rt, L, &out[0]);
+        lc_pin(rt, out, 1, -1);
+        return lua_error(L);
+    }
+    if (r == LC_CB_ITER || r == LC_CB_FUNC) {
+        lc_pin(rt, out, 1, +1);
+        lc_push_val(rt, L, &out[0]);
+        lc_pin(rt, out, 1, -1);
+        lc_push_callback(L, rt, r == LC_CB_ITER ? LC_OP_ITER_NEXT : LC_OP_CALL, 1);
+        return 1;
+    }
+    if (r <= 0)
+        return 0;
+    if (r > LC_NVALS) {       /* many results: fetch them into a Lua buffer */
+        out = (lc_val *)lc_newuserdata(L, sizeof(lc_val) * (size_t)r);
+        r = lc_py_dispatch(rt->rid, LC_OP_FETCH, NULL, 0, out, r);
+        if (r < 0)
+            r = 0;
+    }
+    lc_pin(rt, out, r, +1);
+    luaL_checkstack(L, r, "too many results");
+    lc_push_vals(rt, L, out, r);
+    lc_pin(rt, out, r, -1);
+    return r;
+}
+
+static int lc_pyobj_gc(lua_State *L)
+{
+    lc_runtime *rt = (lc_runtime *)lua_touserdata(L, lua_upvalueindex(1));
+    lc_pyud *ud = lc_topyud(rt, L, 1);
+    if (ud != NULL && ud->h != 0) {
+        long long h = ud->h;
+        ud->h = 0;
+        if (lc_counts_decr(&rt->counts, h) == 0)
+            lc_release_handle(rt, h);
+    }
+    return 0;
+}
+
+static const struct { const char *name; int op; } lc_metamethods[] = {
+    {"__index", LC_OP_INDEX}, {"__newindex", LC_OP_NEWINDEX},
+    {"__call", LC_OP_CALL}, {"__tostring", LC_OP_TOSTRING},
+    {"__eq", LC_OP_EQ}, {"__lt", LC_OP_LT}, {"__le", LC_OP_LE},
+    {"__len", LC_OP_LEN}, {"__concat", LC_OP_CONCAT},
+    {"__add", LC_OP_ADD}, {"__sub", LC_OP_SUB}, {"__mul", LC_OP_MUL},
+    {"__div", LC_OP_DIV}, {"__mod", LC_OP_MOD}, {"__pow", LC_OP_POW},
+    {"__unm", LC_OP_UNM}, {"__idiv", LC_OP_IDIV},
+    {NULL, 0}
+};
+
+/* Creates the metatable of Python-object userdata (registry: rt->mt_ref). */
+static void lc_open_pyobject(lc_runtime *rt, lua_State *L)
+{
+    int k;
+    lua_newtable(L);
+    for (k = 0; lc_metamethods[k].name != NULL; k++) {
+        lc_push_callback(L, rt, lc_metamethods[k].op, 0);
+        lua_setfield(L, -2, lc_metamethods[k].name);
+    }
+    lua_pushlightuserdata(L, rt);
+    lua_pushcclosure(L, lc_pyobj_gc, 1);
+    lua_setfield(L, -2, "__gc");
+    lua_pushstring(L, "python object");
+    lua_setfield(L, -2, "__name");
+    rt->mt_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+}
+
+/* The functions of the `python` table, in the order Python numbers them. */
+static const char *const lc_pyfunc_names[] = {
+    "", "iter", "iterex", "enumerate", "as_attrgetter", "as_itemgetter",
+    "as_function", "args", "set_overflow_handler", NULL
+};
+
+static int fn_init_python(lua_State *L, lc_ctx *c)
+{
+    int k;
+    lua_newtable(L);
+    for (k = 1; lc_pyfunc_names[k] != NULL; k++) {
+        lc_push_callback(L, c->rt, LC_OP_PYFUNC + k, 0);
+        lua_setfield(L, -2, lc_pyfunc_names[k]);
+    }
+    lc_push_val(c->rt, L, &c->args[0]);         /* python.none */
+    lua_pushvalue(L, -1);
+    c->rt->none_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    lua_setfield(L, -2, "none");
+    if (c->args[1].tag == LC_PYOBJ) {
+        lc_push_val(c->rt, L, &c->args[1]);
+        lua_setfield(L, -2, "builtins");
+    }
+    if (c->args[2].tag == LC_PYOBJ) {
+        lc_push_val(c->rt, L, &c->args[2]);
+        lua_setfield(L, -2, "eval");
+    }
+#if LUA_VERSION_NUM >= 502
+    lua_setglobal(L, "python");
+#else
+    lua_setfield(L, LUA_GLOBALSINDEX, "python");
+#endif
+    c->result = 0;
+    return 0;
+}
+
+int lc_init_python(lc_runtime *rt, lc_val *objects, lc_val *out)
+{
+    lc_ctx c;
+    int r;
+    lc_ctx_init(&c, fn_init_python, 0, out, 0);
+    c.args = objects;
+    r = lc_op(rt, &c, objects, 3);
+    rt->base = rt->used;
+    return r;
+}

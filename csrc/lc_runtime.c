@@ -1,0 +1,353 @@
+/* Runtime life cycle, locking, and the protected-call machinery that every
+   entry point goes through. */
+
+/* What an entry point asks its body function to do. */
+typedef struct lc_ctx lc_ctx;
+typedef int (*lc_fn)(lua_State *L, lc_ctx *c);
+struct lc_ctx {
+    lc_runtime *rt;
+    lc_fn fn;                  /* the work, run under lua_pcall */
+    int ref;                   /* the object operated on */
+    lc_val *args;
+    int nargs;
+    lc_val *out;               /* results; out[0], out[1] = error, traceback */
+    int nout;
+    int result;                /* the entry point's return value on success */
+    const char *code, *name, *mode;
+    size_t len;
+    int *cursor;
+    int what;
+};
+
+/* ---- facts about the compiled Lua --------------------------------------- */
+int lc_lua_version_num(void) { return LUA_VERSION_NUM; }
+
+const char *lc_lua_implementation(void)
+{
+#ifdef LC_LUAJIT
+    return LUAJIT_VERSION;
+#else
+    return LUA_RELEASE;
+#endif
+}
+
+#if LC_HAS_INTEGERS
+long long lc_lua_maxinteger(void) { return (long long)LUA_MAXINTEGER; }
+long long lc_lua_mininteger(void) { return (long long)LUA_MININTEGER; }
+#else
+/* integers travel as doubles: only those of up to 53 bits are exact */
+long long lc_lua_maxinteger(void) { return 9007199254740991LL; }
+long long lc_lua_mininteger(void) { return -9007199254740991LL; }
+#endif
+
+/* ---- protected calls ---------------------------------------------------- */
+
+/* Runs a C function under lua_pcall without the stored runner; for setup,
+   before the runner exists. */
+static int lc_pcall_raw(lua_State *L, lua_CFunction f, void *ud)
+{
+#if LUA_VERSION_NUM < 502
+    return lua_cpcall(L, f, ud);
+#else
+    lua_pushcfunction(L, f);
+    lua_pushlightuserdata(L, ud);
+    return lua_pcall(L, 1, 0, 0);
+#endif
+}
+
+static void lc_drain_unrefs(lc_runtime *rt, lua_State *L)
+{
+    int *q, n, k;
+    if (rt->nunrefs == 0)     /* unlocked peek: a late unref waits for next time */
+        return;
+    pthread_mutex_lock(&rt->qlock);
+    q = rt->unrefs;
+    n = rt->nunrefs;
+    rt->unrefs = NULL;
+    rt->nunrefs = rt->capunrefs = 0;
+    pthread_mutex_unlock(&rt->qlock);
+    for (k = 0; k < n; k++)
+        luaL_unref(L, LUA_REGISTRYINDEX, q[k]);
+    free(q);
+}
+
+/* The runner: lua_pcall(lc_body, ctx) calls ctx->fn with ctx removed from
+   the stack.  It is stored in the registry so that pushing it never
+   allocates (Lua 5.1 would allocate a closure outside any protection). */
+static int lc_body(lua_State *L)
+{
+    lc_ctx *c = (lc_ctx *)lua_touserdata(L, 1);
+    lua_remove(L, 1);
+    lc_drain_unrefs(c->rt, L);
+    return c->fn(L, c);
+}
+
+static int lc_fn_ref_value(lua_State *L, lc_ctx *c)
+{
+    c->out[0].tag = LC_REF;
+    c->out[0].aux = lua_type(L, 1);
+    c->out[0].i = luaL_ref(L, LUA_REGISTRYINDEX);
+    return 0;
+}
+
+/* Turns the error value on top of the stack into out[0] and the recorded
+   traceback into out[1]; returns the status code for Python. */
+static int lc_error_result(lc_runtime *rt, lua_State *L, int status, lc_val *out)
+{
+    int t = lua_type(L, -1);
+    int result = status == LUA_ERRSYNTAX ? LC_ERR_SYNTAX
+               : status == LUA_ERRMEM ? LC_ERR_MEMORY
+               : status == LUA_ERRERR ? LC_ERR_ERR : LC_ERR_RUN;
+    if (t == LUA_TTABLE || t == LUA_TFUNCTION || t == LUA_TTHREAD
+            || t == LUA_TLIGHTUSERDATA
+            || (t == LUA_TUSERDATA && lc_topyud(rt, L, -1) == NULL)) {
+        lc_ctx c;
+        memset(&c, 0, sizeof c);
+        c.rt = rt;
+        c.fn = lc_fn_ref_value;
+        c.out = out;
+        lua_rawgeti(L, LUA_REGISTRYINDEX, rt->body_ref);
+        lua_pushlightuserdata(L, &c);
+        lua_pushvalue(L, -3);
+        if (lua_pcall(L, 2, 0, 0) != LUA_OK) {
+            lua_pop(L, 1);
+            out[0].tag = LC_STR;
+            out[0].s = "not enough memory";
+            out[0].i = (long long)strlen(out[0].s);
+            result = LC_ERR_MEMORY;
+        }
+    } else {
+        lc_to_val(rt, L, -1, &out[0]);
+        lc_pin(rt, out, 1, +1);       /* until Python calls lc_unpin */
+    }
+    lua_rawgeti(L, LUA_REGISTRYINDEX, rt->tb_ref);
+    if (lua_type(L, -1) == LUA_TSTRING)
+        lc_to_val(rt, L, -1, &out[1]);
+    else
+        out[1].tag = LC_NIL;
+    lc_copy_strings(out, 2);
+    lua_pop(L, 1);
+    return result;
+}
+
+/* Runs c->fn protected, with the traceback handler. */
+static int lc_run(lc_runtime *rt, lc_ctx *c)
+{
+    lua_State *L = rt->L;
+    int top = lua_gettop(L), status, result;
+#if LUA_VERSION_NUM >= 502
+    if (!lua_checkstack(L, 8)) {
+        c->out[0].tag = LC_STR;
+        c->out[0].s = "stack overflow";
+        c->out[0].i = 14;
+        c->out[1].tag = LC_NIL;
+        return LC_ERR_RUN;
+    }
+#endif
+    c->rt = rt;
+    lua_pushboolean(L, 0);
+    lua_rawseti(L, LUA_REGISTRYINDEX, rt->tb_ref);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, rt->msgh_ref);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, rt->body_ref);
+    lua_pushlightuserdata(L, c);
+    status = lua_pcall(L, 1, 0, top + 1);
+    result = status == LUA_OK ? c->result : lc_error_result(rt, L, status, c->out);
+    lua_settop(L, top);
+    return result;
+}
+
+/* ---- locking ------------------------------------------------------------ */
+void lc_lock(lc_runtime *rt) { pthread_mutex_lock(&rt->lock); }
+void lc_unlock(lc_runtime *rt) { pthread_mutex_unlock(&rt->lock); }
+
+static int lc_enter(lc_runtime *rt)
+{
+    pthread_mutex_lock(&rt->lock);
+    if (rt->closed) {
+        pthread_mutex_unlock(&rt->lock);
+        return LC_ERR_CLOSED;
+    }
+    if (rt->depth >= LC_MAX_DEPTH) {
+        pthread_mutex_unlock(&rt->lock);
+        return LC_ERR_DEPTH;
+    }
+    rt->depth++;
+    return 0;
+}
+
+static int lc_leave(lc_runtime *rt, int result)
+{
+    rt->depth--;
+    pthread_mutex_unlock(&rt->lock);
+    return result;
+}
+
+/* Entry point skeleton: lock, pin the Python handles among the inputs, run,
+   unpin, unlock. */
+static int lc_op(lc_runtime *rt, lc_ctx *c, lc_val *in, int nin)
+{
+    int r = lc_enter(rt);
+    if (r)
+        return r;
+    c->rt = rt;
+    lc_pin(rt, in, nin, +1);
+    r = lc_run(rt, c);
+    lc_pin(rt, in, nin, -1);
+    return lc_leave(rt, r);
+}
+
+void lc_unref(lc_runtime *rt, int ref)
+{
+    if (ref < 0)
+        return;
+    pthread_mutex_lock(&rt->qlock);
+    if (!rt->closed) {
+        if (rt->nunrefs == rt->capunrefs) {
+            int cap = rt->capunrefs ? rt->capunrefs * 2 : 64;
+            int *q = (int *)realloc(rt->unrefs, sizeof(int) * (size_t)cap);
+            if (q == NULL) {          /* keep the reference: a leak, not a crash */
+                pthread_mutex_unlock(&rt->qlock);
+                return;
+            }
+            rt->unrefs = q;
+            rt->capunrefs = cap;
+        }
+        rt->unrefs[rt->nunrefs++] = ref;
+    }
+    pthread_mutex_unlock(&rt->qlock);
+}
+
+/* ---- life cycle ----------------------------------------------------------- */
+static void lc_openlib(lua_State *L, const char *name, lua_CFunction f)
+{
+#if LUA_VERSION_NUM >= 502
+    luaL_requiref(L, name, f, 1);
+    lua_pop(L, 1);
+#else
+    lua_pushcfunction(L, f);
+    lua_pushstring(L, name);
+    lua_call(L, 1, 0);
+#endif
+}
+
+static void lc_openlibs(lua_State *L, int libs)
+{
+    if ((libs & LC_LIB_ALL) == LC_LIB_ALL) {
+        luaL_openlibs(L);
+        return;
+    }
+#if LUA_VERSION_NUM >= 502
+    if (libs & LC_LIB_BASE) lc_openlib(L, "_G", luaopen_base);
+    if (libs & LC_LIB_COROUTINE) lc_openlib(L, LUA_COLIBNAME, luaopen_coroutine);
+#else
+    if (libs & LC_LIB_BASE) lc_openlib(L, "", luaopen_base);
+#endif
+    if (libs & LC_LIB_PACKAGE) lc_openlib(L, LUA_LOADLIBNAME, luaopen_package);
+    if (libs & LC_LIB_TABLE) lc_openlib(L, LUA_TABLIBNAME, luaopen_table);
+    if (libs & LC_LIB_IO) lc_openlib(L, LUA_IOLIBNAME, luaopen_io);
+    if (libs & LC_LIB_OS) lc_openlib(L, LUA_OSLIBNAME, luaopen_os);
+    if (libs & LC_LIB_STRING) lc_openlib(L, LUA_STRLIBNAME, luaopen_string);
+    if (libs & LC_LIB_MATH) lc_openlib(L, LUA_MATHLIBNAME, luaopen_math);
+#if LUA_VERSION_NUM >= 503
+    if (libs & LC_LIB_UTF8) lc_openlib(L, LUA_UTF8LIBNAME, luaopen_utf8);
+#endif
+    if (libs & LC_LIB_DEBUG) lc_openlib(L, LUA_DBLIBNAME, luaopen_debug);
+#if LUA_VERSION_NUM == 502
+    if (libs & LC_LIB_BIT) lc_openlib(L, LUA_BITLIBNAME, luaopen_bit32);
+#endif
+#ifdef LC_LUAJIT
+    if (libs & LC_LIB_BIT) lc_openlib(L, LUA_BITLIBNAME, luaopen_bit);
+    if (libs & LC_LIB_JIT) lc_openlib(L, LUA_JITLIBNAME, luaopen_jit);
+    if (libs & LC_LIB_FFI) lc_openlib(L, LUA_FFILIBNAME, luaopen_ffi);
+#endif
+}
+
+typedef struct lc_setup { lc_runtime *rt; int libs; } lc_setup;
+
+static int lc_setup_state(lua_State *L)
+{
+    lc_setup *s = (lc_setup *)lua_touserdata(L, 1);
+    lc_runtime *rt = s->rt;
+    lua_settop(L, 0);
+    lc_openlibs(L, s->libs);
+    lua_pushcfunction(L, lc_body);
+    rt->body_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    lua_pushlightuserdata(L, rt);
+    lua_pushcclosure(L, lc_msgh, 1);
+    rt->msgh_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    lua_pushboolean(L, 0);
+    rt->tb_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    lua_newtable(L);                       /* handle -> userdata, weak values */
+    lua_newtable(L);
+    lua_pushstring(L, "v");
+    lua_setfield(L, -2, "__mode");
+    lua_setmetatable(L, -2);
+    rt->cache_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    lc_open_pyobject(rt, L);
+    return 0;
+}
+
+lc_runtime *lc_new(int rid, int libs, int use_seed, unsigned int seed)
+{
+    lc_runtime *rt = (lc_runtime *)calloc(1, sizeof(lc_runtime));
+    pthread_mutexattr_t attr;
+    lc_setup s;
+    lua_State *L;
+    if (rt == NULL)
+        return NULL;
+    rt->rid = rid;
+    rt->none_ref = LUA_NOREF;
+    pthread_mutexattr_init(&attr);
+    pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_RECURSIVE);
+    pthread_mutex_init(&rt->lock, &attr);
+    pthread_mutexattr_destroy(&attr);
+    pthread_mutex_init(&rt->qlock, NULL);
+#if LUA_VERSION_NUM >= 505
+    L = lua_newstate(lc_alloc, rt, use_seed ? seed : luaL_makeseed(NULL));
+#else
+    (void)use_seed;
+    (void)seed;
+    L = lua_newstate(lc_alloc, rt);
+#endif
+    if (L == NULL) {
+        lc_free(rt);
+        return NULL;
+    }
+    rt->L = L;
+    s.rt = rt;
+    s.libs = libs;
+    if (lc_pcall_raw(L, lc_setup_state, &s) != LUA_OK) {
+        lua_close(L);
+        rt->L = NULL;
+        lc_free(rt);
+        return NULL;
+    }
+    rt->base = rt->used;
+    return rt;
+}
+
+void lc_close(lc_runtime *rt)
+{
+    pthread_mutex_lock(&rt->lock);
+    if (!rt->closed) {
+        pthread_mutex_lock(&rt->qlock);
+        rt->closed = 1;
+        pthread_mutex_unlock(&rt->qlock);
+        rt->depth++;          /* finalizers may call back into Python */
+        lua_close(rt->L);
+        rt->depth--;
+        rt->L = NULL;
+    }
+    pthread_mutex_unlock(&rt->lock);
+}
+
+void lc_free(lc_runtime *rt)
+{
+    if (rt->L != NULL)
+        lc_close(rt);
+    pthread_mutex_destroy(&rt->lock);
+    pthread_mutex_destroy(&rt->qlock);
+    free(rt->unrefs);
+    lc_counts_free(&rt->counts);
+    free(rt);
+}

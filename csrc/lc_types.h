@@ -1,0 +1,105 @@
+/* Types shared by the C shim and cffi's cdef (so: plain C, no preprocessor). */
+
+/* One value crossing the border, in either direction.  Which fields are
+   meaningful depends on `tag`:
+     LC_NIL, LC_NONE                      -
+     LC_BOOL                              i = 0 / 1
+     LC_INT                               i
+     LC_FLOAT                             d
+     LC_STR                               s, i = length in bytes
+     LC_REF    (table, function, ...)     i = registry reference, aux = Lua type
+     LC_PYOBJ  (Python object userdata)   i = handle (the object's id())      */
+typedef struct lc_val {
+    int tag;
+    int aux;
+    long long i;
+    double d;
+    const char *s;
+} lc_val;
+
+enum lc_tag {
+    LC_NIL = 0,
+    LC_BOOL = 1,
+    LC_INT = 2,
+    LC_FLOAT = 3,
+    LC_STR = 4,
+    LC_REF = 5,
+    LC_PYOBJ = 6,
+    LC_NONE = 7
+};
+
+/* Lua's own type numbers, the same in every Lua version. */
+enum lc_luatype {
+    LC_TNIL = 0,
+    LC_TBOOLEAN = 1,
+    LC_TLIGHTUSERDATA = 2,
+    LC_TNUMBER = 3,
+    LC_TSTRING = 4,
+    LC_TTABLE = 5,
+    LC_TFUNCTION = 6,
+    LC_TUSERDATA = 7,
+    LC_TTHREAD = 8
+};
+
+/* Status codes of the entry points.  Results are counted by values >= 0. */
+enum lc_status {
+    LC_ERR_RUN = -1,      /* runtime error; out[0] = error value, tb = traceback */
+    LC_ERR_SYNTAX = -2,
+    LC_ERR_MEMORY = -3,
+    LC_ERR_ERR = -4,      /* error in the error handler */
+    LC_ERR_CLOSED = -5,   /* the runtime was closed */
+    LC_ERR_DEPTH = -6,    /* too many nested entries */
+    LC_ERR_DEAD = -7      /* resuming a dead coroutine */
+};
+
+/* What a Python callback is asked to do (the `op` of lc_py_dispatch). */
+enum lc_op {
+    LC_OP_CALL = 0,       /* args: obj, call args...      */
+    LC_OP_INDEX = 1,      /* args: obj, key               */
+    LC_OP_NEWINDEX = 2,   /* args: obj, key, value        */
+    LC_OP_TOSTRING = 3,   /* args: obj                    */
+    LC_OP_RELEASE = 4,    /* handle in args[0].i          */
+    LC_OP_EQ = 5,
+    LC_OP_LT = 6,
+    LC_OP_LE = 7,
+    LC_OP_LEN = 8,
+    LC_OP_CONCAT = 9,
+    LC_OP_ADD = 10,
+    LC_OP_SUB = 11,
+    LC_OP_MUL = 12,
+    LC_OP_DIV = 13,
+    LC_OP_MOD = 14,
+    LC_OP_POW = 15,
+    LC_OP_UNM = 16,
+    LC_OP_IDIV = 17,
+    LC_OP_ITER_NEXT = 18, /* args: the iterator object    */
+    LC_OP_FETCH = 19,     /* copy pending results into out */
+    LC_OP_PYFUNC = 32     /* functions of the `python` table: LC_OP_PYFUNC + index */
+};
+
+/* The callback's return value: number of results, or one of these. */
+enum lc_cb_status {
+    LC_CB_ERROR = -1,     /* out[0] holds the error value to raise in Lua */
+    LC_CB_ITER = -2,      /* out[0]: an iterator object; return a Lua iterator */
+    LC_CB_FUNC = -3       /* out[0]: a callable; return it as a Lua function */
+};
+
+/* Which standard libraries a runtime opens (bit mask). */
+enum lc_lib {
+    LC_LIB_BASE = 1,
+    LC_LIB_PACKAGE = 2,
+    LC_LIB_COROUTINE = 4,
+    LC_LIB_TABLE = 8,
+    LC_LIB_IO = 16,
+    LC_LIB_OS = 32,
+    LC_LIB_STRING = 64,
+    LC_LIB_MATH = 128,
+    LC_LIB_UTF8 = 256,
+    LC_LIB_DEBUG = 512,
+    LC_LIB_BIT = 1024,
+    LC_LIB_JIT = 2048,
+    LC_LIB_FFI = 4096,
+    LC_LIB_ALL = 8191
+};
+
+typedef struct lc_runtime lc_runtime;

@@ -1,0 +1,86 @@
+/* Internal header of the C shim: Lua headers, version compatibility and the
+   runtime struct.  Compiled once per backend against that backend's Lua. */
+#include <stdlib.h>
+#include <string.h>
+#include <pthread.h>
+
+#include "lua.h"
+#include "lauxlib.h"
+#include "lualib.h"
+#ifdef LC_LUAJIT
+#include "luajit.h"
+#endif
+
+#include "lc_types.h"
+#include "lc_api.h"
+
+/* ---- Lua version compatibility ------------------------------------------ */
+#if LUA_VERSION_NUM < 502
+#define LUA_OK 0
+#define lc_objlen(L, i) lua_objlen(L, i)
+#define lc_pushglobaltable(L) lua_pushvalue(L, LUA_GLOBALSINDEX)
+#else
+#define lc_objlen(L, i) lua_rawlen(L, i)
+#define lc_pushglobaltable(L) lua_pushglobaltable(L)
+#endif
+
+#if LUA_VERSION_NUM >= 503
+#define LC_HAS_INTEGERS 1
+#else
+#define LC_HAS_INTEGERS 0
+#endif
+
+#if LUA_VERSION_NUM >= 504
+#define lc_newuserdata(L, n) lua_newuserdatauv(L, n, 0)
+#else
+#define lc_newuserdata(L, n) lua_newuserdata(L, n)
+#endif
+
+/* ---- the runtime ------------------------------------------------------- */
+typedef struct lc_counts {     /* handle -> count, open addressing */
+    long long *keys;           /* 0 = empty slot */
+    int *counts;
+    size_t cap, len;
+} lc_counts;
+
+struct lc_runtime {
+    lua_State *L;
+    int rid;                   /* the Python side's id of this runtime */
+    int closed;
+    pthread_mutex_t lock;      /* re-entrant: one thread in Lua at a time */
+    pthread_mutex_t qlock;     /* guards the unref queue only */
+    int *unrefs;               /* references released while we were busy */
+    int nunrefs, capunrefs;
+    size_t used;               /* bytes allocated by Lua */
+    size_t base;               /* bytes used by a fresh runtime */
+    size_t limit;              /* total bytes allowed; 0 = unlimited */
+    int depth;                 /* nesting of entry points */
+    lc_counts counts;          /* Python handles referenced from Lua */
+    int cache_ref;             /* registry: weak table handle -> userdata */
+    int none_ref;              /* registry: python.none */
+    int mt_ref;                /* registry: the Python-object metatable */
+    int body_ref;              /* registry: lc_body, the protected-call runner */
+    int msgh_ref;              /* registry: lc_msgh, the error message handler */
+    int tb_ref;                /* registry slot: traceback of the last error */
+};
+
+#define LC_MAX_DEPTH 200       /* nested Python->Lua->Python... entries */
+#define LC_PYOBJ_MT "lupacffi.pyobject"
+#define LC_TB_KEY "lupacffi.traceback"
+
+/* prototypes shared between the shim's .c files */
+static int lc_py_dispatch(int rid, int op, lc_val *args, int nargs, lc_val *out, int nout);
+static void lc_to_val(lc_runtime *rt, lua_State *L, int idx, lc_val *v);
+static void lc_push_vals(lc_runtime *rt, lua_State *L, lc_val *vals, int n);
+static void lc_push_val(lc_runtime *rt, lua_State *L, lc_val *v);
+static void lc_pin(lc_runtime *rt, lc_val *vals, int n, int delta);
+static int lc_results(lc_runtime *rt, lua_State *L, int first, int n, lc_val *out, int nout);
+static void lc_copy_strings(lc_val *vals, int n);
+static void lc_counts_incr(lc_counts *c, long long h);
+static int lc_counts_decr(lc_counts *c, long long h);
+static void lc_counts_free(lc_counts *c);
+static void lc_release_handle(lc_runtime *rt, long long h);
+static int lc_msgh(lua_State *L);
+static void lc_push_traceback(lua_State *L, lua_State *co, int level);
+static void lc_open_pyobject(lc_runtime *rt, lua_State *L);
+static void *lc_alloc(void *ud, void *ptr, size_t osize, size_t nsize);

@@ -1,0 +1,69 @@
+"""Loading a compiled backend (``lupacffi._lua_<ver>``) and the state it
+shares between runtimes: the cffi objects, per-thread value buffers and the
+table that routes C callbacks to their runtime."""
+import importlib
+import threading
+
+BUFFER_SIZE = 64          # lc_val slots in each per-thread buffer
+
+_backends = {}
+_lock = threading.Lock()
+
+
+class _Buffers(object):
+    """A thread's own argument and result arrays (so that no allocation is
+    needed per call, and threads never share them)."""
+    __slots__ = ("args", "out", "int1")
+
+    def __init__(self, ffi):
+        self.args = ffi.new("lc_val[]", BUFFER_SIZE)
+        self.out = ffi.new("lc_val[]", BUFFER_SIZE)
+        self.int1 = ffi.new("int *")
+
+
+class Backend(object):
+    """One compiled Lua: its ffi/lib and facts about it."""
+
+    def __init__(self, name):
+        module = importlib.import_module("lupacffi._lua_" + name)
+        self.name = name
+        self.ffi = ffi = module.ffi
+        self.lib = lib = module.lib
+        num = lib.lc_lua_version_num()
+        self.version = (num // 100, num % 100)
+        self.has_integers = num >= 503
+        self.is_luajit = name.startswith("jit")
+        impl = ffi.string(lib.lc_lua_implementation()).decode("ascii")
+        # "Lua 5.4.9" -> "Lua 5.4"; LuaJIT keeps its full version
+        self.implementation = impl if self.is_luajit else " ".join(
+            [impl.split()[0], ".".join(impl.split()[1].split(".")[:2])])
+        self.maxinteger = lib.lc_lua_maxinteger() if self.has_integers else 2 ** 63 - 1
+        self.mininteger = lib.lc_lua_mininteger() if self.has_integers else -2 ** 63
+        self.runtimes = {}        # runtime id -> weak reference to the LuaRuntime
+        self._tls = threading.local()
+        ffi.def_extern(name="lc_py_dispatch")(self._dispatch)
+
+    def buffers(self):
+        try:
+            return self._tls.buffers
+        except AttributeError:
+            b = self._tls.buffers = _Buffers(self.ffi)
+            return b
+
+    def _dispatch(self, rid, op, args, nargs, out, nout):
+        ref = self.runtimes.get(rid)
+        runtime = ref() if ref is not None else None
+        if runtime is None:       # the runtime is being torn down
+            return 0
+        return runtime._callback(op, args, nargs, out, nout)
+
+
+def get_backend(name):
+    """The Backend of ``name`` ("54", "jit21", ...); ImportError if not built."""
+    try:
+        return _backends[name]
+    except KeyError:
+        with _lock:
+            if name not in _backends:
+                _backends[name] = Backend(name)
+            return _backends[name]

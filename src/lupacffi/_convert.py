@@ -1,0 +1,220 @@
+"""Conversion between Python values and lc_val structs (the border format),
+and turning error results into Python exceptions.  Mixed into LuaRuntime."""
+from ._constants import (BOOL, ERR_CLOSED, ERR_DEPTH, ERR_MEMORY, ERR_SYNTAX, FLOAT, INT, NIL,
+                         NONE, PYOBJ, REF, STR)
+from ._lua_objects import _LuaObject, _wrap
+from ._protocols import unwrap
+from .errors import LuaError, LuaMemoryError, LuaSyntaxError
+
+_STATUS_MESSAGES = {
+    ERR_CLOSED: "the Lua runtime is closed",
+    ERR_DEPTH: "too many nested calls between Python and Lua",
+}
+
+
+def _format_traceback(tb):
+    """Lua's "stack traceback:" text with the innermost frame last."""
+    lines = tb.split("\n\t")
+    return "\n\t".join(lines[:1] + lines[:0:-1])
+
+
+class Converter(object):
+    """Value conversion; expects the runtime's _ffi, _lib, _ptr, _objects,
+    _encoding and _backend attributes."""
+
+    # ---- Python -> Lua ----------------------------------------------------
+    def _to_val(self, v, obj, keep):
+        """Writes obj into v.  Buffers that must outlive the C call are added to
+        `keep`.  Returns True for a Python object that still needs registering
+        (it is added to `keep` too)."""
+        t = type(obj)
+        if t is int:
+            if self._minint <= obj <= self._maxint:
+                v.tag = INT
+                v.i = obj
+                return False
+            return self._to_val(v, self._overflow(obj), keep)
+        if t is str:
+            b = obj.encode(self._encoding or "utf-8")
+            buf = self._ffi.from_buffer(b)
+            keep.append(buf)
+            v.tag = STR
+            v.s = buf
+            v.i = len(b)
+            return False
+        if t is float:
+            v.tag = FLOAT
+            v.d = obj
+            return False
+        if obj is None:
+            v.tag = NIL
+            return False
+        if t is bool:
+            v.tag = BOOL
+            v.i = obj
+            return False
+        if t is bytes:
+            buf = self._ffi.from_buffer(obj)
+            keep.append(buf)
+            v.tag = STR
+            v.s = buf
+            v.i = len(obj)
+            return False
+        if isinstance(obj, _LuaObject):
+            if obj._rt is not self:
+                raise ValueError("cannot mix objects from different Lua runtimes")
+            v.tag = REF
+            v.i = obj._ref
+            return False
+        if isinstance(obj, bool):
+            return self._to_val(v, bool(obj), keep)
+        if isinstance(obj, int):
+            return self._to_val(v, int(obj), keep)
+        if isinstance(obj, float):
+            return self._to_val(v, float(obj), keep)
+        if isinstance(obj, str):
+            return self._to_val(v, str(obj), keep)
+        if isinstance(obj, (bytearray, _NoneMarker)):
+            if isinstance(obj, _NoneMarker):
+                v.tag = NONE
+                return False
+            return self._to_val(v, bytes(obj), keep)
+        v.tag = PYOBJ
+        v.i = id(obj)
+        keep.append(obj)
+        return True
+
+    def _overflow(self, value):
+        handler = self._overflow_handler
+        if handler is None:
+            raise OverflowError("Python int too large to convert to Lua integer")
+        result = handler(value)
+        if type(result) is int and not (self._minint <= result <= self._maxint):
+            raise OverflowError("overflow handler returned an int out of range")
+        return result
+
+    def _register(self, keep):
+        """Makes the Python objects in `keep` known to Lua (runtime lock held)."""
+        objects = self._objects
+        for obj in keep:
+            if not isinstance(obj, self._ffi.CData):
+                objects[id(obj)] = obj
+
+    def _fill(self, vals, items):
+        """Writes items into vals; returns (keep, needs_registering)."""
+        keep = []
+        pyobjs = False
+        to_val = self._to_val
+        for i, item in enumerate(items):
+            if to_val(vals[i], item, keep):
+                pyobjs = True
+        return keep, pyobjs
+
+    # ---- Lua -> Python ----------------------------------------------------
+    def _from_val(self, v):
+        tag = v.tag
+        if tag == INT:
+            return v.i
+        if tag == STR:
+            b = self._ffi.unpack(v.s, v.i)
+            return b.decode(self._encoding) if self._encoding else b
+        if tag == FLOAT:
+            d = v.d
+            if not self._has_integers and d.is_integer() and -9.3e18 < d < 9.3e18:
+                i = int(d)
+                if self._minint <= i <= self._maxint:
+                    return i
+            return d
+        if tag == NIL or tag == NONE:
+            return None
+        if tag == BOOL:
+            return v.i != 0
+        if tag == REF:
+            return _wrap(self, v.i, v.aux)
+        if tag == PYOBJ:
+            return unwrap(self._objects[v.i])
+        raise TypeError("unknown value tag %d" % tag)
+
+    def _results(self, n, out, nout):
+        """The Python value of n results: None, one value, or a tuple.  Python
+        objects among them were pinned by C until we have taken them."""
+        if n == 1:
+            v = out[0]
+            if v.tag != PYOBJ:
+                return self._from_val(v)
+            h = v.i
+            try:
+                return unwrap(self._objects[h])
+            finally:
+                self._lib.lc_unpin(self._ptr, h)
+        if n == 0:
+            return None
+        if n > nout:
+            out = self._ffi.new("lc_val[]", n)
+            self._lib.lc_fetch(out, n)
+        values = [None] * n
+        error = None
+        pinned = []
+        for k in range(n):
+            try:
+                if out[k].tag == PYOBJ:
+                    pinned.append(out[k].i)
+                values[k] = self._from_val(out[k])
+            except Exception as e:      # convert (and so release) all the others
+                error = error or e
+        for h in pinned:
+            self._lib.lc_unpin(self._ptr, h)
+        if error is not None:
+            raise error
+        return tuple(values)
+
+    # ---- errors ------------------------------------------------------------
+    def _error(self, status, out, prefix=""):
+        """The exception for a negative status; out[0] and out[1] are the error
+        value and the traceback."""
+        if status in _STATUS_MESSAGES:
+            return LuaError(_STATUS_MESSAGES[status])
+        value = self._error_value(out)
+        if isinstance(value, BaseException):
+            return value
+        tb = out[1].tag == STR and self._ffi.unpack(out[1].s, out[1].i).decode("utf-8", "replace")
+        if isinstance(value, bytes):
+            message = value.decode(self._encoding or "utf-8", "replace")
+        elif isinstance(value, str):
+            message = value
+        elif isinstance(value, (int, float)) and not isinstance(value, bool):
+            message = self._number_text(value)
+        elif value is None:
+            message = None
+        else:
+            message = ""
+        if message is not None and prefix:
+            message = prefix + message
+        if tb and message != "":
+            tb = _format_traceback(tb)
+            message = tb if message is None else message + "\n" + tb
+        cls = {ERR_SYNTAX: LuaSyntaxError, ERR_MEMORY: LuaMemoryError}.get(status, LuaError)
+        error = cls(message or "")
+        error.value = value
+        return error
+
+    def _error_value(self, out):
+        if out[0].tag == STR:      # keep the bytes: messages may be undecodable
+            return self._ffi.unpack(out[0].s, out[0].i)
+        try:
+            return self._results(1, out, 1)
+        except Exception as e:
+            return "error value lost: %r" % (e,)
+
+    def _number_text(self, value):
+        if isinstance(value, float) and value.is_integer() and self._has_integers:
+            return "%.1f" % value
+        if isinstance(value, float):
+            return "%.14g" % value
+        return str(value)
+
+
+class _NoneMarker(object):
+    """python.none when passed explicitly from Python (rarely needed)."""
+    __slots__ = ()
+

@@ -1,0 +1,114 @@
+"""How Lua sees a Python object: the protocol helpers (as_attrgetter,
+as_itemgetter, python.args) and the named-argument decorators."""
+
+
+class _Protocol(object):
+    """A view of a Python object restricted to one indexing protocol."""
+    __slots__ = ("obj",)
+
+    def __init__(self, obj):
+        self.obj = obj
+
+    def __repr__(self):
+        return "<%s of %r>" % (type(self).__name__, self.obj)
+
+
+class _AttrGetter(_Protocol):
+    __slots__ = ()
+
+
+class _ItemGetter(_Protocol):
+    __slots__ = ()
+
+
+def as_attrgetter(obj):
+    """Lua indexing of obj uses attribute access (``getattr``)."""
+    return _AttrGetter(unwrap(obj))
+
+
+def as_itemgetter(obj):
+    """Lua indexing of obj uses item access (``obj[key]``)."""
+    return _ItemGetter(unwrap(obj))
+
+
+def unwrap(obj):
+    return obj.obj if isinstance(obj, _Protocol) else obj
+
+
+def unpacks_lua_table(func):
+    """Lets Lua call func with a table of named arguments:
+    ``func{a=1, b=2}`` or ``func{1, b=2}`` as well as ``func(1, 2)``."""
+    def wrapper(*args):
+        args, kwargs = _unpack_single_table(args)
+        return func(*args, **kwargs)
+    _copy_names(wrapper, func)
+    return wrapper
+
+
+def unpacks_lua_table_method(meth):
+    """unpacks_lua_table for methods: the table is the argument after self."""
+    def wrapper(self, *args):
+        args, kwargs = _unpack_single_table(args)
+        return meth(self, *args, **kwargs)
+    _copy_names(wrapper, meth)
+    return wrapper
+
+
+def _copy_names(wrapper, func):
+    for name in ("__name__", "__qualname__", "__doc__", "__module__"):
+        try:
+            setattr(wrapper, name, getattr(func, name))
+        except (AttributeError, TypeError):
+            pass
+    wrapper.__wrapped__ = func
+
+
+def _unpack_single_table(args):
+    from ._lua_objects import _LuaTable
+    if len(args) == 1 and isinstance(args[0], _LuaTable):
+        return _table_args(args[0])
+    return args, {}
+
+
+def _table_args(table):
+    """Positional (keys 1..n) and keyword (string keys) arguments of a table."""
+    positional, kwargs, numbered = [], {}, {}
+    for key, value in table.items():
+        if isinstance(key, int) and not isinstance(key, bool):
+            numbered[key] = value
+        elif isinstance(key, (str, bytes)):
+            kwargs[key.decode("utf-8") if isinstance(key, bytes) else key] = value
+        else:
+            raise TypeError("table key %r is not a valid argument name" % (key,))
+    for i in range(1, len(numbered) + 1):
+        if i not in numbered:
+            raise TypeError("table has no positional argument %d" % i)
+        positional.append(numbered[i])
+    return tuple(positional), kwargs
+
+
+class _PyArgs(object):
+    """What python.args{...} makes: arguments for the Python call it is passed to."""
+    __slots__ = ("args", "kwargs")
+
+    def __init__(self, args, kwargs):
+        self.args = args
+        self.kwargs = kwargs
+
+
+class _PyIterator(object):
+    """The state of python.iter/iterex/enumerate in a Lua for loop."""
+    __slots__ = ("it", "explode")
+
+    def __init__(self, it, explode):
+        self.it = it
+        self.explode = explode
+
+
+class _NoneValue(object):
+    """Marks a None that must reach Lua as python.none (iteration values)."""
+
+
+_AS_NONE = _NoneValue()
+
+

@@ -1,0 +1,380 @@
+"""LuaRuntime: one Lua state, its options and the operations on it."""
+import builtins
+import codecs
+import contextlib
+import itertools
+import weakref
+
+from ._backend import BUFFER_SIZE, get_backend
+from ._bridge import Bridge
+from ._constants import LIB_ALL, LUA_NOREF, NONE, PYOBJ
+from ._convert import Converter
+from ._lua_objects import _LuaThread
+from .errors import LuaError, LuaMemoryError
+_runtime_ids = itertools.count(1)
+_DEFAULT_NAME = b"<python>"
+
+
+def _as_bytes(value, what, encoding):
+    if isinstance(value, bytes):
+        return value
+    if isinstance(value, bytearray):
+        return bytes(value)
+    if isinstance(value, str):
+        return value.encode(encoding)
+    raise TypeError("Expected string, got %s" % (type(value),))
+
+
+class LuaRuntime(Converter, Bridge):
+    """A Lua interpreter state.  See the README for the options."""
+
+    _backend_name = None          # set by each backend module's subclass
+
+    def __init__(self, encoding="UTF-8", source_encoding=None, attribute_filter=None,
+                 attribute_handlers=None, register_eval=True, unpack_returned_tuples=False,
+                 register_builtins=True, overflow_handler=None, max_memory=None,
+                 string_hash_seed=None):
+        self._ptr = None
+        backend = self._backend = get_backend(self._backend_name)
+        if encoding is not None:
+            encoding = codecs.lookup(encoding).name
+        if source_encoding is not None:
+            source_encoding = codecs.lookup(source_encoding).name
+        if attribute_filter is not None and attribute_handlers is not None:
+            raise ValueError("attribute_filter and attribute_handlers are mutually exclusive")
+        if attribute_filter is not None and not callable(attribute_filter):
+            raise ValueError("attribute_filter must be callable")
+        if attribute_handlers is not None:
+            try:
+                getter, setter = attribute_handlers
+            except (TypeError, ValueError):
+                raise ValueError("attribute_handlers must be a (getter, setter) pair")
+            if not (callable(getter) and callable(setter)):
+                raise ValueError("attribute_handlers must be a pair of callables")
+        if overflow_handler is not None and not callable(overflow_handler):
+            raise ValueError("overflow_handler must be callable")
+        if max_memory is not None and (not isinstance(max_memory, int) or isinstance(max_memory, bool)):
+            raise TypeError("max_memory must be an int or None")
+        seed = self._hash_seed(string_hash_seed)
+
+        self._ffi = backend.ffi
+        self._lib = lib = backend.lib
+        self._encoding = encoding
+        self._source_encoding = source_encoding or encoding or "utf-8"
+        self._attribute_filter = attribute_filter
+        self._attribute_handlers = attribute_handlers
+        self._unpack_returned_tuples = bool(unpack_returned_tuples)
+        self._overflow_handler = overflow_handler
+        self._has_integers = backend.has_integers
+        self._maxint = backend.maxinteger
+        self._minint = backend.mininteger
+        self._objects = {}        # id(obj) -> obj for Python objects held by Lua
+        self._cb_keep = None      # what the last callback handed to C
+        self._pending = None      # callback results beyond the buffer
+        self._nogc_depth = 0
+        self._rid = next(_runtime_ids)
+
+        ptr = lib.lc_new(self._rid, LIB_ALL, seed is not None, seed or 0)
+        if ptr == backend.ffi.NULL:
+            raise LuaMemoryError("could not create a Lua state")
+        self._ptr = ptr
+        backend.runtimes[self._rid] = weakref.ref(self)
+        self._init_python_table(register_eval, register_builtins)
+        if max_memory is not None and max_memory > 0:
+            lib.lc_set_memory_limit(ptr, max_memory, 0)
+
+    @staticmethod
+    def _hash_seed(seed):
+        if seed is None:
+            return None
+        if not isinstance(seed, int) or isinstance(seed, bool):
+            raise TypeError("string_hash_seed must be an int")
+        return seed & 0xFFFFFFFF
+
+    def _init_python_table(self, register_eval, register_builtins):
+        objects = self._ffi.new("lc_val[3]")
+        keep = []
+        values = [None, builtins if register_builtins else _Absent,
+                  builtins.eval if register_eval else _Absent]
+        for k, value in enumerate(values):
+            if value is _Absent:
+                objects[k].tag = 0
+            else:
+                objects[k].tag = PYOBJ
+                objects[k].i = id(value)
+                self._objects[id(value)] = value
+                keep.append(value)
+        out = self._backend.buffers().out
+        r = self._lib.lc_init_python(self._ptr, objects, out)
+        if r < 0:
+            raise self._error(r, out)
+
+    def __del__(self):
+        ptr, self._ptr = getattr(self, "_ptr", None), None
+        if ptr is not None:
+            try:
+                self._lib.lc_free(ptr)
+                self._backend.runtimes.pop(self._rid, None)
+            except Exception:     # interpreter shutdown
+                pass
+
+    # ---- properties -------------------------------------------------------
+    @property
+    def lua_version(self):
+        """The Lua language version, e.g. (5, 4)."""
+        return self._backend.version
+
+    @property
+    def lua_implementation(self):
+        """The Lua implementation, e.g. 'Lua 5.4' or 'LuaJIT 2.1.1774896198'."""
+        return self._backend.implementation
+
+    # ---- code -------------------------------------------------------------
+    def compile(self, lua_code, name=None, mode=None):
+        """Compiles lua_code into a Lua function without running it."""
+        return self._load(lua_code, name, mode, "")
+
+    def execute(self, lua_code, *args, name=None, mode=None):
+        """Runs a chunk of Lua code with args (``...``) and returns its results."""
+        func = self._load(lua_code, name, mode, "error loading code: ")
+        return self._call(func._ref, args)      # `func` keeps the reference alive
+
+    def eval(self, lua_code, *args, name=None, mode=None):
+        """Evaluates a Lua expression and returns its value(s)."""
+        if isinstance(lua_code, (bytes, bytearray)):
+            lua_code = b"return " + bytes(lua_code)
+        elif isinstance(lua_code, str):
+            lua_code = "return " + lua_code
+        return self.execute(lua_code, *args, name=name, mode=mode)
+
+    def _load(self, code, name, mode, prefix):
+        code = _as_bytes(code, "code", self._source_encoding)
+        name = _DEFAULT_NAME if name is None else _as_bytes(name, "name", self._source_encoding)
+        if mode is not None:
+            if not isinstance(mode, (str, bytes)):
+                raise ValueError("expected string, got %s" % (type(mode),))
+            mode = mode.encode("ascii") if isinstance(mode, str) else mode
+        else:
+            mode = self._ffi.NULL
+        out = self._backend.buffers().out
+        r = self._lib.lc_load(self._ptr, code, len(code), name, mode, out)
+        if r < 0:
+            raise self._error(r, out, prefix)
+        return self._results(r, out, BUFFER_SIZE)
+
+    def require(self, modulename):
+        """Lua's require(modulename)."""
+        require = self.globals()["require"]
+        if require is None:
+            raise LuaError("require is not available in this runtime")
+        return require(modulename)
+
+    def globals(self):
+        """The table of Lua's global variables."""
+        out = self._backend.buffers().out
+        r = self._lib.lc_globals(self._ptr, out)
+        if r < 0:
+            raise self._error(r, out)
+        return self._results(r, out, BUFFER_SIZE)
+
+    # ---- tables -----------------------------------------------------------
+    def table(self, *items, **kwargs):
+        """A new Lua table: items at 1, 2, ..., and kwargs by name."""
+        pairs = [(i, v) for i, v in enumerate(items, 1)]
+        pairs.extend(kwargs.items())
+        return self._new_table(pairs)
+
+    def table_from(self, *args, recursive=False):
+        """A new Lua table from mappings (their items) and other iterables
+        (their values at 1, 2, ...); later keys win.  With recursive=True,
+        nested dicts, lists and tuples become tables too (shared ones once)."""
+        from ._tables import table_from
+        return table_from(self, args, recursive)
+
+    def _new_table(self, pairs, ref=LUA_NOREF):
+        """Creates (or, given ref, fills) a table from (key, value) pairs."""
+        n = len(pairs)
+        vals = self._ffi.new("lc_val[]", max(2 * n, 1))
+        keep = []
+        pyobjs = False
+        to_val = self._to_val
+        for k, (key, value) in enumerate(pairs):
+            if key is None:
+                vals[2 * k].tag = NONE
+            elif to_val(vals[2 * k], key, keep):
+                pyobjs = True
+            if to_val(vals[2 * k + 1], value, keep):
+                pyobjs = True
+        out = self._backend.buffers().out
+        with self._registered(keep, pyobjs):
+            r = self._lib.lc_fill_table(self._ptr, ref, vals, n, out)
+        if r < 0:
+            raise self._error(r, out)
+        return self._results(r, out, BUFFER_SIZE) if ref == LUA_NOREF else None
+
+    # ---- memory and garbage -------------------------------------------------
+    def gccollect(self):
+        """Runs a full cycle of Lua's garbage collector."""
+        self._gc(0)
+
+    @contextlib.contextmanager
+    def nogc(self):
+        """Stops Lua's garbage collector inside the with block (nests)."""
+        if self._nogc_depth == 0:
+            self._gc(1)
+        self._nogc_depth += 1
+        try:
+            yield
+        finally:
+            self._nogc_depth -= 1
+            if self._nogc_depth == 0:
+                self._gc(2)
+
+    def _gc(self, what):
+        r = self._lib.lc_gc(self._ptr, what)
+        if r < 0:
+            raise self._error(r, self._backend.buffers().out)
+
+    def get_memory_used(self, total=False):
+        """Bytes Lua uses: beyond a fresh runtime's, or all with total=True."""
+        return self._lib.lc_memory_used(self._ptr, bool(total))
+
+    def get_max_memory(self, total=False):
+        """The memory limit in bytes, or None when there is none."""
+        limit = self._lib.lc_memory_limit(self._ptr, bool(total))
+        return None if limit < 0 else limit
+
+    def set_max_memory(self, max_memory, total=False):
+        """Sets the memory limit (bytes; 0 or less: no limit)."""
+        if not isinstance(max_memory, int) or isinstance(max_memory, bool):
+            raise TypeError("max_memory must be an int")
+        self._lib.lc_set_memory_limit(self._ptr, min(max_memory, 2 ** 62), bool(total))
+
+    def set_overflow_handler(self, overflow_handler):
+        """Sets the function that converts Python ints too large for Lua."""
+        if overflow_handler is not None and not callable(overflow_handler):
+            raise ValueError("overflow_handler must be callable")
+        self._overflow_handler = overflow_handler
+
+    # ---- operations used by the wrappers --------------------------------------
+    @contextlib.contextmanager
+    def _registered(self, keep, pyobjs):
+        """Holds the runtime lock while Python objects among the values are
+        registered and pushed, so that Lua cannot release them in between."""
+        if not pyobjs:
+            yield
+            return
+        lib, ptr = self._lib, self._ptr
+        lib.lc_lock(ptr)
+        try:
+            self._register(keep)
+            yield
+        finally:
+            lib.lc_unlock(ptr)
+
+    def _call(self, ref, args):
+        lib = self._lib
+        b = self._backend.buffers()
+        n = len(args)
+        argv = b.args if n <= BUFFER_SIZE else self._ffi.new("lc_val[]", n)
+        keep, pyobjs = self._fill(argv, args)
+        out = b.out
+        if pyobjs:
+            with self._registered(keep, pyobjs):
+                r = lib.lc_call(self._ptr, ref, argv, n, out, BUFFER_SIZE)
+        else:
+            r = lib.lc_call(self._ptr, ref, argv, n, out, BUFFER_SIZE)
+        if r < 0:
+            raise self._error(r, out)
+        return self._results(r, out, BUFFER_SIZE)
+
+    def _getitem(self, ref, key):
+        b = self._backend.buffers()
+        keep = []
+        if key is None:
+            b.args[0].tag = NONE
+            pyobjs = False
+        else:
+            pyobjs = self._to_val(b.args[0], key, keep)
+        out = b.out
+        with self._registered(keep, pyobjs):
+            r = self._lib.lc_getitem(self._ptr, ref, b.args, out)
+        if r < 0:
+            raise self._error(r, out)
+        return self._results(r, out, BUFFER_SIZE)
+
+    def _setitem(self, ref, key, value):
+        b = self._backend.buffers()
+        keep = []
+        if key is None:
+            b.args[0].tag = NONE
+            pyobjs = False
+        else:
+            pyobjs = self._to_val(b.args[0], key, keep)
+        pyobjs = self._to_val(b.args[1], value, keep) or pyobjs
+        out = b.out
+        with self._registered(keep, pyobjs):
+            r = self._lib.lc_setitem(self._ptr, ref, b.args, self._ffi.addressof(b.args, 1), out)
+        if r < 0:
+            raise self._error(r, out)
+
+    def _len(self, ref):
+        out = self._backend.buffers().out
+        r = self._lib.lc_len(self._ptr, ref, out)
+        if r < 0:
+            raise self._error(r, out)
+        return self._results(r, out, BUFFER_SIZE)
+
+    def _iterate(self, ref, what):
+        """Raw iteration (no __pairs) over a table, in batches."""
+        lib, ptr = self._lib, self._ptr
+        cursor = self._ffi.new("int *", LUA_NOREF)
+        per = 2 if what == 3 else 1
+        started = False
+        try:
+            while True:
+                out = self._backend.buffers().out
+                n = lib.lc_next(ptr, ref, cursor, what, out, BUFFER_SIZE)
+                started = True
+                if n < 0:
+                    raise self._error(n, out)
+                if n == 0:
+                    return
+                values = self._results(n, out, BUFFER_SIZE) if n > 1 else (self._results(1, out, 1),)
+                if per == 2:
+                    for k in range(0, n, 2):
+                        yield values[k], values[k + 1]
+                else:
+                    for value in values:
+                        yield value
+                if cursor[0] == LUA_NOREF:       # the C side reached the end
+                    return
+        finally:
+            if started and cursor[0] != LUA_NOREF:
+                lib.lc_unref(ptr, cursor[0])
+
+    def _new_coroutine(self, fref, args):
+        out = self._backend.buffers().out
+        r = self._lib.lc_newthread(self._ptr, fref, out)
+        if r < 0:
+            raise self._error(r, out)
+        return _LuaThread(self, out[0].i, out[0].aux, args)
+
+    def _resume(self, ref, args):
+        """Resumes coroutine ref: (results, finished, number of results)."""
+        lib = self._lib
+        b = self._backend.buffers()
+        n = len(args)
+        argv = b.args if n <= BUFFER_SIZE else self._ffi.new("lc_val[]", n)
+        keep, pyobjs = self._fill(argv, args)
+        out = b.out
+        with self._registered(keep, pyobjs):
+            r = lib.lc_resume(self._ptr, ref, argv, n, out, BUFFER_SIZE, b.int1)
+        if r < 0:
+            raise self._error(r, out)
+        done = b.int1[0]
+        return self._results(r, out, BUFFER_SIZE), done, r
+
+
+class _Absent(object):
+    """Marks an optional entry of the python table that is left out."""

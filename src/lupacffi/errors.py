@@ -1,0 +1,20 @@
+"""The exceptions, shared by every backend."""
+
+
+class LuaError(Exception):
+    """An error raised by Lua code (or by the Lua API).
+
+    ``value`` holds the Lua error value itself, converted to Python (a string,
+    a number, a wrapped table, a Python object...); the message holds it as
+    text together with the Lua traceback, innermost frame last.
+    """
+
+    value = None
+
+
+class LuaSyntaxError(LuaError):
+    """Lua code that does not compile."""
+
+
+class LuaMemoryError(LuaError, MemoryError):
+    """Lua ran out of memory (or over its ``max_memory`` limit)."""
