@@ -56,5 +56,12 @@ int lc_tostring(lc_runtime *rt, int ref, lc_val *out);
 int lc_fill_table(lc_runtime *rt, int ref, lc_val *items, int npairs, lc_val *out);
 long long lc_topointer(lc_runtime *rt, int ref);
 
+/* Execution limits for each outermost call: instructions < 0 and
+   seconds <= 0 mean none. */
+void lc_set_limits(lc_runtime *rt, long long instructions, double seconds);
+
+/* From a callback: the error being raised must not be catchable in Lua. */
+void lc_abort(lc_runtime *rt);
+
 /* Garbage collection: what = 0 collect, 1 stop, 2 restart. */
 int lc_gc(lc_runtime *rt, int what);

@@ -52,6 +52,8 @@ static int lc_callback(lua_State *L)
         lc_pin(rt, out, 1, +1);
         lc_push_val(rt, L, &out[0]);
         lc_pin(rt, out, 1, -1);
+        if (rt->stop == LC_STOP_PYTHON)
+            lc_begin_abort(rt, L);
         return lua_error(L);
     }
     if (r == LC_CB_ITER || r == LC_CB_FUNC) {
@@ -143,6 +145,12 @@ static int fn_init_python(lua_State *L, lc_ctx *c)
         lc_push_val(c->rt, L, &c->args[2]);
         lua_setfield(L, -2, "eval");
     }
+    lua_getfield(L, LUA_REGISTRYINDEX, "_LOADED");   /* package.loaded.python */
+    if (lua_istable(L, -1)) {
+        lua_pushvalue(L, -2);
+        lua_setfield(L, -2, "python");
+    }
+    lua_pop(L, 1);
 #if LUA_VERSION_NUM >= 502
     lua_setglobal(L, "python");
 #else

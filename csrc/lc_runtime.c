@@ -171,13 +171,20 @@ static int lc_enter(lc_runtime *rt)
         pthread_mutex_unlock(&rt->lock);
         return LC_ERR_DEPTH;
     }
-    rt->depth++;
+    if (rt->depth++ == 0)
+        lc_limits_begin(rt);
     return 0;
 }
 
 static int lc_leave(lc_runtime *rt, int result)
 {
-    rt->depth--;
+    if (--rt->depth == 0) {
+        if (result < 0 && rt->stop == LC_STOP_INSTRUCTIONS)
+            result = LC_ERR_INSTRUCTIONS;
+        else if (result < 0 && rt->stop == LC_STOP_TIME)
+            result = LC_ERR_TIME;
+        lc_limits_end(rt);
+    }
     pthread_mutex_unlock(&rt->lock);
     return result;
 }
@@ -277,6 +284,8 @@ static int lc_setup_state(lua_State *L)
     rt->msgh_ref = luaL_ref(L, LUA_REGISTRYINDEX);
     lua_pushboolean(L, 0);
     rt->tb_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    lua_pushboolean(L, 0);
+    rt->stop_ref = luaL_ref(L, LUA_REGISTRYINDEX);
     lua_newtable(L);                       /* handle -> userdata, weak values */
     lua_newtable(L);
     lua_pushstring(L, "v");
@@ -297,6 +306,7 @@ lc_runtime *lc_new(int rid, int libs, int use_seed, unsigned int seed)
         return NULL;
     rt->rid = rid;
     rt->none_ref = LUA_NOREF;
+    rt->max_instructions = rt->budget = -1;
     pthread_mutexattr_init(&attr);
     pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_RECURSIVE);
     pthread_mutex_init(&rt->lock, &attr);
@@ -322,6 +332,7 @@ lc_runtime *lc_new(int rid, int libs, int use_seed, unsigned int seed)
         lc_free(rt);
         return NULL;
     }
+    lc_limits_end(rt);                 /* installs the hook where wanted */
     rt->base = rt->used;
     return rt;
 }

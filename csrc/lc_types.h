@@ -49,7 +49,17 @@ enum lc_status {
     LC_ERR_ERR = -4,      /* error in the error handler */
     LC_ERR_CLOSED = -5,   /* the runtime was closed */
     LC_ERR_DEPTH = -6,    /* too many nested entries */
-    LC_ERR_DEAD = -7      /* resuming a dead coroutine */
+    LC_ERR_DEAD = -7,     /* resuming a dead coroutine */
+    LC_ERR_INSTRUCTIONS = -8,  /* the instruction limit stopped Lua */
+    LC_ERR_TIME = -9      /* the time limit stopped Lua */
+};
+
+/* Why Lua is being stopped (lc_runtime.stop). */
+enum lc_stop {
+    LC_STOP_NONE = 0,
+    LC_STOP_INSTRUCTIONS = 1,
+    LC_STOP_TIME = 2,
+    LC_STOP_PYTHON = 3    /* KeyboardInterrupt & co from a callback */
 };
 
 /* What a Python callback is asked to do (the `op` of lc_py_dispatch). */

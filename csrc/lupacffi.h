@@ -62,6 +62,12 @@ struct lc_runtime {
     int body_ref;              /* registry: lc_body, the protected-call runner */
     int msgh_ref;              /* registry: lc_msgh, the error message handler */
     int tb_ref;                /* registry slot: traceback of the last error */
+    int stop_ref;              /* registry slot: the error value of an abort */
+    int stop;                  /* enum lc_stop: why Lua is being stopped */
+    long long max_instructions;  /* per outermost call; -1 = none */
+    long long max_ns;          /* per outermost call; 0 = none */
+    long long budget;          /* instructions left in this call; -1 = none */
+    long long deadline;        /* monotonic ns; 0 = none */
 };
 
 #define LC_MAX_DEPTH 200       /* nested Python->Lua->Python... entries */
@@ -84,3 +90,7 @@ static int lc_msgh(lua_State *L);
 static void lc_push_traceback(lua_State *L, lua_State *co, int level);
 static void lc_open_pyobject(lc_runtime *rt, lua_State *L);
 static void *lc_alloc(void *ud, void *ptr, size_t osize, size_t nsize);
+static void lc_limits_begin(lc_runtime *rt);
+static void lc_limits_end(lc_runtime *rt);
+static void lc_begin_abort(lc_runtime *rt, lua_State *L);
+static void lc_install_hook(lua_State *L, int every);

@@ -1,10 +1,10 @@
 """Conversion between Python values and lc_val structs (the border format),
 and turning error results into Python exceptions.  Mixed into LuaRuntime."""
-from ._constants import (BOOL, ERR_CLOSED, ERR_DEPTH, ERR_MEMORY, ERR_SYNTAX, FLOAT, INT, NIL,
-                         NONE, PYOBJ, REF, STR)
+from ._constants import (BOOL, ERR_CLOSED, ERR_DEPTH, ERR_INSTRUCTIONS, ERR_MEMORY, ERR_SYNTAX,
+                         ERR_TIME, FLOAT, INT, NIL, NONE, PYOBJ, REF, STR)
 from ._lua_objects import _LuaObject, _wrap
 from ._protocols import unwrap
-from .errors import LuaError, LuaMemoryError, LuaSyntaxError
+from .errors import LuaError, LuaLimitError, LuaMemoryError, LuaSyntaxError
 
 _STATUS_MESSAGES = {
     ERR_CLOSED: "the Lua runtime is closed",
@@ -34,8 +34,8 @@ class Converter(object):
                 v.i = obj
                 return False
             return self._to_val(v, self._overflow(obj), keep)
-        if t is str:
-            b = obj.encode(self._encoding or "utf-8")
+        if t is str and self._encoding is not None:
+            b = obj.encode(self._encoding)
             buf = self._ffi.from_buffer(b)
             keep.append(buf)
             v.tag = STR
@@ -72,7 +72,7 @@ class Converter(object):
             return self._to_val(v, int(obj), keep)
         if isinstance(obj, float):
             return self._to_val(v, float(obj), keep)
-        if isinstance(obj, str):
+        if isinstance(obj, str) and self._encoding is not None:
             return self._to_val(v, str(obj), keep)
         if isinstance(obj, (bytearray, _NoneMarker)):
             if isinstance(obj, _NoneMarker):
@@ -174,6 +174,14 @@ class Converter(object):
         value and the traceback."""
         if status in _STATUS_MESSAGES:
             return LuaError(_STATUS_MESSAGES[status])
+        if status == ERR_INSTRUCTIONS:
+            budget = self._limits[0]
+            return LuaLimitError("Lua stopped: instruction limit of %d exceeded" % budget,
+                                 "instructions", budget)
+        if status == ERR_TIME:
+            budget = self._limits[1]
+            return LuaLimitError("Lua stopped: time limit of %g seconds exceeded" % budget,
+                                 "time", budget)
         value = self._error_value(out)
         if isinstance(value, BaseException):
             return value

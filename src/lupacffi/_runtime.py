@@ -1,6 +1,5 @@
 """LuaRuntime: one Lua state, its options and the operations on it."""
 import builtins
-import codecs
 import contextlib
 import itertools
 import weakref
@@ -33,13 +32,11 @@ class LuaRuntime(Converter, Bridge):
     def __init__(self, encoding="UTF-8", source_encoding=None, attribute_filter=None,
                  attribute_handlers=None, register_eval=True, unpack_returned_tuples=False,
                  register_builtins=True, overflow_handler=None, max_memory=None,
-                 string_hash_seed=None):
+                 string_hash_seed=None, max_instructions=None, max_time=None):
         self._ptr = None
         backend = self._backend = get_backend(self._backend_name)
-        if encoding is not None:
-            encoding = codecs.lookup(encoding).name
-        if source_encoding is not None:
-            source_encoding = codecs.lookup(source_encoding).name
+        encoding = _encoding_name(encoding)
+        source_encoding = _encoding_name(source_encoding)
         if attribute_filter is not None and attribute_handlers is not None:
             raise ValueError("attribute_filter and attribute_handlers are mutually exclusive")
         if attribute_filter is not None and not callable(attribute_filter):
@@ -53,8 +50,10 @@ class LuaRuntime(Converter, Bridge):
                 raise ValueError("attribute_handlers must be a pair of callables")
         if overflow_handler is not None and not callable(overflow_handler):
             raise ValueError("overflow_handler must be callable")
-        if max_memory is not None and (not isinstance(max_memory, int) or isinstance(max_memory, bool)):
-            raise TypeError("max_memory must be an int or None")
+        if max_memory is not None:
+            if not isinstance(max_memory, (int, float)) or isinstance(max_memory, bool):
+                raise TypeError("max_memory must be a number or None")
+            max_memory = int(min(max_memory, 2 ** 62))
         seed = self._hash_seed(string_hash_seed)
 
         self._ffi = backend.ffi
@@ -72,6 +71,7 @@ class LuaRuntime(Converter, Bridge):
         self._cb_keep = None      # what the last callback handed to C
         self._pending = None      # callback results beyond the buffer
         self._nogc_depth = 0
+        self._limits = (None, None)
         self._rid = next(_runtime_ids)
 
         ptr = lib.lc_new(self._rid, LIB_ALL, seed is not None, seed or 0)
@@ -82,6 +82,8 @@ class LuaRuntime(Converter, Bridge):
         self._init_python_table(register_eval, register_builtins)
         if max_memory is not None and max_memory > 0:
             lib.lc_set_memory_limit(ptr, max_memory, 0)
+        if max_instructions is not None or max_time is not None:
+            self.set_limits(max_instructions, max_time)
 
     @staticmethod
     def _hash_seed(seed):
@@ -164,6 +166,8 @@ class LuaRuntime(Converter, Bridge):
 
     def require(self, modulename):
         """Lua's require(modulename)."""
+        if not isinstance(modulename, (str, bytes)):
+            raise TypeError("modulename must be a string")
         require = self.globals()["require"]
         if require is None:
             raise LuaError("require is not available in this runtime")
@@ -249,6 +253,39 @@ class LuaRuntime(Converter, Bridge):
         if not isinstance(max_memory, int) or isinstance(max_memory, bool):
             raise TypeError("max_memory must be an int")
         self._lib.lc_set_memory_limit(self._ptr, min(max_memory, 2 ** 62), bool(total))
+
+    # ---- execution limits -----------------------------------------------------
+    def set_limits(self, max_instructions=None, max_time=None):
+        """Limits every call into Lua from Python (eval, execute, calling a Lua
+        function, resuming a coroutine) to max_instructions Lua VM
+        instructions and max_time seconds of wall-clock time (None: no
+        limit).  A call that runs out raises LuaLimitError; Lua code cannot
+        catch the stop with pcall.  Counted to a granularity of 1000
+        instructions; time spent in Python callbacks counts towards max_time."""
+        instructions = _check_limit(max_instructions, "max_instructions", int)
+        seconds = _check_limit(max_time, "max_time", (int, float))
+        self._limits = (instructions, seconds)
+        self._lib.lc_set_limits(self._ptr, -1 if instructions is None else instructions,
+                                0.0 if seconds is None else float(seconds))
+
+    def get_limits(self):
+        """The current (max_instructions, max_time)."""
+        return self._limits
+
+    @contextlib.contextmanager
+    def limits(self, max_instructions=None, max_time=None):
+        """Applies set_limits() inside a with block, restoring the previous
+        limits afterwards."""
+        previous = self._limits
+        self.set_limits(max_instructions, max_time)
+        try:
+            yield self
+        finally:
+            self.set_limits(*previous)
+
+    def _abort(self, exc):
+        """A KeyboardInterrupt/SystemExit in a callback: Lua must not catch it."""
+        self._lib.lc_abort(self._ptr)
 
     def set_overflow_handler(self, overflow_handler):
         """Sets the function that converts Python ints too large for Lua."""
@@ -374,6 +411,27 @@ class LuaRuntime(Converter, Bridge):
             raise self._error(r, out)
         done = b.int1[0]
         return self._results(r, out, BUFFER_SIZE), done, r
+
+
+def _encoding_name(encoding):
+    """An encoding argument as a str (lupa accepts bytes too)."""
+    if encoding is None or isinstance(encoding, str):
+        return encoding
+    if isinstance(encoding, bytes):
+        return encoding.decode("ascii")
+    raise ValueError("expected string, got %s" % (type(encoding),))
+
+
+def _check_limit(value, name, types):
+    if value is None:
+        return None
+    if not isinstance(value, types) or isinstance(value, bool):
+        raise TypeError("%s must be a number or None" % name)
+    if value != value or value <= 0:
+        raise ValueError("%s must be positive" % name)
+    if value > 2 ** 62:
+        raise ValueError("%s is too large" % name)
+    return value
 
 
 class _Absent(object):

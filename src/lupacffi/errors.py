@@ -18,3 +18,14 @@ class LuaSyntaxError(LuaError):
 
 class LuaMemoryError(LuaError, MemoryError):
     """Lua ran out of memory (or over its ``max_memory`` limit)."""
+
+
+class LuaLimitError(LuaError):
+    """Lua was stopped by an execution limit.  ``limit`` names it
+    ("instructions" or "time") and ``budget`` is its value (a count of
+    instructions, or seconds)."""
+
+    def __init__(self, message, limit=None, budget=None):
+        LuaError.__init__(self, message)
+        self.limit = limit
+        self.budget = budget
