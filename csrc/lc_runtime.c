@@ -247,7 +247,17 @@ static void lc_openlibs(lua_State *L, int libs)
     if (libs & LC_LIB_BASE) lc_openlib(L, "_G", luaopen_base);
     if (libs & LC_LIB_COROUTINE) lc_openlib(L, LUA_COLIBNAME, luaopen_coroutine);
 #else
-    if (libs & LC_LIB_BASE) lc_openlib(L, "", luaopen_base);
+    if (libs & LC_LIB_BASE) {
+        lc_openlib(L, "", luaopen_base);
+        if (!(libs & LC_LIB_COROUTINE)) {   /* Lua 5.1's base library opens it too */
+            lua_pushnil(L);
+            lua_setfield(L, LUA_GLOBALSINDEX, LUA_COLIBNAME);
+            lua_getfield(L, LUA_REGISTRYINDEX, "_LOADED");
+            lua_pushnil(L);
+            lua_setfield(L, -2, LUA_COLIBNAME);
+            lua_pop(L, 1);
+        }
+    }
 #endif
     if (libs & LC_LIB_PACKAGE) lc_openlib(L, LUA_LOADLIBNAME, luaopen_package);
     if (libs & LC_LIB_TABLE) lc_openlib(L, LUA_TABLIBNAME, luaopen_table);

@@ -32,7 +32,8 @@ class LuaRuntime(Converter, Bridge):
     def __init__(self, encoding="UTF-8", source_encoding=None, attribute_filter=None,
                  attribute_handlers=None, register_eval=True, unpack_returned_tuples=False,
                  register_builtins=True, overflow_handler=None, max_memory=None,
-                 string_hash_seed=None, max_instructions=None, max_time=None):
+                 string_hash_seed=None, max_instructions=None, max_time=None,
+                 libraries="all", sandbox=False):
         self._ptr = None
         backend = self._backend = get_backend(self._backend_name)
         encoding = _encoding_name(encoding)
@@ -55,6 +56,14 @@ class LuaRuntime(Converter, Bridge):
                 raise TypeError("max_memory must be a number or None")
             max_memory = int(min(max_memory, 2 ** 62))
         seed = self._hash_seed(string_hash_seed)
+        if sandbox:
+            from ._sandbox import sandbox_options
+            options = sandbox_options(locals(), sandbox)
+            register_eval, register_builtins = options["register_eval"], options["register_builtins"]
+            attribute_filter = options["attribute_filter"]
+            libraries, max_memory = options["libraries"], options["max_memory"]
+            max_instructions, max_time = options["max_instructions"], options["max_time"]
+        libs = _library_mask(libraries, backend.is_luajit)
 
         self._ffi = backend.ffi
         self._lib = lib = backend.lib
@@ -74,7 +83,7 @@ class LuaRuntime(Converter, Bridge):
         self._limits = (None, None)
         self._rid = next(_runtime_ids)
 
-        ptr = lib.lc_new(self._rid, LIB_ALL, seed is not None, seed or 0)
+        ptr = lib.lc_new(self._rid, libs, seed is not None, seed or 0)
         if ptr == backend.ffi.NULL:
             raise LuaMemoryError("could not create a Lua state")
         self._ptr = ptr
@@ -84,6 +93,9 @@ class LuaRuntime(Converter, Bridge):
             lib.lc_set_memory_limit(ptr, max_memory, 0)
         if max_instructions is not None or max_time is not None:
             self.set_limits(max_instructions, max_time)
+        if sandbox:
+            from ._sandbox import apply_sandbox
+            apply_sandbox(self)
 
     @staticmethod
     def _hash_seed(seed):
@@ -411,6 +423,26 @@ class LuaRuntime(Converter, Bridge):
             raise self._error(r, out)
         done = b.int1[0]
         return self._results(r, out, BUFFER_SIZE), done, r
+
+
+# the `libraries` argument: names of the standard libraries to open
+LIBRARY_BITS = {"base": 1, "package": 2, "coroutine": 4, "table": 8, "io": 16, "os": 32,
+                "string": 64, "math": 128, "utf8": 256, "debug": 512, "bit": 1024, "jit": 2048,
+                "ffi": 4096}
+
+
+def _library_mask(libraries, is_luajit):
+    if libraries == "all" or libraries is None:
+        return LIB_ALL
+    if isinstance(libraries, (str, bytes)):
+        raise TypeError("libraries must be 'all' or a collection of library names")
+    mask = 0
+    for name in libraries:
+        if name not in LIBRARY_BITS:
+            raise ValueError("unknown Lua library %r (known: %s)"
+                             % (name, ", ".join(sorted(LIBRARY_BITS))))
+        mask |= LIBRARY_BITS[name]
+    return mask
 
 
 def _encoding_name(encoding):
