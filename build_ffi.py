@@ -82,9 +82,13 @@ def make_ffi(backend):
     ffi = FFI()
     ffi.cdef("".join(_read(h) for h in CDEF_HEADERS))
     source = '#include "lupacffi.h"\n' + "".join('#include "%s"\n' % f for f in SHIM_SOURCES)
+    # Lua's API stays exported (Lua C modules loaded under allow_lua_module_loading()
+    # link against it) while -Bsymbolic binds the module's own calls to its own Lua,
+    # so that several backends, or another Lua in the process, cannot interpose.
     kwargs = dict(
         include_dirs=[CSRC],
-        extra_compile_args=["-O2", "-fvisibility=hidden"],
+        extra_compile_args=["-O2"],
+        extra_link_args=["-Wl,-Bsymbolic"],
         libraries=["m", "dl"],
         define_macros=[("LC_LUAJIT", "1")] if is_jit else [],
     )
@@ -92,8 +96,9 @@ def make_ffi(backend):
     if os.path.isdir(src):                       # vendored sources
         kwargs["include_dirs"].append(src)
         if is_jit:
-            kwargs["extra_objects"] = [_build_luajit(tree)]
-            kwargs["extra_link_args"] = ["-Wl,--exclude-libs,ALL"]
+            # whole archive: Lua C modules may need API functions we do not call
+            kwargs["extra_link_args"] += ["-Wl,--whole-archive", _build_luajit(tree),
+                                          "-Wl,--no-whole-archive"]
         else:
             kwargs["sources"] = sorted(
                 os.path.join(src, f) for f in os.listdir(src)

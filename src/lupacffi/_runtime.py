@@ -183,7 +183,8 @@ class LuaRuntime(Converter, Bridge):
         require = self.globals()["require"]
         if require is None:
             raise LuaError("require is not available in this runtime")
-        return require(modulename)
+        result = require(modulename)
+        return result[0] if type(result) is tuple else result     # 5.4: (module, path)
 
     def globals(self):
         """The table of Lua's global variables."""
