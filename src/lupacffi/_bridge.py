@@ -3,33 +3,86 @@ on a Python object (index, call, operators, iteration...) into Python, and
 the functions of the ``python`` table."""
 import builtins
 import operator
+import sys
 import types
+import weakref
 
-from ._constants import (CB_ERROR, CB_FUNC, CB_ITER, NONE, OP_ADD, OP_CALL, OP_CONCAT, OP_DIV,
-                         OP_EQ, OP_FETCH, OP_IDIV, OP_INDEX, OP_ITER_NEXT, OP_LE, OP_LEN, OP_LT,
-                         OP_MOD, OP_MUL, OP_NEWINDEX, OP_POW, OP_PYFUNC, OP_RELEASE, OP_SUB,
-                         OP_TOSTRING, OP_UNM, PYOBJ)
-from ._lua_objects import _LuaTable
+from ._constants import (BOOL, CB_ERROR, CB_FUNC, CB_ITER, FLOAT, INT, NIL, NONE, OP_ADD,
+                         OP_CALL, OP_CONCAT, OP_DIV, OP_EQ, OP_FETCH, OP_IDIV, OP_INDEX,
+                         OP_ITER_NEXT, OP_LE, OP_LEN, OP_LT, OP_MOD, OP_MUL, OP_NEWINDEX, OP_POW,
+                         OP_PYFUNC, OP_RELEASE, OP_SUB, OP_TOSTRING, OP_UNM, PYOBJ, REF, STR)
+from ._lua_objects import _TYPE_NAMES, _LuaTable
 from ._protocols import (_AS_NONE, _AttrGetter, _ItemGetter, _PyArgs, _PyIterator, _table_args,
                          unwrap)
 
-_BINARY = {OP_EQ: operator.eq, OP_LT: operator.lt, OP_LE: operator.le,
-           OP_ADD: operator.add, OP_SUB: operator.sub, OP_MUL: operator.mul,
-           OP_DIV: operator.truediv, OP_MOD: operator.mod, OP_POW: operator.pow,
-           OP_IDIV: operator.floordiv, OP_CONCAT: operator.add}
+_COMPARISONS = {OP_EQ: operator.eq, OP_LT: operator.lt, OP_LE: operator.le}
+_ARITHMETIC = {OP_ADD: operator.add, OP_SUB: operator.sub, OP_MUL: operator.mul,
+               OP_DIV: operator.truediv, OP_MOD: operator.mod, OP_POW: operator.pow,
+               OP_IDIV: operator.floordiv}
+
+# the functions of the python table, numbered as in csrc/lc_pyobject.c
+(_PY_ITER, _PY_ITEREX, _PY_ENUMERATE, _PY_AS_ATTRGETTER, _PY_AS_ITEMGETTER, _PY_AS_FUNCTION,
+ _PY_ARGS, _PY_SET_OVERFLOW_HANDLER) = range(1, 9)
+_PY_NAMES = {_PY_ITER: "iter", _PY_ITEREX: "iterex", _PY_ENUMERATE: "enumerate",
+             _PY_AS_ATTRGETTER: "as_attrgetter", _PY_AS_ITEMGETTER: "as_itemgetter",
+             _PY_AS_FUNCTION: "as_function"}
+
+# builtins that look at the calling Python frame: called from Lua, they see
+# the innermost Python frame outside lupacffi (as they would in lupa)
+_FRAME_BUILTINS = (builtins.eval, builtins.exec, builtins.globals, builtins.locals,
+                   builtins.vars, builtins.dir)
+_FRAME_BUILTIN_IDS = frozenset(id(f) for f in _FRAME_BUILTINS)   # by identity: no __eq__ calls
+
+
+class _LuaMessage(Exception):
+    """Raised inside a callback to make a plain Lua error (a string) rather
+    than hand the exception to Lua."""
+
+
+def _not_python_object(function):
+    return _LuaMessage("bad argument #1 to '%s' (not a python object)" % function)
+
+
+def _is_method_of(func, first):
+    """True when func is a bound Python method whose self is `first`:
+    ``obj:meth()`` passes obj, which the method has already (lupa's rule:
+    functions and classmethods, not methods of builtin types)."""
+    return (type(func) is types.MethodType and func.__self__ is first
+            and isinstance(getattr(func.__func__, "__code__", None), types.CodeType))
+
+
+def _caller_frame():
+    """The innermost Python frame that is not part of lupacffi, or None."""
+    frame = sys._getframe(1)
+    while frame is not None:
+        name = frame.f_globals.get("__name__")
+        if not (isinstance(name, str) and (name == "lupacffi" or name.startswith("lupacffi."))):
+            return frame
+        frame = frame.f_back
+    return None
 
 
 # ---- the callback ------------------------------------------------------------
 class Bridge(object):
     """Handles callbacks from Lua; mixed into LuaRuntime."""
 
+    _cb_depth = 0             # callbacks running now (nested), see _callback
+    _raised = None            # exceptions raised by callbacks (weak), see _reraisable
+    _views = None             # (protocol, id(obj)) -> the view Lua holds
+
     def _callback(self, op, args, nargs, out, nout):
         if op == OP_RELEASE:
-            self._objects.pop(args[0].i, None)
+            self._release(args[0].i)
             return 0
         if op == OP_FETCH:
-            return self._write_results(self._pending, out, nout)
+            return self._fetch(out, nout)
+        depth = self._cb_depth
         try:
+            # Deep Lua->Python->Lua chains end here with a clear error, before
+            # the Python stack runs out where no exception could be reported.
+            if depth >= sys.getrecursionlimit() // 10:
+                raise RecursionError("too many nested calls between Lua and Python")
+            self._cb_depth = depth + 1
             from_val = self._from_val
             values = [from_val(args[k]) for k in range(nargs)]
             if op == OP_CALL:
@@ -39,131 +92,235 @@ class Bridge(object):
             elif op == OP_NEWINDEX:
                 self._python_setitem(args[0], values[0], values[1], values[2])
                 return 0
-            elif op >= OP_PYFUNC:
-                return self._python_table_function(op - OP_PYFUNC, values, out)
             elif op == OP_ITER_NEXT:
                 results = self._iter_next(values[0])
+            elif op >= OP_PYFUNC:
+                return self._python_table_function(op - OP_PYFUNC, args, values, out)
             else:
                 results = (self._operator(op, args, values),)
             return self._write_results(results, out, nout)
         except BaseException as e:
-            return self._raise_in_lua(e, out)
-
-    def _raise_in_lua(self, exc, out):
-        """Hands exc to Lua as the error value (a userdata whose tostring is
-        str(exc)); if it comes back to Python it is re-raised as itself."""
-        try:
-            self._objects[id(exc)] = exc
+            # Inline, without calling anything first: near the recursion limit
+            # a call could fail, and C must always get a valid error value.
+            self._objects[id(e)] = e
+            self._cb_keep = e
             out[0].tag = PYOBJ
-            out[0].i = id(exc)
-            self._cb_keep = exc
-            if not isinstance(exc, Exception):      # KeyboardInterrupt & co
-                self._abort(exc)
-        except BaseException:
-            return CB_ERROR
+            out[0].i = id(e)
+            try:
+                return self._raised_in_callback(e, out)
+            except BaseException:
+                return CB_ERROR
+        finally:
+            self._cb_depth = depth
+
+    def _release(self, handle):
+        """Lua dropped its last reference to a Python object."""
+        obj = self._objects.pop(handle, None)
+        if type(obj) is _AttrGetter or type(obj) is _ItemGetter:
+            views = self._views
+            key = (type(obj), id(obj.obj))
+            if views is not None and views.get(key) is obj:
+                del views[key]
+
+    def _raised_in_callback(self, exc, out):
+        """exc is the error value in out[0] (a userdata whose tostring is
+        str(exc)); if it comes back to Python it is re-raised as itself."""
+        if type(exc) is _LuaMessage:
+            return self._lua_message(str(exc), out)
+        raised = self._raised
+        if raised is None:
+            raised = self._raised = weakref.WeakValueDictionary()
+        raised[id(exc)] = exc
+        if not isinstance(exc, Exception):      # KeyboardInterrupt & co
+            self._abort(exc)
         return CB_ERROR
+
+    def _lua_message(self, message, out):
+        """A Lua error whose value is the string message."""
+        data = message.encode("utf-8")
+        buf = self._ffi.from_buffer(data)
+        self._cb_keep = (data, buf)
+        out[0].tag = STR
+        out[0].s = buf
+        out[0].i = len(data)
+        return CB_ERROR
+
+    def _reraisable(self, value):
+        """True if value is an exception that a callback of this runtime
+        raised: a Lua error carrying it re-raises it in Python.  Any other
+        error value arrives as LuaError(...).value, as in lupa."""
+        raised = self._raised
+        return raised is not None and raised.get(id(value)) is value
 
     def _abort(self, exc):
         """Hook for uncatchable errors (set up by the runtime)."""
 
     def _write_results(self, results, out, nout):
+        """Converts results into out; more than nout of them wait in a buffer
+        of their own for C to fetch (OP_FETCH).  Returns their number."""
         n = len(results)
         if n > nout:
-            self._pending = results
-            return n
-        self._pending = None
+            out = self._ffi.new("lc_val[]", n)
         keep = []
+        new = []
         to_val = self._to_val
-        objects = self._objects
         for k in range(n):
             value = results[k]
             if value is _AS_NONE:
                 out[k].tag = NONE
             elif to_val(out[k], value, keep):
-                objects[id(value)] = value
+                new.append(value)
+        objects = self._objects
+        for value in new:         # only once every value converted
+            objects[id(value)] = value
         self._cb_keep = keep      # alive until C has pushed them
+        self._pending = (out, n, new) if n > nout else None
+        return n
+
+    def _fetch(self, out, nout):
+        pending, self._pending = self._pending, None
+        if pending is None:
+            return 0
+        buf, n, new = pending
+        # C allocated its buffer since: a garbage collection may have released
+        # some of these objects (an old userdata of theirs), so register again
+        objects = self._objects
+        for value in new:
+            objects[id(value)] = value
+        n = min(n, nout)
+        self._ffi.memmove(out, buf, self._ffi.sizeof("lc_val") * n)
         return n
 
     # ---- calls ----
     def _python_call(self, func, args):
-        if args and isinstance(args[-1], _PyArgs):
-            extra = args[-1]
-            args = args[:-1] + extra.args
-            kwargs = extra.kwargs
-        else:
-            kwargs = {}
-        func = unwrap(func)
-        # obj:method() passes obj as self; a bound method has it already
-        if args and getattr(func, "__self__", None) is args[0] \
-                and not isinstance(args[0], types.ModuleType):
-            args = args[1:]
+        kwargs = {}
+        for arg in args:
+            if type(arg) is _PyArgs:     # python.args{...}: expanded where it stands
+                args, kwargs = self._expand_args(args)
+                break
+        if args:
+            if _is_method_of(func, args[0]):
+                args = args[1:]
+        if id(func) in _FRAME_BUILTIN_IDS:
+            return (self._call_in_caller_frame(func, args, kwargs),)
         result = func(*args, **kwargs)
-        if type(result) is tuple and self._unpack_returned_tuples:
+        if isinstance(result, tuple) and self._unpack_returned_tuples:
             return result
         return (result,)
 
+    @staticmethod
+    def _expand_args(args):
+        positional, kwargs = [], {}
+        for arg in args:
+            if type(arg) is _PyArgs:
+                positional.extend(arg.args)
+                for name, value in arg.kwargs.items():
+                    if name in kwargs:
+                        raise TypeError("function() got multiple values for keyword argument '%s'"
+                                        % name)
+                    kwargs[name] = value
+            else:
+                positional.append(arg)
+        return positional, kwargs
+
+    @staticmethod
+    def _call_in_caller_frame(func, args, kwargs):
+        frame = _caller_frame()
+        f_globals = frame.f_globals if frame is not None else {}
+        f_locals = frame.f_locals if frame is not None else f_globals
+        if func is builtins.eval or func is builtins.exec:
+            if len(args) == 1 and not kwargs:
+                args = (args[0], f_globals, f_locals)
+        elif not args and not kwargs:
+            if func is builtins.globals:
+                return f_globals
+            if func is builtins.locals or func is builtins.vars:
+                return f_locals
+            if func is builtins.dir:
+                return sorted(f_locals)
+        return func(*args, **kwargs)
+
     # ---- indexing ----
-    def _use_items(self, obj):
+    @staticmethod
+    def _use_items(obj):
+        # the type decides, as Python's obj[key] does; classes use attributes
         return hasattr(type(obj), "__getitem__") and not isinstance(obj, type)
 
     def _python_getitem(self, handle_val, obj, key):
-        wrapper = self._objects.get(handle_val.i)
-        if isinstance(wrapper, _ItemGetter) or (
-                not isinstance(wrapper, _AttrGetter) and self._use_items(obj)):
+        handlers = self._attribute_handlers
+        if handlers is not None and handlers[0] is not None:
+            return handlers[0](obj, key)
+        view = type(self._objects.get(handle_val.i))
+        if view is _ItemGetter or (view is not _AttrGetter and self._use_items(obj)):
             return obj[key]
-        return self._getattr(obj, key)
+        return getattr(obj, self._attribute_name(obj, key, False))
 
     def _python_setitem(self, handle_val, obj, key, value):
-        wrapper = self._objects.get(handle_val.i)
-        if isinstance(wrapper, _ItemGetter) or (
-                not isinstance(wrapper, _AttrGetter) and self._use_items(obj)):
+        handlers = self._attribute_handlers
+        if handlers is not None and handlers[1] is not None:
+            handlers[1](obj, key, value)
+            return
+        view = type(self._objects.get(handle_val.i))
+        if view is _ItemGetter or (view is not _AttrGetter and self._use_items(obj)):
             obj[key] = value
         else:
-            self._setattr(obj, key, value)
+            setattr(obj, self._attribute_name(obj, key, True), value)
 
-    def _attribute_name(self, key):
+    def _attribute_name(self, obj, key, is_setting):
+        """The attribute name for Lua key `key`, passed through the filter."""
+        if self._attribute_filter is not None:
+            key = self._attribute_filter(obj, key, is_setting)
         if isinstance(key, bytes):
             key = key.decode(self._encoding or "utf-8")
         if not isinstance(key, str):
-            raise AttributeError("attribute names must be strings, not %s" % type(key).__name__)
+            raise TypeError("attribute name must be string, not '%s'" % type(key).__name__)
         return key
-
-    def _getattr(self, obj, key):
-        if self._attribute_handlers is not None:
-            return self._attribute_handlers[0](obj, key)
-        name = self._attribute_name(key)
-        if self._attribute_filter is not None:
-            name = self._checked_name(self._attribute_filter(obj, name, False))
-        return getattr(obj, name)
-
-    def _setattr(self, obj, key, value):
-        if self._attribute_handlers is not None:
-            self._attribute_handlers[1](obj, key, value)
-            return
-        name = self._attribute_name(key)
-        if self._attribute_filter is not None:
-            name = self._checked_name(self._attribute_filter(obj, name, True))
-        setattr(obj, name, value)
-
-    @staticmethod
-    def _checked_name(name):
-        if not isinstance(name, str):
-            raise AttributeError("attribute filter returned %s, not a name"
-                                 % type(name).__name__)
-        return name
 
     # ---- operators ----
     def _operator(self, op, args, values):
+        a = values[0]
         if op == OP_TOSTRING:
-            return str(unwrap(values[0]))
+            return str(a).encode(self._encoding or "utf-8", "replace")
         if op == OP_LEN:
-            return len(unwrap(values[0]))
+            return len(a)
         if op == OP_UNM:
-            return -unwrap(values[0])
-        a, b = unwrap(values[0]), unwrap(values[1])
-        if op == OP_CONCAT and isinstance(a, (str, bytes)) and not isinstance(b, (str, bytes)):
-            b = str(b) if isinstance(a, str) else b
-        return _BINARY[op](a, b)
+            return -a
+        b = values[1]
+        if op in _COMPARISONS:
+            return bool(_COMPARISONS[op](a, b))
+        if op == OP_CONCAT:
+            return self._concat(args, a, b)
+        return _ARITHMETIC[op](a, b)
+
+    def _concat(self, args, a, b):
+        """``..``: with a Lua string or number on either side it joins text
+        (Python objects by str()); between Python objects it is Python's +."""
+        textual = False
+        for k in (0, 1):
+            if args[k].tag in (STR, INT, FLOAT):
+                textual = True
+        if not textual:
+            return a + b
+        parts = [self._concat_text(args[k], x) for k, x in ((0, a), (1, b))]
+        if isinstance(parts[0], bytes) or isinstance(parts[1], bytes):
+            parts = [p if isinstance(p, bytes) else p.encode(self._encoding or "utf-8")
+                     for p in parts]
+        return parts[0] + parts[1]
+
+    def _concat_text(self, val, x):
+        if val.tag == STR:
+            return x
+        if val.tag == INT or (val.tag == FLOAT and not self._has_integers):
+            if isinstance(x, int):
+                return str(x)
+            text = "%.14g" % x
+            return text
+        if val.tag == FLOAT:
+            text = "%.14g" % x
+            if text.lstrip("-").isdigit():
+                text += ".0"
+            return text
+        return str(x)
 
     # ---- iteration ----
     def _iter_next(self, state):
@@ -171,49 +328,73 @@ class Bridge(object):
             item = next(state.it)
         except StopIteration:
             return ()
-        if state.explode == "enumerate":
+        kind = state.explode
+        if kind == "enumerate":
             index, value = item
-            if type(value) is tuple and self._unpack_returned_tuples:
+            if isinstance(value, tuple) and self._unpack_returned_tuples:
                 return (index,) + value
             return (index, value)
-        if type(item) is tuple and (state.explode or self._unpack_returned_tuples):
-            if not item:
-                return (_AS_NONE,)
-            return ((_AS_NONE if item[0] is None else item[0]),) + item[1:]
+        if isinstance(item, tuple) and (kind or self._unpack_returned_tuples):
+            # only the first value can end a Lua loop: None there is python.none
+            if item and item[0] is None:
+                return (_AS_NONE,) + item[1:]
+            return item
         return (_AS_NONE if item is None else item,)
 
     # ---- the python table ----
-    def _python_table_function(self, index, values, out):
-        # index: 1 iter, 2 iterex, 3 enumerate, 4 as_attrgetter, 5 as_itemgetter,
-        # 6 as_function, 7 args, 8 set_overflow_handler (csrc/lc_pyobject.c)
-        if index in (1, 2, 3):
-            if not values:
-                raise TypeError("python iteration needs an object to iterate over")
-            obj = unwrap(values[0])
-            if index == 3:
+    def _python_table_function(self, index, args, values, out):
+        if index in _PY_NAMES and (not values or args[0].tag != PYOBJ):
+            raise _not_python_object(_PY_NAMES[index])
+        if index in (_PY_ITER, _PY_ITEREX, _PY_ENUMERATE):
+            obj = values[0]
+            if index == _PY_ENUMERATE:
                 start = values[1] if len(values) > 1 and values[1] is not None else 0
-                state = _PyIterator(iter(builtins.enumerate(obj, start)), "enumerate")
+                state = _PyIterator(builtins.enumerate(obj, start), "enumerate")
             else:
-                state = _PyIterator(iter(obj), index == 2)
+                state = _PyIterator(iter(obj), index == _PY_ITEREX)
             return self._return_special(state, out, CB_ITER)
-        if index in (4, 5):
-            if not values:
-                raise TypeError("missing object argument")
-            wrapper = (_AttrGetter if index == 4 else _ItemGetter)(unwrap(values[0]))
-            return self._write_results((wrapper,), out, 1)
-        if index == 6:
-            if not values:
-                raise TypeError("missing object argument")
-            return self._return_special(unwrap(values[0]), out, CB_FUNC)
-        if index == 7:
-            if len(values) != 1 or not isinstance(values[0], _LuaTable):
-                raise TypeError("python.args() takes one table")
-            args, kwargs = _table_args(values[0])
-            return self._write_results((_PyArgs(args, kwargs),), out, 1)
-        if index == 8:
+        if index in (_PY_AS_ATTRGETTER, _PY_AS_ITEMGETTER):
+            return self._write_results((self._view(index, values[0]),), out, 1)
+        if index == _PY_AS_FUNCTION:
+            return self._return_special(values[0], out, CB_FUNC)
+        if index == _PY_ARGS:
+            if not values or not isinstance(values[0], _LuaTable):
+                raise _LuaMessage("bad argument #1 to 'args' (table expected, got %s)"
+                                  % (self._lua_type_name(args[0]) if values else "no value"))
+            positional, kwargs = _table_args(values[0])
+            return self._write_results((_PyArgs(positional, kwargs),), out, 1)
+        if index == _PY_SET_OVERFLOW_HANDLER:
             self.set_overflow_handler(values[0] if values else None)
             return 0
         raise TypeError("unknown python function %d" % index)
+
+    def _view(self, index, obj):
+        """One view per object and protocol while Lua holds it, so that
+        python.as_attrgetter(x) is the same userdata each time."""
+        cls = _AttrGetter if index == _PY_AS_ATTRGETTER else _ItemGetter
+        views = self._views
+        if views is None:
+            views = self._views = {}
+        key = (cls, id(obj))
+        view = views.get(key)
+        if view is None or view.obj is not obj:
+            view = views[key] = cls(obj)
+        return view
+
+    @staticmethod
+    def _lua_type_name(val):
+        tag = val.tag
+        if tag == NIL or tag == NONE:
+            return "nil"
+        if tag == BOOL:
+            return "boolean"
+        if tag in (INT, FLOAT):
+            return "number"
+        if tag == STR:
+            return "string"
+        if tag == REF:
+            return _TYPE_NAMES.get(val.aux, "userdata")
+        return "userdata"
 
     def _return_special(self, obj, out, status):
         self._objects[id(obj)] = obj
@@ -221,5 +402,3 @@ class Bridge(object):
         out[0].tag = PYOBJ
         out[0].i = id(obj)
         return status
-
-

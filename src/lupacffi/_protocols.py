@@ -37,9 +37,11 @@ def unwrap(obj):
 
 def unpacks_lua_table(func):
     """Lets Lua call func with a table of named arguments:
-    ``func{a=1, b=2}`` or ``func{1, b=2}`` as well as ``func(1, 2)``."""
-    def wrapper(*args):
-        args, kwargs = _unpack_single_table(args)
+    ``func{a=1, b=2}`` or ``func{1, b=2}`` as well as ``func(1, 2)``.
+    A single Lua table argument is unpacked; any other call passes through."""
+    def wrapper(*args, **kwargs):
+        if len(args) == 1 and not kwargs:
+            args, kwargs = _unpack_single_table(args)
         return func(*args, **kwargs)
     _copy_names(wrapper, func)
     return wrapper
@@ -47,8 +49,9 @@ def unpacks_lua_table(func):
 
 def unpacks_lua_table_method(meth):
     """unpacks_lua_table for methods: the table is the argument after self."""
-    def wrapper(self, *args):
-        args, kwargs = _unpack_single_table(args)
+    def wrapper(self, *args, **kwargs):
+        if len(args) == 1 and not kwargs:
+            args, kwargs = _unpack_single_table(args)
         return meth(self, *args, **kwargs)
     _copy_names(wrapper, meth)
     return wrapper
@@ -65,24 +68,28 @@ def _copy_names(wrapper, func):
 
 def _unpack_single_table(args):
     from ._lua_objects import _LuaTable
-    if len(args) == 1 and isinstance(args[0], _LuaTable):
+    if isinstance(args[0], _LuaTable):
         return _table_args(args[0])
     return args, {}
 
 
 def _table_args(table):
-    """Positional (keys 1..n) and keyword (string keys) arguments of a table."""
-    positional, kwargs, numbered = [], {}, {}
+    """Positional (keys 1..n) and keyword (string keys) arguments of a Lua
+    table; the errors are lupa's (which crashes on tables with holes)."""
+    kwargs, numbered = {}, {}
     for key, value in table.items():
         if isinstance(key, int) and not isinstance(key, bool):
             numbered[key] = value
-        elif isinstance(key, (str, bytes)):
-            kwargs[key.decode("utf-8") if isinstance(key, bytes) else key] = value
+        elif isinstance(key, str):
+            kwargs[key] = value
+        elif isinstance(key, bytes):
+            kwargs[key.decode("utf-8")] = value
         else:
-            raise TypeError("table key %r is not a valid argument name" % (key,))
+            raise TypeError("table key is neither an integer nor a string")
+    positional = []
     for i in range(1, len(numbered) + 1):
-        if i not in numbered:
-            raise TypeError("table has no positional argument %d" % i)
+        if i not in numbered:             # a hole, or keys outside 1..n
+            raise IndexError("table index out of range")
         positional.append(numbered[i])
     return tuple(positional), kwargs
 
