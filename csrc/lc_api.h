@@ -63,5 +63,9 @@ void lc_set_limits(lc_runtime *rt, long long instructions, double seconds);
 /* From a callback: the error being raised must not be catchable in Lua. */
 void lc_abort(lc_runtime *rt);
 
+/* The metatable of Python-object userdata, as a table reference in out[0]
+   (asyncio support replaces its __call). */
+int lc_pyobj_metatable(lc_runtime *rt, lc_val *out);
+
 /* Garbage collection: what = 0 collect, 1 stop, 2 restart. */
 int lc_gc(lc_runtime *rt, int what);

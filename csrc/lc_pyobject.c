@@ -170,3 +170,17 @@ int lc_init_python(lc_runtime *rt, lc_val *objects, lc_val *out)
     rt->base = rt->used;
     return r;
 }
+
+static int fn_pyobj_metatable(lua_State *L, lc_ctx *c)
+{
+    lua_rawgeti(L, LUA_REGISTRYINDEX, c->rt->mt_ref);
+    c->result = lc_results(c->rt, L, 1, 1, c->out, c->nout);
+    return 0;
+}
+
+int lc_pyobj_metatable(lc_runtime *rt, lc_val *out)
+{
+    lc_ctx c;
+    lc_ctx_init(&c, fn_pyobj_metatable, 0, out, 1);
+    return lc_op(rt, &c, NULL, 0);
+}

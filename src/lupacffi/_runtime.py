@@ -2,8 +2,10 @@
 import builtins
 import contextlib
 import itertools
+import types
 import weakref
 
+from . import _async
 from ._backend import BUFFER_SIZE, get_backend
 from ._bridge import Bridge
 from ._constants import LIB_ALL, LUA_NOREF, NONE, PYOBJ
@@ -11,6 +13,8 @@ from ._convert import Converter
 from ._lua_objects import _LuaThread
 from .errors import LuaError, LuaMemoryError
 _runtime_ids = itertools.count(1)
+_CoroutineType = types.CoroutineType
+
 _DEFAULT_NAME = b"<python>"
 
 
@@ -81,6 +85,7 @@ class LuaRuntime(Converter, Bridge):
         self._pending = None      # callback results beyond the buffer
         self._nogc_depth = 0
         self._limits = (None, None)
+        self._async = _async.AsyncState()
         self._rid = next(_runtime_ids)
 
         ptr = lib.lc_new(self._rid, libs, seed is not None, seed or 0)
@@ -295,6 +300,38 @@ class LuaRuntime(Converter, Bridge):
             yield self
         finally:
             self.set_limits(*previous)
+
+    # ---- asyncio ------------------------------------------------------------------
+    async def eval_async(self, lua_code, *args, name=None, mode=None):
+        """Like eval(), but Lua may call async Python functions: each such call
+        suspends the Lua code until the awaitable is done (on the running loop)."""
+        if isinstance(lua_code, (bytes, bytearray)):
+            lua_code = b"return " + bytes(lua_code)
+        elif isinstance(lua_code, str):
+            lua_code = "return " + lua_code
+        return await self.execute_async(lua_code, *args, name=name, mode=mode)
+
+    async def execute_async(self, lua_code, *args, name=None, mode=None):
+        """Like execute(), with async Python functions callable from Lua."""
+        func = self._load(lua_code, name, mode, "error loading code: ")
+        return await _async.drive(self, func, args)
+
+    async def call_async(self, lua_function, *args):
+        """Calls a Lua function with async Python functions callable from Lua."""
+        return await _async.drive(self, lua_function, args)
+
+    def _python_call(self, func, args):
+        results = Bridge._python_call(self, func, args)
+        if len(results) == 1 and (type(results[0]) is _CoroutineType or self._async.enabled):
+            return _async.check_result(self, results)
+        return results
+
+    def _pyobj_metatable(self):
+        out = self._backend.buffers().out
+        r = self._lib.lc_pyobj_metatable(self._ptr, out)
+        if r < 0:
+            raise self._error(r, out)
+        return self._results(r, out, BUFFER_SIZE)
 
     def _abort(self, exc):
         """A KeyboardInterrupt/SystemExit in a callback: Lua must not catch it."""

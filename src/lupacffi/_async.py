@@ -1,0 +1,124 @@
+"""asyncio: Lua code that calls ``async def`` functions, driven from async Python.
+
+An async entry point (``LuaRuntime.eval_async`` & co) runs the Lua function as a
+Lua coroutine.  When Lua calls a Python function that returns an awaitable, the
+call yields (AWAIT, request) all the way out to the driver below, which awaits
+the awaitable on the running event loop and resumes Lua with (True, value) or
+(False, exception); a small Lua wrapper around the Python-object ``__call`` turns
+that back into the call's value or an error raised where the call was made.
+The runtime lock is never held across an await.
+"""
+import asyncio
+import inspect
+import threading
+
+# Installed as the __call metamethod of Python objects once a runtime is used
+# asynchronously: `raw` is the C trampoline it wraps.
+_CALL_WRAPPER = """
+local raw, AWAIT, yield, error = ...
+local function finish(first, ...)
+    if first == AWAIT then
+        local ok, value = yield(AWAIT, ...)
+        if ok then return value end
+        error(value, 0)
+    end
+    return first, ...
+end
+return function(...) return finish(raw(...)) end
+"""
+
+
+class _AwaitMarker(object):
+    """The first value a suspended Lua call yields to the driver."""
+
+    def __repr__(self):
+        return "<lupacffi await marker>"
+
+
+AWAIT = _AwaitMarker()
+
+
+class AwaitRequest(object):
+    __slots__ = ("awaitable", "awaited")
+
+    def __init__(self, awaitable):
+        self.awaitable = awaitable
+        self.awaited = False
+
+    def __del__(self):
+        # never reached the driver (e.g. Lua 5.1 cannot yield across pcall)
+        if not self.awaited and inspect.iscoroutine(self.awaitable):
+            self.awaitable.close()
+
+
+class AsyncState(object):
+    """Per runtime: whether async calls are set up, and per thread whether an
+    async driver is resuming Lua right now."""
+
+    def __init__(self):
+        self.enabled = False
+        self.local = threading.local()
+
+    def active(self):
+        return getattr(self.local, "depth", 0) > 0
+
+
+def enable(runtime):
+    """Installs the __call wrapper (once per runtime)."""
+    state = runtime._async
+    if state.enabled:
+        return
+    coroutine = runtime.globals()["coroutine"]
+    if coroutine is None:
+        raise RuntimeError("async calls need Lua's coroutine library")
+    metatable = runtime._pyobj_metatable()
+    factory = runtime.compile(_CALL_WRAPPER, name="=lupacffi.async")
+    metatable["__call"] = factory(metatable["__call"], AWAIT, coroutine["yield"],
+                                  runtime.globals()["error"])
+    state.enabled = True
+
+
+def check_result(runtime, results):
+    """Turns a Python call's awaitable result into an await request when an
+    async driver is running, and refuses coroutines elsewhere."""
+    if len(results) != 1 or not inspect.isawaitable(results[0]):
+        return results
+    if runtime._async.enabled and runtime._async.active():
+        return (AWAIT, AwaitRequest(results[0]))
+    if inspect.iscoroutine(results[0]):
+        results[0].close()
+        raise TypeError("Lua called an async function outside an async entry point: "
+                        "use 'await runtime.eval_async(...)', 'execute_async' or "
+                        "'call_async' to run Lua code that awaits Python coroutines")
+    return results
+
+
+async def drive(runtime, function, args):
+    """Runs Lua `function(*args)` as a coroutine, awaiting what it asks for."""
+    enable(runtime)
+    thread = function.coroutine(*args)
+    local = runtime._async.local
+    send = None
+    while True:
+        local.depth = getattr(local, "depth", 0) + 1
+        try:
+            result, done, count = runtime._resume(thread._ref, send if send is not None
+                                                  else (thread._args or ()))
+        finally:
+            local.depth -= 1
+        send = ()
+        object.__setattr__(thread, "_args", None)
+        if done:
+            return result
+        if type(result) is tuple and len(result) == 2 and result[0] is AWAIT:
+            result[1].awaited = True
+            try:
+                value = await result[1].awaitable
+            except asyncio.CancelledError:
+                raise           # the Lua coroutine is simply never resumed
+            except BaseException as e:
+                send = (False, e)
+            else:
+                send = (True, value)
+        else:
+            await asyncio.sleep(0)      # a plain coroutine.yield(): let others run
