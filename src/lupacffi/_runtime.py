@@ -50,9 +50,11 @@ class LuaRuntime(Converter, Bridge):
             try:
                 getter, setter = attribute_handlers
             except (TypeError, ValueError):
-                raise ValueError("attribute_handlers must be a (getter, setter) pair")
-            if not (callable(getter) and callable(setter)):
-                raise ValueError("attribute_handlers must be a pair of callables")
+                raise ValueError("attribute_handlers must be a sequence of two callables")
+            if not all(f is None or callable(f) for f in (getter, setter)):
+                raise ValueError("attribute_handlers must be a sequence of two callables")
+            # a None side keeps the default behaviour (see Bridge._python_getitem)
+            attribute_handlers = None if getter is None and setter is None else (getter, setter)
         if overflow_handler is not None and not callable(overflow_handler):
             raise ValueError("overflow_handler must be callable")
         if max_memory is not None:
