@@ -1,0 +1,303 @@
+"""The benchmark cases, written once against the lupa API.
+
+Each case is ``setup(lupa) -> run``: ``lupa`` is a backend module (``lupa.lua54``,
+``lupacffi.luajit21``, ...) and ``run(n)`` performs ``n`` operations.  Operations
+per ``run(1)`` other than one are given as ``unit`` (the timer divides by
+``n * unit``).
+
+run.py loads this file once per library (two module objects), so that on PyPy
+each library gets its own code objects and JIT traces.
+"""
+import threading
+
+CASES = []
+
+
+class Case(object):
+    def __init__(self, name, what, func, kind="crossing", unit=1, heavy=False):
+        self.name = name          # short id, used by --filter
+        self.what = what          # what one operation is
+        self.func = func
+        self.kind = kind          # "crossing", "bulk" (100k / 1 MB) or "compute"
+        self.unit = unit
+        self.heavy = heavy        # one operation takes milliseconds
+
+
+def case(name, what, **kw):
+    def deco(func):
+        CASES.append(Case(name, what, func, **kw))
+        return func
+    return deco
+
+
+# ---- Python -> Lua calls ----------------------------------------------------
+
+@case("call_1int", "Python->Lua call f(i), one int argument")
+def call_1int(lupa):
+    lua = lupa.LuaRuntime()
+    f = lua.eval("function(x) return x end")
+
+    def run(n):
+        for i in range(n):
+            f(i)
+    return run
+
+
+@case("call_5mixed", "Python->Lua call f(i, 1.5, 'abc', True, None)")
+def call_5mixed(lupa):
+    lua = lupa.LuaRuntime()
+    f = lua.eval("function(a, b, c, d, e) return a end")
+
+    def run(n):
+        for i in range(n):
+            f(i, 1.5, "abc", True, None)
+    return run
+
+
+@case("eval_small", "lua.eval('1 + 2')")
+def eval_small(lupa):
+    lua = lupa.LuaRuntime()
+    ev = lua.eval
+
+    def run(n):
+        for _ in range(n):
+            ev("1 + 2")
+    return run
+
+
+# ---- Lua -> Python ------------------------------------------------------------
+
+@case("callback", "Lua->Python call cb(i) in a Lua loop, per call")
+def callback(lupa):
+    lua = lupa.LuaRuntime()
+    loop = lua.eval("function(cb, n) for i = 1, n do cb(i) end end")
+
+    def cb(x):
+        return x
+
+    def run(n):
+        loop(cb, n)
+    return run
+
+
+class _Obj(object):
+    pass
+
+
+@case("py_attr", "Lua reads o.attr of a Python object in a Lua loop, per read")
+def py_attr(lupa):
+    lua = lupa.LuaRuntime()
+    loop = lua.eval("function(o, n) local x for i = 1, n do x = o.attr end return x end")
+    obj = _Obj()
+    obj.attr = 42
+
+    def run(n):
+        loop(obj, n)
+    return run
+
+
+# ---- tables -----------------------------------------------------------------
+
+@case("getitem", "t[5] on a Lua table from Python (int key)")
+def getitem(lupa):
+    lua = lupa.LuaRuntime()
+    t = lua.table_from(list(range(100)))
+
+    def run(n):
+        for _ in range(n):
+            t[5]
+    return run
+
+
+@case("getitem_str", "t['name'] on a Lua table from Python (str key)")
+def getitem_str(lupa):
+    lua = lupa.LuaRuntime()
+    t = lua.table_from({"name": 1, "other": 2})
+
+    def run(n):
+        for _ in range(n):
+            t["name"]
+    return run
+
+
+@case("setitem", "t[5] = i on a Lua table from Python")
+def setitem(lupa):
+    lua = lupa.LuaRuntime()
+    t = lua.table_from(list(range(100)))
+
+    def run(n):
+        for i in range(n):
+            t[5] = i
+    return run
+
+
+_LIST_100K = list(range(100000))
+_DICT_100K = {"k%d" % i: i for i in range(100000)}
+
+
+@case("table_from_list", "lua.table_from(list of 100k ints)", kind="bulk", heavy=True)
+def table_from_list(lupa):
+    lua = lupa.LuaRuntime()
+    lst = _LIST_100K
+
+    def run(n):
+        for _ in range(n):
+            lua.table_from(lst)
+    return run
+
+
+@case("table_from_dict", "lua.table_from(dict of 100k str->int)", kind="bulk", heavy=True)
+def table_from_dict(lupa):
+    lua = lupa.LuaRuntime()
+    d = _DICT_100K
+
+    def run(n):
+        for _ in range(n):
+            lua.table_from(d)
+    return run
+
+
+@case("items_100k", "for k, v in t.items() over a 100k-entry table", kind="bulk", heavy=True)
+def items_100k(lupa):
+    lua = lupa.LuaRuntime()
+    t = lua.execute("local t = {} for i = 1, 100000 do t[i] = i end return t")
+
+    def run(n):
+        for _ in range(n):
+            for k, v in t.items():
+                pass
+    return run
+
+
+# ---- strings ----------------------------------------------------------------
+
+_STR_1MB = ("Lorem ipsum dolor sit amet, consectetur adipiscing elit. " * 20000)[:1000000]
+_BYTES_1MB = bytes(range(256)) * 3906 + bytes(range(64))
+
+
+@case("str_1mb", "identity(s), s a 1 MB str (UTF-8 both ways)", kind="bulk")
+def str_1mb(lupa):
+    lua = lupa.LuaRuntime()
+    f = lua.eval("function(s) return s end")
+    s = _STR_1MB
+
+    def run(n):
+        for _ in range(n):
+            f(s)
+    return run
+
+
+@case("bytes_1mb", "identity(b), b 1 MB bytes, encoding=None", kind="bulk")
+def bytes_1mb(lupa):
+    lua = lupa.LuaRuntime(encoding=None)
+    f = lua.eval("function(s) return s end")
+    b = _BYTES_1MB
+
+    def run(n):
+        for _ in range(n):
+            f(b)
+    return run
+
+
+# ---- coroutines and wrappers ------------------------------------------------
+
+@case("coroutine_send", "co.send(i) to a Lua coroutine that yields it back")
+def coroutine_send(lupa):
+    lua = lupa.LuaRuntime()
+    gen = lua.eval("function() local x = coroutine.yield() "
+                   "while true do x = coroutine.yield(x) end end")
+    co = gen.coroutine()
+    co.send(None)         # runs up to the first yield
+
+    def run(n):
+        send = co.send
+        for i in range(n):
+            send(i)
+    return run
+
+
+@case("wrappers_10k", "a new Lua table wrapper, 10k made then dropped, per wrapper",
+      unit=10000)
+def wrappers_10k(lupa):
+    lua = lupa.LuaRuntime()
+    f = lua.eval("function() return {} end")
+
+    def run(n):
+        for _ in range(n):
+            held = [f() for _ in range(10000)]
+            del held
+    return run
+
+
+# ---- threads ----------------------------------------------------------------
+
+# The Mandelbrot example of lupa's project description (Computer Language
+# Benchmarks Game), each call computing lines [start_line, end_line] of an
+# N x N bitmap; `unpack` covers LuaJIT, which has no table.unpack.
+MANDELBROT = """\
+function(N, i, total)
+    local char, unpack = string.char, table.unpack or unpack
+    local result = ""
+    local M, ba, bb, buf = 2/N, 2^(N%8+1)-1, 2^(8-N%8), {}
+    local start_line, end_line = N/total * (i-1), N/total * i - 1
+    for y=start_line,end_line do
+        local Ci, b, p = y*M-1, 1, 0
+        for x=0,N-1 do
+            local Cr = x*M-1.5
+            local Zr, Zi, Zrq, Ziq = Cr, Ci, Cr*Cr, Ci*Ci
+            b = b + b
+            for i=1,49 do
+                Zi = Zr*Zi*2 + Ci
+                Zr = Zrq-Ziq + Cr
+                Ziq = Zi*Zi
+                Zrq = Zr*Zr
+                if Zrq+Ziq > 4.0 then b = b + 1; break; end
+            end
+            if b >= 256 then p = p + 1; buf[p] = 511 - b; b = 1; end
+        end
+        if b ~= 1 then p = p + 1; buf[p] = (ba-b)*bb; end
+        result = result .. char(unpack(buf, 1, p))
+    end
+    return result
+end
+"""
+MANDELBROT_SIZE = 480     # divisible by 1..6 and 8, so the lines split evenly
+THREADS = 2               # set by run.py to the number of CPUs (at most 8)
+
+
+def _mandelbrot_funcs(lupa):
+    return [lupa.LuaRuntime(encoding=None).eval(MANDELBROT) for _ in range(THREADS)]
+
+
+@case("mandelbrot_serial", "Mandelbrot 480x480 in THREADS runtimes, one after another",
+      kind="compute", heavy=True)
+def mandelbrot_serial(lupa):
+    funcs = _mandelbrot_funcs(lupa)
+    total = len(funcs)
+
+    def run(n):
+        for _ in range(n):
+            result = b"".join([f(MANDELBROT_SIZE, i + 1, total) for i, f in enumerate(funcs)])
+            assert len(result) == MANDELBROT_SIZE * MANDELBROT_SIZE // 8
+    return run
+
+
+@case("mandelbrot_threads", "the same with each runtime in its own thread",
+      kind="compute", heavy=True)
+def mandelbrot_threads(lupa):
+    funcs = _mandelbrot_funcs(lupa)
+    total = len(funcs)
+
+    def run(n):
+        for _ in range(n):
+            results = [None] * total
+
+            def work(i):
+                results[i] = funcs[i](MANDELBROT_SIZE, i + 1, total)
+            threads = [threading.Thread(target=work, args=(i,)) for i in range(total)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            assert len(b"".join(results)) == MANDELBROT_SIZE * MANDELBROT_SIZE // 8
+    return run
