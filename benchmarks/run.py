@@ -143,7 +143,7 @@ def machine_info():
 
 def loadavg():
     try:
-        return os.getloadavg()
+        return [round(x, 2) for x in os.getloadavg()]
     except OSError:
         return None
 
