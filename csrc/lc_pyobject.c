@@ -31,6 +31,43 @@ static void lc_push_callback(lua_State *L, lc_runtime *rt, int op, int with_obj)
     }
 }
 
+static int fn_push_results(lua_State *L, lc_ctx *c)
+{
+    luaL_checkstack(L, c->nargs, "too many results");
+    lc_push_vals(c->rt, L, c->args, c->nargs);
+    return c->nargs;
+}
+
+/* Pushes a callback's n results.  Python objects among them were registered
+   by Python and are pinned until they are in Lua; the pushing runs protected
+   so that a memory error cannot skip the unpinning (and leak the objects).
+   Raises that error after unpinning. */
+static void lc_push_results(lc_runtime *rt, lua_State *L, lc_val *vals, int n)
+{
+    lc_ctx c;
+    int k, pyobjs = 0, status;
+    for (k = 0; k < n; k++)
+        pyobjs |= vals[k].tag == LC_PYOBJ;
+    if (!pyobjs) {
+        luaL_checkstack(L, n, "too many results");
+        lc_push_vals(rt, L, vals, n);
+        return;
+    }
+    memset(&c, 0, sizeof c);
+    c.rt = rt;
+    c.fn = fn_push_results;
+    c.args = vals;
+    c.nargs = n;
+    lc_pin(rt, vals, n, +1);
+    luaL_checkstack(L, 2, "too many results");
+    lua_rawgeti(L, LUA_REGISTRYINDEX, rt->body_ref);
+    lua_pushlightuserdata(L, &c);
+    status = lua_pcall(L, 1, n, 0);
+    lc_pin(rt, vals, n, -1);
+    if (status != LUA_OK)
+        lua_error(L);
+}
+
 static int lc_callback(lua_State *L)
 {
     lc_runtime *rt = (lc_runtime *)lua_touserdata(L, lua_upvalueindex(1));
@@ -49,17 +86,13 @@ static int lc_callback(lua_State *L)
         lc_to_val(rt, L, k + 1, &args[k]);
     r = lc_py_dispatch(rt->rid, op, args, n, out, LC_NVALS);
     if (r == LC_CB_ERROR) {
-        lc_pin(rt, out, 1, +1);
-        lc_push_val(rt, L, &out[0]);
-        lc_pin(rt, out, 1, -1);
+        lc_push_results(rt, L, out, 1);     /* the error value (or a memory error) */
         if (rt->stop == LC_STOP_PYTHON)
             lc_begin_abort(rt, L);
         return lua_error(L);
     }
     if (r == LC_CB_ITER || r == LC_CB_FUNC) {
-        lc_pin(rt, out, 1, +1);
-        lc_push_val(rt, L, &out[0]);
-        lc_pin(rt, out, 1, -1);
+        lc_push_results(rt, L, out, 1);
         lc_push_callback(L, rt, r == LC_CB_ITER ? LC_OP_ITER_NEXT : LC_OP_CALL, 1);
         return 1;
     }
@@ -71,10 +104,7 @@ static int lc_callback(lua_State *L)
         if (r < 0)
             r = 0;
     }
-    lc_pin(rt, out, r, +1);
-    luaL_checkstack(L, r, "too many results");
-    lc_push_vals(rt, L, out, r);
-    lc_pin(rt, out, r, -1);
+    lc_push_results(rt, L, out, r);
     return r;
 }
 

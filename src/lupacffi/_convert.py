@@ -202,6 +202,8 @@ class Converter(object):
             tb = _format_traceback(tb)
             message = tb if message is None else message + "\n" + tb
         cls = {ERR_SYNTAX: LuaSyntaxError, ERR_MEMORY: LuaMemoryError}.get(status, LuaError)
+        if cls is LuaError and message and "not enough memory" in message.split("\n", 1)[0]:
+            cls = LuaMemoryError    # raised as a plain error by a library (e.g. buffers)
         error = cls(message or "")
         error.value = value
         return error
