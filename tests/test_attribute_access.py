@@ -220,7 +220,6 @@ def test_setter_that_raises(lupa):
     assert obj.x == 1
 
 
-@pytest.mark.xfail(strict=True, reason="LuaRuntime.__init__ (_runtime.py) rejects None handlers")
 def test_handlers_with_none_entries(lupa):
     # lupa accepts None for either handler: that operation is the default one
     seen = []
