@@ -4,7 +4,7 @@
 
 local name = ... or "world"
 print(("Hello, %s! This is %s, running inside Python."):format(name, _VERSION))
-print("script arguments:", #arg, "; this file is", arg[0])
+print(("This file is %s; it got %d argument(s)."):format(arg[0], #arg))
 
 -- Python is reachable through the `python` table.
 local py = python.builtins

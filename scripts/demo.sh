@@ -18,7 +18,7 @@ if ! "$VENV/bin/python" -c 'import lupacffi' >/dev/null 2>&1; then
     step "fetching the Lua sources: python3 vendor/fetch.py"
     "$PYTHON" vendor/fetch.py
     step "installing lupacffi into $VENV (builds six Lua backends, about a minute)"
-    rm -rf "$VENV" build/lib.* build/temp.* build/bdist.*
+    rm -rf "$VENV" build/lib.* build/temp.* build/bdist.* src/*.egg-info
     "$PYTHON" -m venv "$VENV"
     "$VENV/bin/python" -m pip install -q .
 fi

@@ -54,10 +54,11 @@ t=$SECONDS
 took $t
 
 # --- 3. one fresh venv per interpreter, with lupacffi installed ---------------
-# pip builds in the source tree; setuptools' build/lib.* and build/temp.*
-# would let it skip recompiling when only the C shim changed, so they go.
+# pip builds in the source tree. What setuptools left there goes first: with
+# build/lib.* and build/temp.* it may skip recompiling when only the C shim
+# changed, and an old src/*.egg-info/SOURCES.txt feeds stale paths back in.
 clean_build() {
-    rm -rf build/lib.* build/temp.* build/bdist.*
+    rm -rf build/lib.* build/temp.* build/bdist.* src/*.egg-info
 }
 
 install_into() {          # install_into NAME INTERPRETER

@@ -354,7 +354,8 @@ class Terminal(object):
         self.status = None
 
     def read_until(self, wanted, start=0):
-        """Reads until `wanted` shows up after `start` (or the child ends)."""
+        """Reads until `wanted` shows up after `start` (or the child ends);
+        returns the position after it."""
         deadline = time.time() + TIMEOUT
         while wanted not in self.out[start:]:
             if time.time() > deadline:
@@ -368,12 +369,16 @@ class Terminal(object):
                 if not data:
                     raise AssertionError("child ended; no %r in %r" % (wanted, self.out[start:]))
                 self.out += data
-        return self.out[start:]
+        return self.out.index(wanted, start) + len(wanted)
 
-    def send(self, data, wait_for):
-        start = len(self.out)
+    def send(self, data, *wanted):
+        """Types data, then waits for each of `wanted` in turn.  Control
+        characters must wait for the prompt before them: typed earlier, the
+        terminal is not in raw mode yet and a Ctrl-D could get lost."""
+        pos = len(self.out)
         os.write(self.fd, data)
-        return self.read_until(wait_for, start)
+        for w in wanted:
+            pos = self.read_until(w, pos)
 
     def wait(self):
         """Reads the rest of the output and returns the exit status."""
@@ -419,7 +424,7 @@ def terminal():
 def test_terminal_expression_and_exit_with_ctrl_d(terminal):
     t = terminal()
     assert t.out.startswith(b"lupacffi %s" % lupacffi.__version__.encode())
-    t.send(b"string.rep('ab', 3)\n", b"ababab")
+    t.send(b"string.rep('ab', 3)\n", b"ababab", b"> ")
     t.send(b"\x04", b"\n")
     assert t.wait() == 0
     assert b"Traceback" not in t.out
@@ -430,7 +435,7 @@ def test_terminal_multi_line_function(terminal, backend):
     t.send(b"function twice(s)\n", b">> ")
     t.send(b"  return s .. s\n", b">> ")
     t.send(b"end\n", b"> ")
-    t.send(b"twice('xy') .. '!'\n", b"xyxy!")
+    t.send(b"twice('xy') .. '!'\n", b"xyxy!", b"> ")
     t.send(b"\x04", b"\n")
     assert t.wait() == 0
 
@@ -439,9 +444,9 @@ def test_terminal_ctrl_c_cancels_the_input(terminal):
     t = terminal()
     t.send(b"x = \n", b">> ")
     t.send(b"\x03", b"> ")                   # drops "x = "
-    t.send(b"'ok' .. 'ay'\n", b"okay")       # so this is an expression again
+    t.send(b"'ok' .. 'ay'\n", b"okay", b"> ")   # so this is an expression again
     t.send(b"\x03", b"> ")                   # at an empty prompt
-    t.send(b"'still' .. 'alive'\n", b"stillalive")
+    t.send(b"'still' .. 'alive'\n", b"stillalive", b"> ")
     t.send(b"\x04", b"\n")
     assert t.wait() == 0
     assert b"Traceback" not in t.out and b"KeyboardInterrupt" not in t.out
@@ -449,9 +454,9 @@ def test_terminal_ctrl_c_cancels_the_input(terminal):
 
 def test_terminal_errors_do_not_end_the_prompt(terminal):
     t = terminal()
-    t.send(b"error('first' .. 'problem')\n", b"stdin:1: firstproblem")
-    t.send(b"x = = 1\n", b"'='")
-    t.send(b"python.eval('1 // 0')\n", b"ZeroDivisionError")
-    t.send(b"'after' .. 'wards'\n", b"afterwards")
+    t.send(b"error('first' .. 'problem')\n", b"stdin:1: firstproblem", b"> ")
+    t.send(b"x = = 1\n", b"'='", b"> ")
+    t.send(b"python.eval('1 // 0')\n", b"ZeroDivisionError", b"> ")
+    t.send(b"'after' .. 'wards'\n", b"afterwards", b"> ")
     t.send(b"\x04", b"\n")
     assert t.wait() == 0
