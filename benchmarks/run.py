@@ -12,6 +12,7 @@ time.perf_counter_ns.  Printed: the median ns per operation of each library
 and the ratio lupacffi/lupa.
 """
 import argparse
+import faulthandler
 import gc
 import importlib
 import importlib.util
@@ -51,7 +52,7 @@ class Settings(object):
         self.batch_ns = (10 if quick else 40) * 10**6       # aim of one timed batch
         # warm-up per library and benchmark: long on PyPy, for the JIT
         if IS_PYPY:
-            self.warmup_ns = (300 if quick else 1500) * 10**6
+            self.warmup_ns = (300 if quick else 1000) * 10**6
         else:
             self.warmup_ns = (20 if quick else 100) * 10**6
         self.budget_ns = (2 if quick else 8) * 10**9        # cap for the slow ones
@@ -184,6 +185,7 @@ def main(argv=None):
     p.add_argument("--rounds", type=int, help="alternating rounds (default 11, --quick 3)")
     p.add_argument("--json", metavar="FILE", help="write all results as JSON")
     args = p.parse_args(argv)
+    faulthandler.enable()     # a crash in C still names the benchmark
 
     settings = Settings(args.quick, args.rounds)
     libs = [args.lib] if args.lib else list(LIBS)

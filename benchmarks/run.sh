@@ -72,13 +72,15 @@ run_with() {
     PYTHONPATH="$ROOT/src" "$py" "$ROOT/benchmarks/run.py" ${args[@]+"${args[@]}"}
 }
 
+status=0
 if [ "$which_interp" != "pypy" ]; then
     make_venv cpython "${PYTHON:-python3}" cffi setuptools
-    run_with cpython "$@"
+    run_with cpython "$@" || status=$?
 fi
 if [ "$which_interp" != "cpython" ]; then
     ensure_pypy
     make_venv pypy "${PYPY:-pypy3}" setuptools    # cffi is built into PyPy
     [ "$which_interp" = "both" ] && echo
-    run_with pypy "$@"
+    run_with pypy "$@" || status=$?
 fi
+exit $status
