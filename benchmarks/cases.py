@@ -14,13 +14,14 @@ CASES = []
 
 
 class Case(object):
-    def __init__(self, name, what, func, kind="crossing", unit=1, heavy=False):
+    def __init__(self, name, what, func, kind="crossing", unit=1, heavy=False, threaded=False):
         self.name = name          # short id, used by --filter
         self.what = what          # what one operation is
         self.func = func
         self.kind = kind          # "crossing", "bulk" (100k / 1 MB) or "compute"
         self.unit = unit
         self.heavy = heavy        # one operation takes milliseconds
+        self.threaded = threaded  # runs threads (process CPU time is no measure)
 
 
 def case(name, what, **kw):
@@ -283,7 +284,7 @@ def mandelbrot_serial(lupa):
 
 
 @case("mandelbrot_threads", "the same with each runtime in its own thread",
-      kind="compute", heavy=True)
+      kind="compute", heavy=True, threaded=True)
 def mandelbrot_threads(lupa):
     funcs = _mandelbrot_funcs(lupa)
     total = len(funcs)

@@ -59,18 +59,21 @@ class Settings(object):
 
 
 def timed(run, n):
+    """(wall ns, process CPU ns) of run(n)."""
     gc.collect()
+    c0 = time.process_time_ns()
     t0 = time.perf_counter_ns()
     run(n)
-    return time.perf_counter_ns() - t0
+    t1 = time.perf_counter_ns()
+    return t1 - t0, time.process_time_ns() - c0
 
 
 def warm_up(run, settings):
     """Runs batches of growing size until the warm-up time is spent; returns
-    ns per run(1) of the last batch."""
+    wall ns per run(1) of the last batch."""
     n, spent, per_op = 1, 0, None
     while True:
-        t = timed(run, n)
+        t = timed(run, n)[0]
         spent += t
         per_op = t / n
         if spent >= settings.warmup_ns:
@@ -78,6 +81,11 @@ def warm_up(run, settings):
         n *= 2
         # do not overshoot the warm-up by much with the next batch
         n = max(1, min(n, int((settings.warmup_ns - spent) / max(per_op, 1)) + 1))
+
+
+def _summary(values):
+    return {"median_ns": statistics.median(values), "min_ns": min(values),
+            "max_ns": max(values), "samples_ns": values}
 
 
 def measure(case_by_lib, modules, settings):
@@ -99,21 +107,33 @@ def measure(case_by_lib, modules, settings):
     if not runs:
         return results
     # slow benchmarks: fewer rounds, but at least 3
-    one_round = sum(timed(runs[lib], ns[lib]) for lib in runs)
+    one_round = sum(timed(runs[lib], ns[lib])[0] for lib in runs)
     rounds = settings.rounds
     if one_round * rounds > settings.budget_ns:
         rounds = max(3, int(settings.budget_ns / one_round))
-    samples = {lib: [] for lib in runs}
+    unit = next(iter(case_by_lib.values())).unit
+    wall = {lib: [] for lib in runs}
+    cpu = {lib: [] for lib in runs}
     for _ in range(rounds):
         for lib in LIBS:
-            if lib in runs:
-                samples[lib].append(timed(runs[lib], ns[lib]) / ns[lib])
-    unit = next(iter(case_by_lib.values())).unit
+            if lib not in runs:
+                continue
+            try:
+                w, c = timed(runs[lib], ns[lib])
+            except Exception as e:
+                results[lib] = {"error": "%s: %s" % (type(e).__name__, e)}
+                del runs[lib]
+                continue
+            wall[lib].append(w / (ns[lib] * unit))
+            cpu[lib].append(c / (ns[lib] * unit))
     for lib in runs:
-        per_op = [s / unit for s in samples[lib]]
-        results[lib] = {"median_ns": statistics.median(per_op), "min_ns": min(per_op),
-                        "max_ns": max(per_op), "n": ns[lib], "rounds": rounds}
+        results[lib] = {"n": ns[lib], "rounds": rounds, "wall": _summary(wall[lib]),
+                        "cpu": _summary(cpu[lib])}
     return results
+
+
+def fmt_ratio(value):
+    return "-" if value is None else "%.3f" % value
 
 
 def fmt_ns(value):
@@ -174,6 +194,28 @@ def library_info(modules_by_backend):
     return info
 
 
+def markdown_table(meta, rows, speedups, clock):
+    m, lib = meta["machine"], meta["libraries"]
+    lines = ["%s; lupa %s, lupacffi %s (%s); %s clock" % (
+        m["python"], lib["lupa"], lib["lupacffi"], lib.get("lupacffi_commit", "?"), clock), "",
+        "| benchmark | Lua | lupacffi ns | lupa ns | ratio | CPU-time ratio | target |",
+        "|---|---|--:|--:|--:|--:|---|"]
+    for r in rows:
+        med = [r.get(x, {}).get(clock, {}).get("median_ns") for x in LIBS]
+        if r["target"] is None:
+            tgt = "-"
+        else:
+            tgt = "<= %.2f %s" % (r["target"], {True: "met", False: "**missed**", None: ""}[r["met"]])
+        lines.append("| %s | %s | %s | %s | %s | %s | %s |" % (
+            r["name"], r["backend"], fmt_ns(med[0]), fmt_ns(med[1]), fmt_ratio(r["ratio"]),
+            fmt_ratio(r["cpu_ratio"]), tgt))
+    if speedups:
+        lines.append("")
+        lines.append("Speed-up of %d threads over one thread (Mandelbrot, wall time): %s" % (
+            meta["threads"], ", ".join("%s %.2fx" % kv for kv in sorted(speedups.items()))))
+    return "\n".join(lines) + "\n"
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--quick", action="store_true", help="few rounds, short warm-up (smoke test)")
@@ -183,7 +225,11 @@ def main(argv=None):
                    help="54 (Lua 5.4) or jit21 (LuaJIT 2.1); default both")
     p.add_argument("--lib", choices=LIBS, help="time only this library (for profiling)")
     p.add_argument("--rounds", type=int, help="alternating rounds (default 11, --quick 3)")
+    p.add_argument("--clock", choices=["wall", "cpu"], default="wall",
+                   help="the clock of the ns columns and the targets: wall (perf_counter_ns, "
+                        "default) or cpu (process_time_ns, steadier on a loaded machine)")
     p.add_argument("--json", metavar="FILE", help="write all results as JSON")
+    p.add_argument("--markdown", metavar="FILE", help="write the results table as Markdown")
     args = p.parse_args(argv)
     faulthandler.enable()     # a crash in C still names the benchmark
 
@@ -213,8 +259,11 @@ def main(argv=None):
     print("# rounds %d, warm-up %d ms, batch %d ms, load average %s" % (
         settings.rounds, meta["warmup_ms"], meta["batch_ms"], meta["machine"]["loadavg_start"]))
     print()
-    header = "%-20s %-6s %14s %14s %7s  %s" % ("benchmark", "lua", "lupacffi ns", "lupa ns",
-                                               "ratio", "target")
+    clock = args.clock
+    columns = "%-20s %-6s %14s %14s %7s %7s  %s"
+    header = columns % ("benchmark", "lua", "lupacffi ns", "lupa ns", "ratio", "cpu-r", "target")
+    print("ns per operation by the %s clock, median of the rounds; ratio = lupacffi/lupa; "
+          "cpu-r = the same ratio by process CPU time" % ("wall" if clock == "wall" else "CPU"))
     print(header)
     print("-" * len(header))
     sys.stdout.flush()
@@ -230,17 +279,22 @@ def main(argv=None):
             row = {"name": name, "backend": backend, "what": c.what.replace(
                 "THREADS", str(threads)), "kind": c.kind, "unit": c.unit}
             row.update(res)
-            med = {lib: res.get(lib, {}).get("median_ns") for lib in LIBS}
-            ratio = med["lupacffi"] / med["lupa"] if med["lupacffi"] and med["lupa"] else None
+            ratios = {}
+            for clk in ("wall", "cpu"):
+                med = [res.get(lib, {}).get(clk, {}).get("median_ns") for lib in LIBS]
+                ratios[clk] = med[0] / med[1] if med[0] and med[1] else None
+            if c.threaded:       # CPU time adds up the threads: no measure of speed
+                ratios["cpu"] = None
+            ratio = ratios[clock]
             target = TARGETS[c.kind]
-            row["ratio"], row["target"] = ratio, target
+            row.update(ratio=ratios["wall"], cpu_ratio=ratios["cpu"], clock=clock, target=target)
             row["met"] = None if ratio is None or target is None else ratio <= target
             rows.append(row)
+            med = {lib: res.get(lib, {}).get(clock, {}).get("median_ns") for lib in LIBS}
             mark = "" if row["met"] is None else ("ok" if row["met"] else "MISSED")
             tgt = "-" if target is None else "<= %.2f %s" % (target, mark)
-            print("%-20s %-6s %14s %14s %7s  %s" % (
-                name, backend, fmt_ns(med["lupacffi"]), fmt_ns(med["lupa"]),
-                "-" if ratio is None else "%.3f" % ratio, tgt))
+            print(columns % (name, backend, fmt_ns(med["lupacffi"]), fmt_ns(med["lupa"]),
+                             fmt_ratio(ratios["wall"]), fmt_ratio(ratios["cpu"]), tgt))
             for lib in LIBS:
                 if "error" in res.get(lib, {}):
                     print("    %s error: %s" % (lib, res[lib]["error"]))
@@ -251,13 +305,14 @@ def main(argv=None):
         by = {r["name"]: r for r in rows if r["backend"] == backend}
         if "mandelbrot_serial" in by and "mandelbrot_threads" in by:
             for lib in libs:
-                s = by["mandelbrot_serial"].get(lib, {}).get("median_ns")
-                t = by["mandelbrot_threads"].get(lib, {}).get("median_ns")
+                s = by["mandelbrot_serial"].get(lib, {}).get("wall", {}).get("median_ns")
+                t = by["mandelbrot_threads"].get(lib, {}).get("wall", {}).get("median_ns")
                 if s and t:
                     speedups["%s.%s" % (lib, backend)] = s / t
     if speedups:
         print()
-        print("speed-up of %d threads over one (Mandelbrot, serial / threaded median):" % threads)
+        print("speed-up of %d threads over one (Mandelbrot, wall time serial / threaded):"
+              % threads)
         for key, value in sorted(speedups.items()):
             print("  %-18s %.2fx" % (key, value))
 
@@ -268,6 +323,10 @@ def main(argv=None):
         print("targets met: %d of %d" % (len(crossing) - len(missed), len(crossing)))
     meta["machine"]["loadavg_end"] = loadavg()
     print("load average at the end: %s" % (meta["machine"]["loadavg_end"],))
+    if args.markdown:
+        with open(args.markdown, "w") as f:
+            f.write(markdown_table(meta, rows, speedups, clock))
+        print("Markdown written to %s" % args.markdown)
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"meta": meta, "results": rows, "speedups": speedups}, f, indent=1)
