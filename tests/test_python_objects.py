@@ -196,6 +196,7 @@ def test_unpack_returned_tuples_true(lupa):
     assert lua.eval("nested()") == ((1, 2), 3)
     assert lua.execute("local a, b = named(); return a, b") == (4, 5)
     assert lua.eval("python.eval('(1, 2)')") == (1, 2)
+    assert lua.execute("local a, b = python.eval('(1, 2)'); return b") == 2
 
 
 def test_many_results(lupa):

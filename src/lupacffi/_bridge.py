@@ -103,7 +103,6 @@ class Bridge(object):
             # Inline, without calling anything first: near the recursion limit
             # a call could fail, and C must always get a valid error value.
             self._objects[id(e)] = e
-            self._cb_keep = e
             out[0].tag = PYOBJ
             out[0].i = id(e)
             try:
@@ -173,7 +172,10 @@ class Bridge(object):
         objects = self._objects
         for value in new:         # only once every value converted
             objects[id(value)] = value
-        self._cb_keep = keep      # alive until C has pushed them
+        if new:                   # registered: C pins them before anything else runs
+            cdata = self._ffi.CData
+            keep = [k for k in keep if isinstance(k, cdata)]
+        self._cb_keep = keep      # string buffers: alive until C has copied them
         self._pending = (out, n, new) if n > nout else None
         return n
 
@@ -202,8 +204,9 @@ class Bridge(object):
             if _is_method_of(func, args[0]):
                 args = args[1:]
         if id(func) in _FRAME_BUILTIN_IDS:
-            return (self._call_in_caller_frame(func, args, kwargs),)
-        result = func(*args, **kwargs)
+            result = self._call_in_caller_frame(func, args, kwargs)
+        else:
+            result = func(*args, **kwargs)
         if isinstance(result, tuple) and self._unpack_returned_tuples:
             return result
         return (result,)
@@ -398,7 +401,6 @@ class Bridge(object):
 
     def _return_special(self, obj, out, status):
         self._objects[id(obj)] = obj
-        self._cb_keep = obj
         out[0].tag = PYOBJ
         out[0].i = id(obj)
         return status
