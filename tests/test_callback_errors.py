@@ -142,14 +142,16 @@ def test_error_with_python_object_value(lua, lupa):
     assert info.value.value["code"] == 5
 
 
-@pytest.mark.xfail(strict=True, reason="needs _convert._error to re-raise only exceptions raised "
-                                       "by callbacks (Bridge._reraisable)")
 def test_error_with_exception_never_raised(lua, lupa):
-    # as in lupa: only exceptions raised by callbacks come back as themselves
+    # any Python exception as a Lua error value comes back as itself (lupa
+    # gives LuaError('') unless a callback had raised it)
     ve = ValueError("not raised")
-    with pytest.raises(lupa.LuaError) as info:
+    with pytest.raises(ValueError) as info:
         lua.eval("function(o) error(o) end")(ve)
-    assert info.value.value is ve
+    assert info.value is ve
+    with pytest.raises(KeyError) as info:
+        lua.eval("function() error(python.builtins.KeyError('k')) end")()
+    assert info.value.args == ("k",)
 
 
 def test_error_value_reaching_python_table_access(lua, lupa):
@@ -171,10 +173,6 @@ def test_uncatchable_uncaught(lua, exc_type):
     assert lua.eval("1 + 1") == 2
 
 
-NEEDS_ABORT = pytest.mark.xfail(reason="needs the C abort hook", strict=True)
-
-
-@NEEDS_ABORT
 @pytest.mark.parametrize("exc_type", [KeyboardInterrupt, SystemExit])
 def test_uncatchable_through_pcall(lua, exc_type):
     exc = exc_type("stop")
@@ -184,7 +182,6 @@ def test_uncatchable_through_pcall(lua, exc_type):
     assert lua.globals().reached is None
 
 
-@NEEDS_ABORT
 def test_uncatchable_through_xpcall_and_nested_pcalls(lua):
     exc = KeyboardInterrupt("stop")
     code = """local f = ...
@@ -200,7 +197,6 @@ def test_uncatchable_through_xpcall_and_nested_pcalls(lua):
     assert lua.globals().reached is None
 
 
-@NEEDS_ABORT
 def test_uncatchable_in_coroutine_and_loop(lua):
     exc = KeyboardInterrupt("stop")
     code = """local f = ...
@@ -213,7 +209,6 @@ def test_uncatchable_in_coroutine_and_loop(lua):
     assert lua.globals().reached is None
 
 
-@NEEDS_ABORT
 def test_runtime_usable_after_uncatchable(lua):
     with pytest.raises(KeyboardInterrupt):
         lua.execute("pcall(...); reached = true", raiser(KeyboardInterrupt()))

@@ -5,7 +5,6 @@ import builtins
 import operator
 import sys
 import types
-import weakref
 
 from ._constants import (BOOL, CB_ERROR, CB_FUNC, CB_ITER, FLOAT, INT, NIL, NONE, OP_ADD,
                          OP_CALL, OP_CONCAT, OP_DIV, OP_EQ, OP_FETCH, OP_IDIV, OP_INDEX,
@@ -67,7 +66,6 @@ class Bridge(object):
     """Handles callbacks from Lua; mixed into LuaRuntime."""
 
     _cb_depth = 0             # callbacks running now (nested), see _callback
-    _raised = None            # exceptions raised by callbacks (weak), see _reraisable
     _views = None             # (protocol, id(obj)) -> the view Lua holds
 
     def _callback(self, op, args, nargs, out, nout):
@@ -126,10 +124,6 @@ class Bridge(object):
         str(exc)); if it comes back to Python it is re-raised as itself."""
         if type(exc) is _LuaMessage:
             return self._lua_message(str(exc), out)
-        raised = self._raised
-        if raised is None:
-            raised = self._raised = weakref.WeakValueDictionary()
-        raised[id(exc)] = exc
         if not isinstance(exc, Exception):      # KeyboardInterrupt & co
             self._abort(exc)
         return CB_ERROR
@@ -143,13 +137,6 @@ class Bridge(object):
         out[0].s = buf
         out[0].i = len(data)
         return CB_ERROR
-
-    def _reraisable(self, value):
-        """True if value is an exception that a callback of this runtime
-        raised: a Lua error carrying it re-raises it in Python.  Any other
-        error value arrives as LuaError(...).value, as in lupa."""
-        raised = self._raised
-        return raised is not None and raised.get(id(value)) is value
 
     def _abort(self, exc):
         """Hook for uncatchable errors (set up by the runtime)."""
