@@ -4,10 +4,9 @@
    hook fires on every instruction and raises the stop again, so `pcall` and
    `xpcall` cannot swallow it; it is cleared when control returns to Python.
 
-   PUC Lua has per-coroutine hooks, inherited by new coroutines: the hook is
-   installed on the main state when the runtime is created, so every coroutine
-   has it.  LuaJIT's hook is global, but it keeps the JIT compiler from
-   running: it is installed only while limits are set or a stop is pending. */
+   PUC Lua has per-coroutine hooks, inherited by new coroutines; LuaJIT's hook
+   is global, and a limited LuaJIT runtime runs with the JIT compiler off,
+   since compiled code never calls hooks. */
 #include <time.h>
 
 #define LC_HOOK_EVERY 1000    /* instructions between two checks */
@@ -27,17 +26,32 @@ static lc_runtime *lc_runtime_of(lua_State *L)
 }
 
 static void lc_hook(lua_State *L, lua_Debug *ar);
+static int lc_hook_wanted(lc_runtime *rt);
 
 static void lc_install_hook(lua_State *L, int every)
 {
     lua_sethook(L, lc_hook, LUA_MASKCOUNT, every);
 }
 
+#ifdef LC_LUAJIT
+#include "lj_obj.h"           /* hook_leave(): see lc_raise_stop */
+#else
+#include "lstate.h"           /* L->allowhook: see lc_raise_stop */
+#endif
+
 /* Raises the pending stop in L, and makes L check on every instruction. */
 static void lc_raise_stop(lc_runtime *rt, lua_State *L)
 {
     if (lua_gethookcount(L) != 1)
         lc_install_hook(L, 1);
+    /* Lua runs hooks with hooks off and an error handler (xpcall's) called
+       for an error raised here would run without them, unstoppable: allow
+       hooks again first.  (Lua restores the flag itself at the pcall.) */
+#ifdef LC_LUAJIT
+    hook_leave(G(L));
+#else
+    L->allowhook = 1;
+#endif
     if (rt->stop == LC_STOP_PYTHON)
         lua_rawgeti(L, LUA_REGISTRYINDEX, rt->stop_ref);
     else
@@ -52,6 +66,10 @@ static void lc_hook(lua_State *L, lua_Debug *ar)
     (void)ar;
     if (rt->stop)
         lc_raise_stop(rt, L);
+    if (!lc_hook_wanted(rt)) {           /* limits were lifted */
+        lua_sethook(L, NULL, 0, 0);
+        return;
+    }
     if (lua_gethookcount(L) == 1) {      /* a stop is over: back to normal */
         lc_install_hook(L, LC_HOOK_EVERY);
         return;
@@ -69,14 +87,14 @@ static void lc_hook(lua_State *L, lua_Debug *ar)
     }
 }
 
+/* A hook slows every instruction down (Lua 5.4 checks it per instruction;
+   LuaJIT stops compiling): it is installed only while limits are set or a
+   stop is pending.  Once installed it stays, so that coroutines created after
+   it inherit it (PUC Lua): limits set when the runtime is created cover all
+   coroutines, limits set later do not cover coroutines created before. */
 static int lc_hook_wanted(lc_runtime *rt)
 {
-#ifdef LC_LUAJIT
     return rt->stop || rt->max_instructions >= 0 || rt->max_ns > 0;
-#else
-    (void)rt;
-    return 1;
-#endif
 }
 
 /* At the start of an outermost entry: a fresh budget. */
@@ -140,4 +158,12 @@ static void lc_begin_abort(lc_runtime *rt, lua_State *L)
     lc_install_hook(L, 1);
     if (L != rt->L)
         lc_install_hook(rt->L, 1);
+}
+
+/* Before Python resumes a coroutine: give it the hook if limits are on (a
+   coroutine created before the limits were set has none of its own). */
+static void lc_hook_coroutine(lc_runtime *rt, lua_State *co)
+{
+    if (lc_hook_wanted(rt) && lua_gethook(co) == NULL)
+        lc_install_hook(co, LC_HOOK_EVERY);
 }

@@ -142,6 +142,7 @@ static int fn_resume(lua_State *L, lc_ctx *c)
         luaL_error(L, "too many arguments to resume");
     lc_push_vals(c->rt, L, c->args, c->nargs);
     lua_xmove(L, co, c->nargs);
+    lc_hook_coroutine(c->rt, co);
 #if LUA_VERSION_NUM >= 504
     status = lua_resume(co, L, c->nargs, &nres);
 #elif LUA_VERSION_NUM >= 502

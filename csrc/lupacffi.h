@@ -94,3 +94,4 @@ static void lc_limits_begin(lc_runtime *rt);
 static void lc_limits_end(lc_runtime *rt);
 static void lc_begin_abort(lc_runtime *rt, lua_State *L);
 static void lc_install_hook(lua_State *L, int every);
+static void lc_hook_coroutine(lc_runtime *rt, lua_State *co);
