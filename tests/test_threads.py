@@ -10,7 +10,6 @@ import time
 import traceback
 import weakref
 
-
 JOIN_TIMEOUT = 120.0       # seconds; only reached when something hangs
 
 
