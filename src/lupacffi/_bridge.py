@@ -82,12 +82,18 @@ class Bridge(object):
                 raise RecursionError("too many nested calls between Lua and Python")
             self._cb_depth = depth + 1
             from_val = self._from_val
+            if op == OP_CALL:         # the common cases first, without a list
+                if nargs == 2:
+                    results = self._python_call(from_val(args[0]), (from_val(args[1]),))
+                else:
+                    results = self._python_call(from_val(args[0]),
+                                                [from_val(args[k]) for k in range(1, nargs)])
+                return self._write_results(results, out, nout)
+            if op == OP_INDEX:
+                result = self._python_getitem(args[0], from_val(args[0]), from_val(args[1]))
+                return self._write_results((result,), out, nout)
             values = [from_val(args[k]) for k in range(nargs)]
-            if op == OP_CALL:
-                results = self._python_call(values[0], values[1:])
-            elif op == OP_INDEX:
-                results = (self._python_getitem(args[0], values[0], values[1]),)
-            elif op == OP_NEWINDEX:
+            if op == OP_NEWINDEX:
                 self._python_setitem(args[0], values[0], values[1], values[2])
                 return 0
             elif op == OP_ITER_NEXT:
@@ -145,6 +151,17 @@ class Bridge(object):
         """Converts results into out; more than nout of them wait in a buffer
         of their own for C to fetch (OP_FETCH).  Returns their number."""
         n = len(results)
+        if n == 1:                # the common case
+            value = results[0]
+            keep = []
+            if value is _AS_NONE:
+                out[0].tag = NONE
+            elif self._to_val(out[0], value, keep):
+                self._objects[id(value)] = value
+                keep = None       # registered: C pins it before anything else runs
+            self._cb_keep = keep  # a string buffer: alive until C has copied it
+            self._pending = None
+            return 1
         if n > nout:
             out = self._ffi.new("lc_val[]", n)
         keep = []
@@ -231,17 +248,14 @@ class Bridge(object):
         return func(*args, **kwargs)
 
     # ---- indexing ----
-    @staticmethod
-    def _use_items(obj):
-        # the type decides, as Python's obj[key] does; classes use attributes
-        return hasattr(type(obj), "__getitem__") and not isinstance(obj, type)
-
     def _python_getitem(self, handle_val, obj, key):
         handlers = self._attribute_handlers
         if handlers is not None and handlers[0] is not None:
             return handlers[0](obj, key)
         view = type(self._objects.get(handle_val.i))
-        if view is _ItemGetter or (view is not _AttrGetter and self._use_items(obj)):
+        # the type decides, as Python's obj[key] does; classes use attributes
+        if view is _ItemGetter or (view is not _AttrGetter and hasattr(type(obj), "__getitem__")
+                                   and not isinstance(obj, type)):
             return obj[key]
         return getattr(obj, self._attribute_name(obj, key, False))
 
@@ -251,7 +265,8 @@ class Bridge(object):
             handlers[1](obj, key, value)
             return
         view = type(self._objects.get(handle_val.i))
-        if view is _ItemGetter or (view is not _AttrGetter and self._use_items(obj)):
+        if view is _ItemGetter or (view is not _AttrGetter and hasattr(type(obj), "__getitem__")
+                                   and not isinstance(obj, type)):
             obj[key] = value
         else:
             setattr(obj, self._attribute_name(obj, key, True), value)
