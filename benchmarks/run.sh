@@ -56,20 +56,31 @@ ensure_lupacffi() {
     fi
 }
 
-# run_with NAME ARGS...: runs run.py in venv NAME, with a JSON suffix if asked
+# run_with NAME ARGS...: runs run.py in venv NAME (output files get a -NAME
+# suffix when both interpreters run)
 run_with() {
     local name="$1"; shift
     local py="$VENVS/$name/bin/python"
-    local args=() prev=""
+    local args=() prev="" snap status=0
     for a in "$@"; do
-        if [ "$prev" = "--json" ] && [ "$which_interp" = "both" ]; then
-            a="${a%.json}-$name.json"
+        if { [ "$prev" = "--json" ] || [ "$prev" = "--markdown" ]; } && [ "$which_interp" = "both" ]; then
+            case "$a" in
+                *.*) a="${a%.*}-$name.${a##*.}" ;;
+                *) a="$a-$name" ;;
+            esac
         fi
         args+=("$a"); prev="$a"
     done
     ensure_lupacffi "$py"
-    log "running under $name"
-    PYTHONPATH="$ROOT/src" "$py" "$ROOT/benchmarks/run.py" ${args[@]+"${args[@]}"}
+    # Run on a copy of the package: a rebuild of the dev .so files in src/
+    # while the benchmarks run would crash the process that has them mapped.
+    snap="$(mktemp -d "${TMPDIR:-/tmp}/lupacffi-bench.XXXXXX")"
+    cp -r "$ROOT/src/lupacffi" "$snap/"
+    log "running under $name (lupacffi copied to $snap)"
+    PYTHONPATH="$snap" "$py" "$ROOT/benchmarks/run.py" \
+        ${args[@]+"${args[@]}"} || status=$?
+    rm -rf "$snap"
+    return $status
 }
 
 status=0
