@@ -41,6 +41,10 @@ int lc_load(lc_runtime *rt, const char *code, size_t len, const char *name,
 /* Calling (functions and callable objects) and coroutines. */
 int lc_call(lc_runtime *rt, int ref, lc_val *args, int nargs, lc_val *out, int nout);
 int lc_fetch(lc_val *out, int n);
+/* the same with one argument of a common type (fewer crossings of fields) */
+int lc_call_i(lc_runtime *rt, int ref, long long i, lc_val *out, int nout);
+int lc_call_d(lc_runtime *rt, int ref, double d, lc_val *out, int nout);
+int lc_call_s(lc_runtime *rt, int ref, const char *s, size_t len, lc_val *out, int nout);
 int lc_newthread(lc_runtime *rt, int fref, lc_val *out);
 int lc_resume(lc_runtime *rt, int coref, lc_val *args, int nargs, lc_val *out, int nout,
               int *done);
@@ -49,6 +53,8 @@ int lc_costatus(lc_runtime *rt, int coref);
 /* Tables and other objects. */
 int lc_globals(lc_runtime *rt, lc_val *out);
 int lc_getitem(lc_runtime *rt, int ref, lc_val *key, lc_val *out);
+int lc_getitem_i(lc_runtime *rt, int ref, long long key, lc_val *out);
+int lc_getitem_s(lc_runtime *rt, int ref, const char *key, size_t len, lc_val *out);
 int lc_setitem(lc_runtime *rt, int ref, lc_val *key, lc_val *value, lc_val *out);
 int lc_len(lc_runtime *rt, int ref, lc_val *out);
 int lc_next(lc_runtime *rt, int ref, int *cursor, int what, lc_val *out, int cap);

@@ -76,6 +76,31 @@ int lc_call(lc_runtime *rt, int ref, lc_val *args, int nargs, lc_val *out, int n
     return lc_op(rt, &c, args, nargs);
 }
 
+int lc_call_i(lc_runtime *rt, int ref, long long i, lc_val *out, int nout)
+{
+    lc_val v;
+    v.tag = LC_INT;
+    v.i = i;
+    return lc_call(rt, ref, &v, 1, out, nout);
+}
+
+int lc_call_d(lc_runtime *rt, int ref, double d, lc_val *out, int nout)
+{
+    lc_val v;
+    v.tag = LC_FLOAT;
+    v.d = d;
+    return lc_call(rt, ref, &v, 1, out, nout);
+}
+
+int lc_call_s(lc_runtime *rt, int ref, const char *s, size_t len, lc_val *out, int nout)
+{
+    lc_val v;
+    v.tag = LC_STR;
+    v.s = s;
+    v.i = (long long)len;
+    return lc_call(rt, ref, &v, 1, out, nout);
+}
+
 /* ---- coroutines --------------------------------------------------------------- */
 static int fn_newthread(lua_State *L, lc_ctx *c)
 {
@@ -210,6 +235,23 @@ int lc_getitem(lc_runtime *rt, int ref, lc_val *key, lc_val *out)
     lc_ctx_init(&c, fn_getitem, ref, out, 1);
     c.args = key;
     return lc_op(rt, &c, key, 1);
+}
+
+int lc_getitem_i(lc_runtime *rt, int ref, long long key, lc_val *out)
+{
+    lc_val v;
+    v.tag = LC_INT;
+    v.i = key;
+    return lc_getitem(rt, ref, &v, out);
+}
+
+int lc_getitem_s(lc_runtime *rt, int ref, const char *key, size_t len, lc_val *out)
+{
+    lc_val v;
+    v.tag = LC_STR;
+    v.s = key;
+    v.i = (long long)len;
+    return lc_getitem(rt, ref, &v, out);
 }
 
 static int fn_setitem(lua_State *L, lc_ctx *c)

@@ -84,6 +84,11 @@ static int lc_callback(lua_State *L)
         args = (lc_val *)lc_newuserdata(L, sizeof(lc_val) * (size_t)n);
     for (k = 0; k < n; k++)
         lc_to_val(rt, L, k + 1, &args[k]);
+    /* the error raised if Python fails before it can report anything itself
+       (cffi returns LC_CB_ERROR then, e.g. when Python's stack is exhausted) */
+    out[0].tag = LC_STR;
+    out[0].s = "Python callback failed (is Python's recursion limit reached?)";
+    out[0].i = (long long)strlen(out[0].s);
     r = lc_py_dispatch(rt->rid, op, args, n, out, LC_NVALS);
     if (r == LC_CB_ERROR) {
         lc_push_results(rt, L, out, 1);     /* the error value (or a memory error) */

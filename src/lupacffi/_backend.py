@@ -12,13 +12,18 @@ _lock = threading.Lock()
 
 class _Buffers(object):
     """A thread's own argument and result arrays (so that no allocation is
-    needed per call, and threads never share them)."""
-    __slots__ = ("args", "out", "int1")
+    needed per call, and threads never share them).  out0, args0 and args1
+    point at single elements: reading a field through them creates no cdata
+    object (out[0] would, every time)."""
+    __slots__ = ("args", "out", "int1", "out0", "args0", "args1")
 
     def __init__(self, ffi):
         self.args = ffi.new("lc_val[]", BUFFER_SIZE)
         self.out = ffi.new("lc_val[]", BUFFER_SIZE)
         self.int1 = ffi.new("int *")
+        self.out0 = ffi.addressof(self.out, 0)
+        self.args0 = ffi.addressof(self.args, 0)
+        self.args1 = ffi.addressof(self.args, 1)
 
 
 class Backend(object):
@@ -41,7 +46,9 @@ class Backend(object):
         self.mininteger = lib.lc_lua_mininteger() if self.has_integers else -2 ** 63
         self.runtimes = {}        # runtime id -> weak reference to the LuaRuntime
         self._tls = threading.local()
-        ffi.def_extern(name="lc_py_dispatch")(self._dispatch)
+        # error=-1 (LC_CB_ERROR): if Python fails before _dispatch can report
+        # (e.g. at the recursion limit), C raises a generic Lua error
+        ffi.def_extern(name="lc_py_dispatch", error=-1)(self._dispatch)
 
     def buffers(self):
         try:

@@ -135,6 +135,22 @@ class Converter(object):
             return unwrap(self._objects[v.i])
         raise TypeError("unknown value tag %d" % tag)
 
+    def _value1(self, v):
+        """The value of one result at pointer v (pinned, if a Python object)."""
+        tag = v.tag
+        if tag == INT:
+            return v.i
+        if tag == STR:
+            b = self._ffi.unpack(v.s, v.i)
+            return b.decode(self._encoding) if self._encoding else b
+        if tag == PYOBJ:
+            h = v.i
+            try:
+                return unwrap(self._objects[h])
+            finally:
+                self._lib.lc_unpin(self._ptr, h)
+        return self._from_val(v)
+
     def _results(self, n, out, nout):
         """The Python value of n results: None, one value, or a tuple.  Python
         objects among them were pinned by C until we have taken them."""

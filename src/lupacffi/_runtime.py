@@ -88,6 +88,7 @@ class LuaRuntime(Converter, Bridge):
         self._nogc_depth = 0
         self._limits = (None, None)
         self._async = _async.AsyncState()
+        self._tls = backend._tls          # per-thread buffers (see _buffers)
         self._rid = next(_runtime_ids)
 
         ptr = lib.lc_new(self._rid, libs, seed is not None, seed or 0)
@@ -230,7 +231,9 @@ class LuaRuntime(Converter, Bridge):
             if to_val(vals[2 * k + 1], value, keep):
                 pyobjs = True
         out = self._backend.buffers().out
-        with self._registered(keep, pyobjs):
+        if pyobjs:
+            r = self._locked(keep, self._lib.lc_fill_table, ref, vals, n, out)
+        else:
             r = self._lib.lc_fill_table(self._ptr, ref, vals, n, out)
         if r < 0:
             raise self._error(r, out)
@@ -346,73 +349,106 @@ class LuaRuntime(Converter, Bridge):
         self._overflow_handler = overflow_handler
 
     # ---- operations used by the wrappers --------------------------------------
-    @contextlib.contextmanager
-    def _registered(self, keep, pyobjs):
-        """Holds the runtime lock while Python objects among the values are
-        registered and pushed, so that Lua cannot release them in between."""
-        if not pyobjs:
-            yield
-            return
+    def _locked(self, keep, entry, *args):
+        """Calls C function `entry` holding the runtime lock while the Python
+        objects among the values are registered and pushed, so that Lua cannot
+        release them in between."""
         lib, ptr = self._lib, self._ptr
         lib.lc_lock(ptr)
         try:
             self._register(keep)
-            yield
+            return entry(ptr, *args)
         finally:
             lib.lc_unlock(ptr)
 
+    def _buffers(self):
+        try:
+            return self._tls.buffers
+        except AttributeError:
+            return self._backend.buffers()
+
     def _call(self, ref, args):
+        """Calls the Lua value `ref` (fast paths for no argument and for one
+        int, float or string)."""
+        b = self._buffers()
         lib = self._lib
-        b = self._backend.buffers()
+        n = len(args)
+        if n == 1:
+            a = args[0]
+            t = type(a)
+            if t is int and self._minint <= a <= self._maxint:
+                r = lib.lc_call_i(self._ptr, ref, a, b.out, BUFFER_SIZE)
+            elif t is str and self._encoding is not None:
+                a = a.encode(self._encoding)
+                r = lib.lc_call_s(self._ptr, ref, a, len(a), b.out, BUFFER_SIZE)
+            elif t is float:
+                r = lib.lc_call_d(self._ptr, ref, a, b.out, BUFFER_SIZE)
+            elif t is bytes:
+                r = lib.lc_call_s(self._ptr, ref, a, len(a), b.out, BUFFER_SIZE)
+            else:
+                r = self._call_any(ref, args, b)
+        elif n == 0:
+            r = lib.lc_call(self._ptr, ref, b.args, 0, b.out, BUFFER_SIZE)
+        else:
+            r = self._call_any(ref, args, b)
+        if r == 1:
+            return self._value1(b.out0)
+        if r < 0:
+            raise self._error(r, b.out)
+        return self._results(r, b.out, BUFFER_SIZE)
+
+    def _call_any(self, ref, args, b):
         n = len(args)
         argv = b.args if n <= BUFFER_SIZE else self._ffi.new("lc_val[]", n)
         keep, pyobjs = self._fill(argv, args)
-        out = b.out
         if pyobjs:
-            with self._registered(keep, pyobjs):
-                r = lib.lc_call(self._ptr, ref, argv, n, out, BUFFER_SIZE)
-        else:
-            r = lib.lc_call(self._ptr, ref, argv, n, out, BUFFER_SIZE)
-        if r < 0:
-            raise self._error(r, out)
-        return self._results(r, out, BUFFER_SIZE)
+            return self._locked(keep, self._lib.lc_call, ref, argv, n, b.out, BUFFER_SIZE)
+        return self._lib.lc_call(self._ptr, ref, argv, n, b.out, BUFFER_SIZE)
 
     def _getitem(self, ref, key):
-        b = self._backend.buffers()
-        keep = []
-        if key is None:
-            b.args[0].tag = NONE
-            pyobjs = False
+        b = self._buffers()
+        t = type(key)
+        if t is str and self._encoding is not None:
+            key = key.encode(self._encoding)
+            r = self._lib.lc_getitem_s(self._ptr, ref, key, len(key), b.out)
+        elif t is int and self._minint <= key <= self._maxint:
+            r = self._lib.lc_getitem_i(self._ptr, ref, key, b.out)
+        elif key is None:
+            b.args0.tag = NONE
+            r = self._lib.lc_getitem(self._ptr, ref, b.args, b.out)
         else:
-            pyobjs = self._to_val(b.args[0], key, keep)
-        out = b.out
-        with self._registered(keep, pyobjs):
-            r = self._lib.lc_getitem(self._ptr, ref, b.args, out)
-        if r < 0:
-            raise self._error(r, out)
-        return self._results(r, out, BUFFER_SIZE)
+            keep = []
+            if self._to_val(b.args0, key, keep):
+                r = self._locked(keep, self._lib.lc_getitem, ref, b.args, b.out)
+            else:
+                r = self._lib.lc_getitem(self._ptr, ref, b.args, b.out)
+        if r == 1:
+            return self._value1(b.out0)
+        raise self._error(r, b.out)
 
     def _setitem(self, ref, key, value):
-        b = self._backend.buffers()
+        b = self._buffers()
         keep = []
         if key is None:
-            b.args[0].tag = NONE
+            b.args0.tag = NONE
             pyobjs = False
         else:
-            pyobjs = self._to_val(b.args[0], key, keep)
-        pyobjs = self._to_val(b.args[1], value, keep) or pyobjs
-        out = b.out
-        with self._registered(keep, pyobjs):
-            r = self._lib.lc_setitem(self._ptr, ref, b.args, self._ffi.addressof(b.args, 1), out)
+            pyobjs = self._to_val(b.args0, key, keep)
+        if self._to_val(b.args1, value, keep):
+            pyobjs = True
+        if pyobjs:
+            r = self._locked(keep, self._lib.lc_setitem, ref, b.args0, b.args1, b.out)
+        else:
+            r = self._lib.lc_setitem(self._ptr, ref, b.args0, b.args1, b.out)
         if r < 0:
-            raise self._error(r, out)
+            raise self._error(r, b.out)
 
     def _len(self, ref):
-        out = self._backend.buffers().out
-        r = self._lib.lc_len(self._ptr, ref, out)
+        b = self._buffers()
+        r = self._lib.lc_len(self._ptr, ref, b.out)
         if r < 0:
-            raise self._error(r, out)
-        return self._results(r, out, BUFFER_SIZE)
+            raise self._error(r, b.out)
+        return self._value1(b.out0)
 
     def _iterate(self, ref, what):
         """Raw iteration (no __pairs) over a table, in batches."""
@@ -457,7 +493,9 @@ class LuaRuntime(Converter, Bridge):
         argv = b.args if n <= BUFFER_SIZE else self._ffi.new("lc_val[]", n)
         keep, pyobjs = self._fill(argv, args)
         out = b.out
-        with self._registered(keep, pyobjs):
+        if pyobjs:
+            r = self._locked(keep, lib.lc_resume, ref, argv, n, out, BUFFER_SIZE, b.int1)
+        else:
             r = lib.lc_resume(self._ptr, ref, argv, n, out, BUFFER_SIZE, b.int1)
         if r < 0:
             raise self._error(r, out)
