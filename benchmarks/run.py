@@ -196,9 +196,11 @@ def library_info(modules_by_backend):
 
 def markdown_table(meta, rows, speedups, clock):
     m, lib = meta["machine"], meta["libraries"]
-    lines = ["%s; lupa %s, lupacffi %s (%s); %s clock" % (
-        m["python"], lib["lupa"], lib["lupacffi"], lib.get("lupacffi_commit", "?"), clock), "",
-        "| benchmark | Lua | lupacffi ns | lupa ns | ratio | CPU-time ratio | target |",
+    lines = ["%s; lupa %s, lupacffi %s (%s); ns per operation by the %s clock "
+             "(threaded: wall), medians; the target is checked on the ratio by that clock" % (
+                 m["python"], lib["lupa"], lib["lupacffi"], lib.get("lupacffi_commit", "?"),
+                 "wall" if clock == "wall" else "CPU"), "",
+        "| benchmark | Lua | lupacffi ns | lupa ns | ratio (wall) | ratio (CPU) | target |",
         "|---|---|--:|--:|--:|--:|---|"]
     for r in rows:
         med = [r.get(x, {}).get(r["clock"], {}).get("median_ns") for x in LIBS]
