@@ -11,8 +11,7 @@ from ._constants import (BOOL, CB_ERROR, CB_FUNC, CB_ITER, FLOAT, INT, NIL, NONE
                          OP_ITER_NEXT, OP_LE, OP_LEN, OP_LT, OP_MOD, OP_MUL, OP_NEWINDEX, OP_POW,
                          OP_PYFUNC, OP_RELEASE, OP_SUB, OP_TOSTRING, OP_UNM, PYOBJ, REF, STR)
 from ._lua_objects import _TYPE_NAMES, _LuaTable
-from ._protocols import (_AS_NONE, _AttrGetter, _ItemGetter, _PyArgs, _PyIterator, _table_args,
-                         unwrap)
+from ._protocols import _AS_NONE, _AttrGetter, _ItemGetter, _PyArgs, _PyIterator, _table_args
 
 _COMPARISONS = {OP_EQ: operator.eq, OP_LT: operator.lt, OP_LE: operator.le}
 _ARITHMETIC = {OP_ADD: operator.add, OP_SUB: operator.sub, OP_MUL: operator.mul,
@@ -300,11 +299,7 @@ class Bridge(object):
     def _concat(self, args, a, b):
         """``..``: with a Lua string or number on either side it joins text
         (Python objects by str()); between Python objects it is Python's +."""
-        textual = False
-        for k in (0, 1):
-            if args[k].tag in (STR, INT, FLOAT):
-                textual = True
-        if not textual:
+        if args[0].tag not in (STR, INT, FLOAT) and args[1].tag not in (STR, INT, FLOAT):
             return a + b
         parts = [self._concat_text(args[k], x) for k, x in ((0, a), (1, b))]
         if isinstance(parts[0], bytes) or isinstance(parts[1], bytes):
@@ -316,10 +311,7 @@ class Bridge(object):
         if val.tag == STR:
             return x
         if val.tag == INT or (val.tag == FLOAT and not self._has_integers):
-            if isinstance(x, int):
-                return str(x)
-            text = "%.14g" % x
-            return text
+            return str(x) if isinstance(x, int) else "%.14g" % x
         if val.tag == FLOAT:
             text = "%.14g" % x
             if text.lstrip("-").isdigit():
