@@ -250,10 +250,6 @@ def test_deep_mutual_recursion_is_a_clear_error(lua, lupa):
     assert mutual_recursion(lua, 0, depth=20) == "bottom"
 
 
-@pytest.mark.xfail(strict=False,
-                   reason="a callback that fails on entry (no Python stack left) returns 0 results "
-                          "(PyPy) or prints an unraisable error; needs def_extern(error=...) and a "
-                          "C error for it in lc_callback")
 def test_deep_mutual_recursion_never_silent(lua, lupa):
     # with more Python frames per level, Python's own limit is reached first,
     # anywhere in the callback machinery: always an exception, never a wrong result
