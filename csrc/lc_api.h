@@ -73,5 +73,5 @@ void lc_abort(lc_runtime *rt);
    (asyncio support replaces its __call). */
 int lc_pyobj_metatable(lc_runtime *rt, lc_val *out);
 
-/* Garbage collection: what = 0 collect, 1 stop, 2 restart. */
-int lc_gc(lc_runtime *rt, int what);
+/* Garbage collection: what = 0 collect, 1 stop, 2 restart, 3 is it running? */
+int lc_gc(lc_runtime *rt, int what, lc_val *out);

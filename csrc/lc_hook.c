@@ -33,11 +33,6 @@ static void lc_install_hook(lua_State *L, int every)
     lua_sethook(L, lc_hook, LUA_MASKCOUNT, every);
 }
 
-#ifdef LC_LUAJIT
-#include "lj_obj.h"           /* hook_leave(): see lc_raise_stop */
-#else
-#include "lstate.h"           /* L->allowhook: see lc_raise_stop */
-#endif
 
 /* Raises the pending stop in L, and makes L check on every instruction. */
 static void lc_raise_stop(lc_runtime *rt, lua_State *L)

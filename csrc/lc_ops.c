@@ -418,17 +418,20 @@ long long lc_topointer(lc_runtime *rt, int ref)
 static int fn_gc(lua_State *L, lc_ctx *c)
 {
     static const int whats[] = {LUA_GCCOLLECT, LUA_GCSTOP, LUA_GCRESTART};
+    if (c->what == 3) {
+        c->result = lc_gc_running(L);
+        return 0;
+    }
     lua_gc(L, whats[c->what], 0);
     c->result = 0;
     return 0;
 }
 
-int lc_gc(lc_runtime *rt, int what)
+int lc_gc(lc_runtime *rt, int what, lc_val *out)
 {
     lc_ctx c;
-    lc_val out[2];
-    if (what < 0 || what > 2)
-        return LC_ERR_RUN;
+    if (what < 0 || what > 3)
+        what = 3;
     lc_ctx_init(&c, fn_gc, 0, out, 0);
     c.what = what;
     return lc_op(rt, &c, NULL, 0);

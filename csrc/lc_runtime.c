@@ -130,6 +130,40 @@ static int lc_error_result(lc_runtime *rt, lua_State *L, int status, lc_val *out
     return result;
 }
 
+static int lc_gc_running(lua_State *L)
+{
+#if LUA_VERSION_NUM >= 502 || defined(LC_LUAJIT)
+    return lua_gc(L, LUA_GCISRUNNING, 0);
+#else
+    return G(L)->GCthreshold != MAX_LUMEM;      /* what LUA_GCSTOP sets */
+#endif
+}
+
+#if LUA_VERSION_NUM < 502
+static int fn_collect(lua_State *L, lc_ctx *c)
+{
+    (void)c;
+    lua_gc(L, LUA_GCCOLLECT, 0);
+    return 0;
+}
+
+/* Lua 5.1 and LuaJIT do not collect when an allocation fails: without this,
+   a runtime that hit its memory limit stays full until the next cycle. */
+static void lc_emergency_gc(lc_runtime *rt, lua_State *L)
+{
+    lc_ctx c;
+    if (!lc_gc_running(L))
+        return;
+    memset(&c, 0, sizeof c);
+    c.rt = rt;
+    c.fn = fn_collect;
+    lua_rawgeti(L, LUA_REGISTRYINDEX, rt->body_ref);
+    lua_pushlightuserdata(L, &c);
+    if (lua_pcall(L, 1, 0, 0) != LUA_OK)
+        lua_pop(L, 1);
+}
+#endif
+
 /* Runs c->fn protected, with the traceback handler. */
 static int lc_run(lc_runtime *rt, lc_ctx *c)
 {
@@ -153,6 +187,10 @@ static int lc_run(lc_runtime *rt, lc_ctx *c)
     status = lua_pcall(L, 1, 0, top + 1);
     result = status == LUA_OK ? c->result : lc_error_result(rt, L, status, c->out);
     lua_settop(L, top);
+#if LUA_VERSION_NUM < 502
+    if (status == LUA_ERRMEM)
+        lc_emergency_gc(rt, L);
+#endif
     return result;
 }
 
@@ -190,17 +228,35 @@ static int lc_leave(lc_runtime *rt, int result)
 }
 
 /* Entry point skeleton: lock, pin the Python handles among the inputs, run,
-   unpin, unlock. */
+   unpin, unlock.  The handles are copied first: `in` is often the calling
+   thread's argument buffer, which a nested call from a callback reuses. */
 static int lc_op(lc_runtime *rt, lc_ctx *c, lc_val *in, int nin)
 {
-    int r = lc_enter(rt);
-    if (r)
-        return r;
-    c->rt = rt;
-    lc_pin(rt, in, nin, +1);
-    r = lc_run(rt, c);
-    lc_pin(rt, in, nin, -1);
-    return lc_leave(rt, r);
+    lc_val local[8], *pins = local;
+    int r, k, npins = 0;
+    for (k = 0; k < nin; k++)
+        npins += in[k].tag == LC_PYOBJ;
+    if (npins > 8 && (pins = (lc_val *)malloc(sizeof(lc_val) * (size_t)npins)) == NULL) {
+        c->out[0].tag = LC_STR;
+        c->out[0].s = "not enough memory";
+        c->out[0].i = 17;
+        c->out[1].tag = LC_NIL;
+        return LC_ERR_MEMORY;
+    }
+    for (k = 0, npins = 0; k < nin; k++)
+        if (in[k].tag == LC_PYOBJ)
+            pins[npins++] = in[k];
+    r = lc_enter(rt);
+    if (r == 0) {
+        c->rt = rt;
+        lc_pin(rt, pins, npins, +1);
+        r = lc_run(rt, c);
+        lc_pin(rt, pins, npins, -1);
+        r = lc_leave(rt, r);
+    }
+    if (pins != local)
+        free(pins);
+    return r;
 }
 
 void lc_unref(lc_runtime *rt, int ref)

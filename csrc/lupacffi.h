@@ -11,6 +11,14 @@
 #include "luajit.h"
 #endif
 
+/* Two internal headers, for what the API does not offer: L->allowhook and
+   the collector's state (PUC Lua), hook_leave() (LuaJIT). */
+#ifdef LC_LUAJIT
+#include "lj_obj.h"
+#else
+#include "lstate.h"
+#endif
+
 #include "lc_types.h"
 #include "lc_api.h"
 

@@ -164,11 +164,9 @@ def test_allow_lua_module_loading_restores_dlopen_flags():
     assert sys.getdlopenflags() == before
 
 
-@pytest.mark.xfail(strict=True, reason="with two backends imported inside "
-                   "allow_lua_module_loading(), a C module takes Lua's API from the first one "
-                   "loaded (global symbol scope), whatever runtime requires it: wrong results, "
-                   "hangs or a segfault instead of a clean error")
 def test_two_backends_in_allow_block(tmp_path):
+    """C modules bind to the first Lua loaded globally: a second backend in
+    the block would hand them the wrong Lua (crashes), so it is refused."""
     backends = lupacffi.available_backends()
     if "lua54" not in backends or "lua53" not in backends:
         pytest.skip("needs lua54 and lua53")
@@ -177,7 +175,11 @@ def test_two_backends_in_allow_block(tmp_path):
         import lupacffi
         with lupacffi.allow_lua_module_loading():
             import lupacffi.lua54
-            import lupacffi.lua53 as m
+            try:
+                import lupacffi.lua53 as m
+            except ImportError as e:       # one backend only: C modules bind to it
+                print("ImportError" if "lua54" in str(e) else e)
+                raise SystemExit(0)
         lua = m.LuaRuntime()
         lua.execute("package.cpath = ... .. '/?.so;' .. package.cpath", {directory!r})
         try:
@@ -188,4 +190,4 @@ def test_two_backends_in_allow_block(tmp_path):
     """.format(directory=directory)
     rc, out, err = run_python(code, timeout=60)
     assert rc == 0, err
-    assert out.split() in (["3"], ["3.0"], ["LuaError"])
+    assert out.split() in (["3"], ["3.0"], ["LuaError"], ["ImportError"])

@@ -110,14 +110,10 @@ def test_runtime_usable_after_memory_error(lupa):
 @pytest.mark.parametrize("code", [
     "local t = {} for i = 1, 1e7 do t[i] = {} end",   # garbage fills the limit
 ])
-def test_runtime_usable_right_after_filling_the_limit(lupa, code, request):
+def test_runtime_usable_right_after_filling_the_limit(lupa, code):
     """After a memory error whose garbage filled the limit, the next call works
-    without an explicit gccollect()."""
-    if lupa.LUA_VERSION == (5, 1):       # Lua 5.1 and LuaJIT 2.1 (no emergency GC)
-        request.applymarker(pytest.mark.xfail(
-            strict=True, reason="Lua 5.1/LuaJIT have no emergency collection: the garbage of "
-            "the failed call keeps the limit full until the next gccollect() (lupa 2.8 "
-            "behaves the same); lc_run could run a full collection after LUA_ERRMEM"))
+    without an explicit gccollect() (Lua 5.1 and LuaJIT have no emergency
+    collection of their own: lc_run runs one after a memory error)."""
     lm = limited(lupa)
     with pytest.raises(lupa.LuaMemoryError):
         lm.execute(code)
@@ -151,8 +147,6 @@ def test_tiny_limit(lupa):
     assert lm.eval("1 + 1") == 2
 
 
-@pytest.mark.xfail(strict=True, reason="lupa 2.8 gives LuaMemoryError('not enough memory') here; "
-                   "lupacffi prefixes the load error: 'error loading code: not enough memory'")
 def test_tiny_limit_message_as_lupa(lupa):
     lm = limited(lupa, 10)
     with pytest.raises(lupa.LuaMemoryError) as info:

@@ -176,19 +176,16 @@ class Session(object):
     def compile(self, code, name):
         return self.lua.compile(code, name=name)
 
-    def run(self, func, args=()):
-        """Calls func(*args) from Python (so that a script's traceback ends
-        in its main chunk); its results are dropped."""
+    def run(self, func, args=(), show=False):
+        """Calls func(*args) from Python, so that a script's traceback ends
+        in its main chunk, and drops the results.  show=True: prints them
+        instead, as the prompt does (from Lua: they are not converted)."""
         _flush_all()
         try:
-            func(*args)
-        finally:
-            _flush_all()
-
-    def run_and_show(self, func):
-        _flush_all()
-        try:
-            self._run_and_show(func)
+            if show:
+                self._run_and_show(func)
+            else:
+                func(*args)
         finally:
             _flush_all()
 
@@ -261,7 +258,7 @@ def interact(session):
             func = read_chunk(session, lines)
             if func is not None:
                 lines = []
-                session.run_and_show(func)
+                session.run(func, show=True)
         except EOFError:
             sys.stdout.write("\n")
             if lines:             # an unfinished chunk: say why, as lua does

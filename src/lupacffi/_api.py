@@ -3,6 +3,7 @@
 from . import _runtime
 from ._backend import get_backend
 from ._protocols import as_attrgetter, as_itemgetter, unpacks_lua_table, unpacks_lua_table_method
+from ._deep import to_python
 from ._lua_objects import lua_type
 from .errors import LuaError, LuaMemoryError, LuaSyntaxError
 
@@ -10,6 +11,7 @@ __all__ = [
     "LuaRuntime", "LuaError", "LuaSyntaxError", "LuaMemoryError", "lua_type",
     "as_attrgetter", "as_itemgetter", "unpacks_lua_table", "unpacks_lua_table_method",
     "LUA_VERSION", "LUA_MAXINTEGER", "LUA_MININTEGER",
+    "to_python",          # beyond lupa
 ]
 
 
@@ -28,6 +30,7 @@ def export(namespace, backend_name):
         LuaSyntaxError=LuaSyntaxError,
         LuaMemoryError=LuaMemoryError,
         lua_type=lua_type,
+        to_python=to_python,
         as_attrgetter=as_attrgetter,
         as_itemgetter=as_itemgetter,
         unpacks_lua_table=unpacks_lua_table,

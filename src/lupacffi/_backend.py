@@ -2,6 +2,8 @@
 shares between runtimes: the cffi objects, per-thread value buffers and the
 table that routes C callbacks to their runtime."""
 import importlib
+import os
+import sys
 import threading
 
 BUFFER_SIZE = 64          # lc_val slots in each per-thread buffer
@@ -65,6 +67,9 @@ class Backend(object):
         return runtime._callback(op, args, nargs, out, nout)
 
 
+_global_backend = None    # the backend loaded with RTLD_GLOBAL, if any
+
+
 def get_backend(name):
     """The Backend of ``name`` ("54", "jit21", ...); ImportError if not built."""
     try:
@@ -72,5 +77,24 @@ def get_backend(name):
     except KeyError:
         with _lock:
             if name not in _backends:
+                _check_global_loading(name)
                 _backends[name] = Backend(name)
             return _backends[name]
+
+
+def _check_global_loading(name):
+    """Lua C modules bind to the first Lua whose symbols are loaded globally
+    (allow_lua_module_loading()); a second such backend would hand them the
+    wrong Lua, so it is refused."""
+    global _global_backend
+    if not sys.getdlopenflags() & getattr(os, "RTLD_GLOBAL", 0):
+        return
+    if _global_backend is not None and _global_backend != name:
+        raise ImportError("backend %s is already loaded for Lua C modules; "
+                          "allow_lua_module_loading() works with one backend per process"
+                          % _BACKEND_MODULES.get(_global_backend, _global_backend))
+    _global_backend = name
+
+
+_BACKEND_MODULES = {"51": "lua51", "52": "lua52", "53": "lua53", "54": "lua54", "55": "lua55",
+                    "jit21": "luajit21"}

@@ -1,45 +1,80 @@
 """Lua values seen from Python: tables, functions, coroutines and other
-objects, each a wrapper around a registry reference in its runtime."""
-from ._constants import TLIGHTUSERDATA as _TLIGHTUSERDATA
+objects, each a wrapper around a registry reference in its runtime.
+
+The semantics follow lupa: tables are mappings (``t[k]``, ``t.k``, ``keys()``
+...), functions are callable, coroutines behave like generators.  Beyond lupa,
+two wrappers of the same Lua value compare equal and hash alike.
+
+Every wrapper keeps its runtime alive (``_rt``) and owns one registry
+reference (``_ref``); both names are used by the rest of the package.  The
+other per-wrapper fields have dunder names because ``t.name`` looks up
+non-dunder names in the Lua table.
+"""
+from ._constants import LUA_NOREF as _LUA_NOREF
+from ._constants import STR as _STR
 from ._constants import TFUNCTION as _TFUNCTION
+from ._constants import TLIGHTUSERDATA as _TLIGHTUSERDATA
 from ._constants import TTABLE as _TTABLE
 from ._constants import TTHREAD as _TTHREAD
 from ._constants import TUSERDATA as _TUSERDATA
 from .errors import LuaError
+
 _TYPE_NAMES = {_TLIGHTUSERDATA: "userdata", _TTABLE: "table", _TFUNCTION: "function",
                _TUSERDATA: "userdata", _TTHREAD: "thread"}
 
+# lc_costatus() results
+_CO_DEAD, _CO_NEW, _CO_SUSPENDED, _CO_RUNNING, _CO_FAILED = 0, 1, 2, 3, 4
+
+_set = object.__setattr__
+_NO_ACCESS = "item/attribute access not supported on functions"
+
+
+def _is_dunder(name):
+    return name[:2] == "__" and name[-2:] == "__"
+
+
+def _live(rt):
+    """rt, unless its Lua state is gone (then a LuaError, never a crash)."""
+    if rt._ptr is None:
+        raise LuaError("the Lua runtime is closed")
+    return rt
+
 
 class _LuaObject(object):
-    """A Lua value that has no Python equivalent, kept alive by a reference."""
-    __slots__ = ("_rt", "_ref", "_type", "_id", "__weakref__")
+    """A Lua value without a Python equivalent.  Used as is for userdata:
+    reading items and attributes goes through Lua (``__index``)."""
+    __slots__ = ("_rt", "_ref", "__luatype__", "__luaid__", "__weakref__")
 
     def __init__(self, runtime, ref, luatype):
-        object.__setattr__(self, "_rt", runtime)
-        object.__setattr__(self, "_ref", ref)
-        object.__setattr__(self, "_type", luatype)
-        object.__setattr__(self, "_id", None)
+        _set(self, "_rt", runtime)
+        _set(self, "_ref", ref)
+        _set(self, "__luatype__", luatype)
 
     def __del__(self):
         try:
             rt = self._rt
-            rt._lib.lc_unref(rt._ptr, self._ref)
-        except Exception:     # interpreter shutdown
+            if rt._ptr is not None:       # else the runtime has freed everything
+                rt._lib.lc_unref(rt._ptr, self._ref)
+        except Exception:     # interpreter shutdown, half-built wrapper
             pass
 
-    # ---- identity (two wrappers of one Lua value are equal) ----
+    def __reduce__(self):
+        raise TypeError("Lua objects cannot be pickled or copied")
+
+    # ---- identity: two wrappers of one Lua value are equal ----
     def _identity(self):
-        ident = self._id
-        if ident is None:
+        try:
+            return self.__luaid__
+        except AttributeError:
             rt = self._rt
-            ident = rt._lib.lc_topointer(rt._ptr, self._ref)
-            object.__setattr__(self, "_id", ident)
-        return ident
+            ident = rt._lib.lc_topointer(rt._ptr, self._ref) if rt._ptr is not None else 0
+            _set(self, "__luaid__", ident)
+            return ident
 
     def __eq__(self, other):
         if not isinstance(other, _LuaObject):
             return NotImplemented
-        return self._rt is other._rt and self._identity() == other._identity()
+        return self is other or (self._rt is other._rt and self._identity() == other._identity())
 
     def __ne__(self, other):
         eq = self.__eq__(other)
@@ -48,100 +83,181 @@ class _LuaObject(object):
     def __hash__(self):
         return hash(self._identity())
 
+    def __bool__(self):
+        return True
+
     # ---- text ----
     def __repr__(self):
-        return "<Lua %s at 0x%x>" % (_TYPE_NAMES.get(self._type, "object"), self._identity())
+        return "<Lua %s at 0x%x>" % (_TYPE_NAMES.get(self.__luatype__, "object"), self._identity())
 
     def __str__(self):
-        rt = self._rt
+        """Lua's tostring() when the value has a __tostring metamethod,
+        otherwise the same text as repr()."""
+        rt = _live(self._rt)
         out = rt._backend.buffers().out
         n = rt._lib.lc_tostring(rt._ptr, self._ref, out)
         if n < 0:
             raise rt._error(n, out)
-        s = rt._results(n, out, 1)
-        if isinstance(s, bytes):
-            s = s.decode(rt._encoding or "utf-8", "replace")
-        if s.startswith(("table: ", "function: ", "thread: ", "userdata: ")) and \
-                s.split(": ", 1)[1].startswith(("0x", "builtin")):
-            return repr(self)     # no __tostring: the same text as repr()
-        return s
+        if out[0].tag != _STR:        # __tostring returned a number, or worse (Lua 5.2)
+            value = rt._results(n, out, 1)
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                return str(value)
+            raise TypeError("__tostring returned non-string object")
+        text = rt._ffi.unpack(out[0].s, out[0].i)
+        head, sep, tail = text.rpartition(b": ")
+        if sep and (tail.startswith(b"builtin#") or _is_address(tail, self._identity())):
+            return repr(self)         # Lua's default "<type or __name>: <address>"
+        try:
+            return text.decode(rt._encoding or "utf-8")
+        except UnicodeDecodeError:    # like lupa: undecodable text still prints
+            return text.decode("latin-1")
 
-    # ---- calling ----
+    # ---- operations through Lua ----
     def __call__(self, *args):
-        return self._rt._call(self._ref, args)
+        return _live(self._rt)._call(self._ref, args)
 
-    # ---- indexing ----
     def __getitem__(self, key):
-        return self._rt._getitem(self._ref, key)
-
-    def __setitem__(self, key, value):
-        self._rt._setitem(self._ref, key, value)
-
-    def __delitem__(self, key):
-        self._rt._setitem(self._ref, key, None)
+        return _live(self._rt)._getitem(self._ref, key)
 
     def __getattr__(self, name):
-        if name.startswith("__") and name.endswith("__"):
+        if _is_dunder(name):
             raise AttributeError(name)
-        try:
-            return self._rt._getitem(self._ref, name)
-        except LuaError:
-            raise AttributeError("Lua %s has no attribute %r"
-                                 % (_TYPE_NAMES.get(self._type, "object"), name))
+        return _live(self._rt)._getitem(self._ref, name)
 
     def __setattr__(self, name, value):
-        if name in _LuaObject.__slots__:
-            raise AttributeError("cannot set %r" % name)
-        self._rt._setitem(self._ref, name, value)
+        raise AttributeError("'%s' object has no attribute %r" % (type(self).__name__, name))
 
     def __delattr__(self, name):
-        self._rt._setitem(self._ref, name, None)
+        raise AttributeError("'%s' object has no attribute %r" % (type(self).__name__, name))
 
     def __len__(self):
-        return self._rt._len(self._ref)
+        return _live(self._rt)._len(self._ref)
 
-    def __bool__(self):
-        return True
+    def __iter__(self):
+        raise TypeError("iteration is only supported for tables")
+
+
+def _is_address(text, address):
+    try:
+        return int(text, 16) == address
+    except ValueError:
+        return False
 
 
 class _LuaTable(_LuaObject):
-    """A Lua table: a mapping with Lua's keys (``t[1]`` is the first item)."""
+    """A Lua table as a mapping: ``t[k]``, ``t.k`` (any name except keys,
+    values, items and dunder names), assignment and ``del`` (which sets nil).
+    Missing keys read as None; a None key is Lua's ``python.none``.
+
+    ``len(t)`` is the raw length (Lua's ``#`` without ``__len``).  Iteration,
+    ``keys()``, ``values()`` and ``items()`` are raw (no ``__pairs``) and give
+    iterators; ``k in t`` compares k with the keys, like lupa.  Changing values
+    while iterating is allowed (Lua's ``next()`` rules); adding keys while
+    iterating may raise LuaError ("invalid key to 'next'") or visit keys
+    again, but never crashes.
+    """
     __slots__ = ()
 
     def __getattr__(self, name):
-        if name.startswith("__") and name.endswith("__"):
+        if _is_dunder(name):
             raise AttributeError(name)
-        return self._rt._getitem(self._ref, name)
+        return _live(self._rt)._getitem(self._ref, name)
+
+    def __setattr__(self, name, value):
+        if _is_dunder(name):
+            raise TypeError("cannot set attribute %r of a Lua table" % (name,))
+        _live(self._rt)._setitem(self._ref, name, value)
+
+    def __delattr__(self, name):
+        if _is_dunder(name):
+            raise TypeError("cannot delete attribute %r of a Lua table" % (name,))
+        _live(self._rt)._setitem(self._ref, name, None)
+
+    def __setitem__(self, key, value):
+        _live(self._rt)._setitem(self._ref, key, value)
+
+    def __delitem__(self, key):
+        _live(self._rt)._setitem(self._ref, key, None)
+
+    def __contains__(self, key):
+        for k in _LuaIter(self, 1):
+            if k is key or k == key:
+                return True
+        return False
 
     def __iter__(self):
-        return self._rt._iterate(self._ref, 1)
+        return _LuaIter(self, 1)
 
     def keys(self):
-        return self._rt._iterate(self._ref, 1)
+        """An iterator over the keys (raw, in Lua's ``next()`` order)."""
+        return _LuaIter(self, 1)
 
     def values(self):
-        return self._rt._iterate(self._ref, 2)
+        """An iterator over the values (raw, in Lua's ``next()`` order)."""
+        return _LuaIter(self, 2)
 
     def items(self):
-        return self._rt._iterate(self._ref, 3)
+        """An iterator over (key, value) pairs (raw, in Lua's ``next()`` order)."""
+        return _LuaIter(self, 3)
 
 
-class _LuaFunction(_LuaObject):
-    """A Lua function; ``coroutine(*args)`` runs it as a coroutine."""
+class _NoAccess(_LuaObject):
+    """Functions and coroutines: no items, no attributes (as in lupa)."""
+    __slots__ = ()
+
+    def __getitem__(self, key):
+        raise TypeError(_NO_ACCESS)
+
+    def __getattr__(self, name):
+        raise AttributeError(_NO_ACCESS)
+
+    def __len__(self):
+        return 0
+
+
+class _LuaFunction(_NoAccess):
+    """A Lua function: call it with any arguments; it returns None, one
+    value or a tuple.  ``coroutine(*args)`` runs it as a coroutine."""
     __slots__ = ()
 
     def coroutine(self, *args):
-        return self._rt._new_coroutine(self._ref, args)
+        """A new coroutine (a _LuaThread) that runs this function with args."""
+        return _live(self._rt)._new_coroutine(self._ref, args)
 
 
-class _LuaThread(_LuaObject):
-    """A Lua coroutine, driven like a Python generator."""
-    __slots__ = ("_args", "_done")
+class _LuaCoroutineFunction(_LuaFunction):
+    """A Lua coroutine that had not started when it reached Python.  As in
+    lupa it acts as its function: every call, like ``coroutine(*args)``,
+    starts a new coroutine running that function with args (the original
+    Lua coroutine itself stays untouched; passed back to Lua it is that
+    coroutine)."""
+    __slots__ = ()
+
+    def __call__(self, *args):
+        return self.coroutine(*args)
+
+    def __repr__(self):
+        return "<Lua function at 0x%x>" % self._identity()
+
+
+class _LuaThread(_NoAccess):
+    """A Lua coroutine, driven like a Python generator: ``send(value)``,
+    ``next()``, iteration; true while it can still be resumed.
+
+    The first resume of a coroutine made by ``f.coroutine(*args)`` passes
+    args (and must be ``send(None)``).  A tuple sent is unpacked into several
+    resume values.  What the coroutine returns at its end is the last item
+    (nothing if it returns no values); an error in it raises at the Python
+    call and ends it.  Resuming it after its end raises StopIteration, after
+    an error LuaError ("cannot resume dead coroutine").
+    """
+    __slots__ = ("_args", "_state")
 
     def __init__(self, runtime, ref, luatype, args=None):
         _LuaObject.__init__(self, runtime, ref, luatype)
-        object.__setattr__(self, "_args", args)
-        object.__setattr__(self, "_done", False)
+        _set(self, "_args", args)
+        # known state: new (args pending), None = ask Lua on the first resume
+        _set(self, "_state", _CO_NEW if args is not None else None)
 
     def __iter__(self):
         return self
@@ -150,52 +266,156 @@ class _LuaThread(_LuaObject):
         return self.send(None)
 
     def send(self, value):
-        """Resumes the coroutine with value (the first resume passes the
-        coroutine's own arguments) and returns what it yields."""
-        if self._done:
-            raise StopIteration
-        args = self._args
-        if args is not None:
-            object.__setattr__(self, "_args", None)
+        """Resumes the coroutine with value and returns what it yields next."""
+        state = self._state
+        if state is None or state == _CO_DEAD or state == _CO_FAILED:
+            state = self._check_resumable(state)
+        if state == _CO_NEW:
+            if value is not None:
+                raise TypeError("can't send non-None value to a just-started generator")
+            args = self._args
+            _set(self, "_args", None)
+            _set(self, "_state", _CO_SUSPENDED)
+        elif value is None:
+            args = ()
+        elif type(value) is tuple:
+            args = value
         else:
-            args = () if value is None else (value,)
-        result, done, count = self._rt._resume(self._ref, args)
+            args = (value,)
+        rt = _live(self._rt)
+        try:
+            result, done, count = rt._resume(self._ref, args)
+        except BaseException:
+            self._after_error()
+            raise
         if done:
-            object.__setattr__(self, "_done", True)
+            _set(self, "_state", _CO_DEAD)
             if count == 0:
                 raise StopIteration
         return result
 
-    def __call__(self, *args):
-        """A coroutine not yet started takes its arguments by being called."""
-        object.__setattr__(self, "_args", args)
-        return self
+    def _check_resumable(self, state):
+        if state is None:             # made in Lua: ask where it stands
+            state = self._status()
+            if state == _CO_NEW:      # created by coroutine.create(), never run
+                state = _CO_SUSPENDED
+            _set(self, "_state", state)
+        if state == _CO_DEAD:
+            raise StopIteration
+        if state == _CO_FAILED:
+            raise LuaError("cannot resume dead coroutine")
+        return state
+
+    def _after_error(self):
+        """An error came out of a resume: did the coroutine die of it?"""
+        try:
+            alive = self._status() in (_CO_NEW, _CO_SUSPENDED, _CO_RUNNING)
+        except Exception:
+            alive = False
+        if not alive:
+            _set(self, "_state", _CO_FAILED)
+
+    def _status(self):
+        rt = _live(self._rt)
+        status = rt._lib.lc_costatus(rt._ptr, self._ref)
+        if status < 0:
+            raise rt._error(status, rt._backend.buffers().out)
+        return status
 
     def __bool__(self):
-        if self._done:
+        state = self._state
+        if state == _CO_DEAD or state == _CO_FAILED:
             return False
-        rt = self._rt
-        return rt._lib.lc_costatus(rt._ptr, self._ref) != 0
-
-    __nonzero__ = __bool__
-
-
-class _LuaUserdata(_LuaObject):
-    """Userdata made by Lua or its C libraries."""
-    __slots__ = ()
+        if self._rt._ptr is None:
+            return False
+        return self._status() in (_CO_NEW, _CO_SUSPENDED, _CO_RUNNING)
 
 
-_WRAPPERS = {_TTABLE: _LuaTable, _TFUNCTION: _LuaFunction, _TTHREAD: _LuaThread,
-             _TUSERDATA: _LuaUserdata}
+class _LuaIter(object):
+    """What ``keys()``, ``values()``, ``items()`` and ``iter(table)`` return:
+    a raw iterator over the table, fetching entries in batches."""
+    __slots__ = ("_table", "_what", "_cursor", "_batch", "_pos", "__weakref__")
+
+    def __init__(self, table, what):
+        self._table = table           # keeps the table's reference alive
+        self._what = what             # 1 keys, 2 values, 3 (key, value) pairs
+        self._cursor = None           # int* holding the registry slot of the last key
+        self._batch = ()
+        self._pos = 0
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        pos = self._pos
+        batch = self._batch
+        if pos < len(batch):
+            self._pos = pos + 1
+            return batch[pos]
+        return self._fetch()
+
+    def _fetch(self):
+        cursor = self._cursor
+        if cursor is False:           # finished
+            raise StopIteration
+        table = self._table
+        rt = _live(table._rt)
+        if cursor is None:
+            cursor = self._cursor = rt._ffi.new("int *", _LUA_NOREF)
+        out = rt._backend.buffers().out
+        n = rt._lib.lc_next(rt._ptr, table._ref, cursor, self._what, out, len(out))
+        if n <= 0 or cursor[0] == _LUA_NOREF:     # an error, or the last batch
+            self._finish()
+        if n < 0:
+            raise rt._error(n, out)
+        if n == 0:
+            raise StopIteration
+        values = rt._results(n, out, n)
+        if n == 1:
+            values = (values,)
+        if self._what == 3:
+            values = list(zip(values[0::2], values[1::2]))
+        self._batch = values
+        self._pos = 1
+        return values[0]
+
+    def _finish(self):
+        cursor, self._cursor = self._cursor, False
+        if cursor and cursor[0] != _LUA_NOREF:
+            rt = self._table._rt
+            if rt._ptr is not None:
+                rt._lib.lc_unref(rt._ptr, cursor[0])
+
+    def __del__(self):
+        try:
+            self._finish()
+        except Exception:     # interpreter shutdown
+            pass
+
+    def __repr__(self):
+        return "LuaIter(%r)" % (self._table,)
 
 
 def _wrap(runtime, ref, luatype):
-    return _WRAPPERS.get(luatype, _LuaObject)(runtime, ref, luatype)
+    """The wrapper of a Lua value that reached Python as registry reference ref."""
+    if luatype == _TTABLE:
+        return _LuaTable(runtime, ref, luatype)
+    if luatype == _TFUNCTION:
+        return _LuaFunction(runtime, ref, luatype)
+    if luatype == _TTHREAD:
+        if runtime._lib.lc_costatus(runtime._ptr, ref) == _CO_NEW:
+            return _LuaCoroutineFunction(runtime, ref, luatype)
+        return _LuaThread(runtime, ref, luatype)
+    return _LuaObject(runtime, ref, luatype)
 
 
 def lua_type(obj):
-    """The Lua type name of a wrapped Lua object, or None for Python objects."""
+    """The Lua type name of a wrapped Lua object ('table', 'function',
+    'thread', 'userdata'), or None for anything else.  A coroutine that had
+    not started when it reached Python is a 'function' (see
+    _LuaCoroutineFunction)."""
     if isinstance(obj, _LuaObject):
-        return _TYPE_NAMES.get(obj._type)
+        if isinstance(obj, _LuaCoroutineFunction):
+            return "function"
+        return _TYPE_NAMES.get(obj.__luatype__)
     return None
-

@@ -8,7 +8,7 @@ import weakref
 from . import _async
 from ._backend import BUFFER_SIZE, get_backend
 from ._bridge import Bridge
-from ._constants import LIB_ALL, LUA_NOREF, NONE, PYOBJ
+from ._constants import ERR_SYNTAX, LIB_ALL, LUA_NOREF, NONE, PYOBJ
 from ._convert import Converter
 from ._lua_objects import _LuaThread
 from .errors import LuaError, LuaMemoryError
@@ -111,7 +111,9 @@ class LuaRuntime(Converter, Bridge):
             return None
         if not isinstance(seed, int) or isinstance(seed, bool):
             raise TypeError("string_hash_seed must be an int")
-        return seed & 0xFFFFFFFF
+        if not 0 <= seed <= 0xFFFFFFFF:
+            raise OverflowError("string_hash_seed must fit an unsigned int")
+        return seed
 
     def _init_python_table(self, register_eval, register_builtins):
         objects = self._ffi.new("lc_val[3]")
@@ -181,7 +183,7 @@ class LuaRuntime(Converter, Bridge):
         out = self._backend.buffers().out
         r = self._lib.lc_load(self._ptr, code, len(code), name, mode, out)
         if r < 0:
-            raise self._error(r, out, prefix)
+            raise self._error(r, out, prefix if r == ERR_SYNTAX else "")
         return self._results(r, out, BUFFER_SIZE)
 
     def require(self, modulename):
@@ -243,24 +245,31 @@ class LuaRuntime(Converter, Bridge):
     def gccollect(self):
         """Runs a full cycle of Lua's garbage collector."""
         self._gc(0)
+        if self._nogc_depth:
+            self._gc(1)       # Lua 5.1 and LuaJIT restart the collector
 
     @contextlib.contextmanager
     def nogc(self):
-        """Stops Lua's garbage collector inside the with block (nests)."""
+        """Stops Lua's garbage collector inside the with block (nests); the
+        collector's previous state comes back afterwards."""
         if self._nogc_depth == 0:
+            self._gc_was_running = self._gc(3)
             self._gc(1)
         self._nogc_depth += 1
         try:
             yield
         finally:
             self._nogc_depth -= 1
-            if self._nogc_depth == 0:
+            if self._nogc_depth == 0 and self._gc_was_running:
                 self._gc(2)
 
     def _gc(self, what):
-        r = self._lib.lc_gc(self._ptr, what)
+        """0 collect, 1 stop, 2 restart, 3 is the collector running?"""
+        out = self._buffers().out
+        r = self._lib.lc_gc(self._ptr, what, out)
         if r < 0:
-            raise self._error(r, self._backend.buffers().out)
+            raise self._error(r, out)
+        return r
 
     def get_memory_used(self, total=False):
         """Bytes Lua uses: beyond a fresh runtime's, or all with total=True."""
