@@ -2,6 +2,7 @@
 pseudo-terminal for the interactive prompt)."""
 import os
 import select
+import signal
 import subprocess
 import sys
 import time
@@ -346,6 +347,9 @@ class Terminal(object):
         self.pid, self.fd = pty.fork()
         if self.pid == 0:                         # the child
             try:
+                # as in a terminal session, even when the tests run in the
+                # background with SIGINT ignored (which a child would inherit)
+                signal.signal(signal.SIGINT, signal.SIG_DFL)
                 os.execve(sys.executable, [sys.executable, "-m", "lupacffi"] + list(args),
                           child_env(TERM="dumb"))
             finally:
@@ -371,10 +375,27 @@ class Terminal(object):
                 self.out += data
         return self.out.index(wanted, start) + len(wanted)
 
+    def wait_for_reader(self):
+        """Waits until the child sleeps, i.e. waits for a key.  Keys typed
+        before that can get lost: a Ctrl-D while readline has not yet put the
+        terminal in raw mode, or a Ctrl-C that CPython's readline takes just
+        before it starts waiting (it then waits on for a key).  People never
+        type that fast; tests do."""
+        deadline = time.time() + TIMEOUT
+        while time.time() < deadline:
+            try:
+                with open("/proc/%d/stat" % self.pid) as f:
+                    state = f.read().rsplit(")", 1)[1].split()[0]
+            except (OSError, IndexError):     # no /proc here: go on
+                return
+            if state == "S":
+                return
+            time.sleep(0.01)
+
     def send(self, data, *wanted):
-        """Types data, then waits for each of `wanted` in turn.  Control
-        characters must wait for the prompt before them: typed earlier, the
-        terminal is not in raw mode yet and a Ctrl-D could get lost."""
+        """Types data once the child waits for it, then waits for each of
+        `wanted` in turn."""
+        self.wait_for_reader()
         pos = len(self.out)
         os.write(self.fd, data)
         for w in wanted:
@@ -401,7 +422,6 @@ class Terminal(object):
 
     def close(self):
         if self.pid is not None:
-            import signal
             os.kill(self.pid, signal.SIGKILL)
             os.waitpid(self.pid, 0)
             os.close(self.fd)
