@@ -191,7 +191,8 @@ def test_exception_traceback_is_not_reachable(lupa):
     ok, error = lua.execute("local fail = ... return pcall(fail)", fail)
     assert ok is False and isinstance(error, ValueError)
     ok, message = lua.execute(
-        "local fail = ... local ok, e = pcall(fail) return pcall(function() return e.__traceback__ end)",
+        "local fail = ... local ok, e = pcall(fail) "
+        "return pcall(function() return e.__traceback__ end)",
         fail)
     assert ok is False
     assert lua.execute("local fail = ... local ok, e = pcall(fail) return e.args[0]", fail) \
@@ -260,6 +261,22 @@ def test_attribute_handlers_are_guarded(lupa):
         lua.execute("local obj = ... obj._private = 1", thing)
     assert calls == ["value", "value"]
     assert thing._private == "private"
+
+
+def test_attribute_handlers_with_one_side_default(lupa):
+    calls = []
+
+    def getter(obj, name):
+        calls.append(name)
+        return getattr(obj, name)
+    lua = lupa.LuaRuntime(sandbox=True, attribute_handlers=(getter, None))
+    thing = Thing()
+    assert lua.execute("local obj = ... obj.value = 3 return obj.value", thing) == 3
+    with pytest.raises(AttributeError):
+        lua.execute("local obj = ... obj._private = 1", thing)      # default side
+    with pytest.raises(AttributeError):
+        lua.execute("local obj = ... return obj._private", thing)
+    assert calls == ["value"]
 
 
 # ---- no bytecode ------------------------------------------------------------------------
@@ -571,7 +588,10 @@ def test_empty_string_rep_is_instant(lupa, code):
     "local t = setmetatable({}, {__len = function() return 1e12 end}) table.remove(t, 1)",
     "local t = setmetatable({}, {__len = function() return 1e12 end}) table.sort(t)",
     "local t = setmetatable({}, {__len = function() return 1e12 end}) table.concat(t)",
+    "local t = setmetatable({}, {__len = function() return 1e12 end}) table.insert(t, '1', 0)",
+    "local t = setmetatable({}, {__len = function() return '1e12' end}) table.remove(t, '1')",
     "return table.move({}, 1, 1e12, 2)",
+    "return table.move({}, '1', '1e12', 2)",
 ])
 def test_long_c_loops_over_tables_are_refused(lupa, code):
     lua = sandbox(lupa, max_time=5)
@@ -590,7 +610,8 @@ def test_long_c_loops_over_tables_are_refused(lupa, code):
 # ---- normal scripts still work -----------------------------------------------------------
 def test_string_methods(lupa):
     lua = sandbox(lupa)
-    assert lua.eval("('Hello'):upper(), ('Hello'):lower(), ('Hello'):len()") == ("HELLO", "hello", 5)
+    assert lua.eval("('Hello'):upper(), ('Hello'):lower(), ('Hello'):len()") \
+        == ("HELLO", "hello", 5)
     assert lua.eval("('a,b,c'):gsub(',', ';')") == ("a;b;c", 2)
     assert lua.eval("('key=value'):match('^(%w+)=(%w+)$')") == ("key", "value")
     assert lua.eval("('abc'):find('b', 1, true)") == (2, 2)
@@ -649,8 +670,8 @@ def test_math_and_friends(lupa):
                        "for i, v in ipairs({4, 5}) do t[i] = v end return t.a, t[1], t[2]") \
         == (1, 4, 5)
     assert lua.eval("pcall(error, 'e', 0)") == (False, "e")
-    assert lua.eval("xpcall(function() error('x', 0) end, function(e) return 'handled ' .. e end)") \
-        == (False, "handled x")
+    assert lua.eval("xpcall(function() error('x', 0) end, "
+                    "function(e) return 'handled ' .. e end)") == (False, "handled x")
     assert lua.eval("getmetatable(setmetatable({}, {__index = {a = 1}})).__index.a") == 1
     assert lua.eval("rawequal(string, string), rawget({a = 1}, 'a')") == (True, 1)
 
@@ -697,6 +718,22 @@ def test_python_table_functions(lupa):
                        "end return #t", ["a", "b"]) == 2
     assert lua.execute("local d = ... return python.as_attrgetter(d).get('k')", {"k": 3}) == 3
     assert lua.eval("python.none") is None
+
+
+def test_async_execution_is_sandboxed_too(lupa):
+    import asyncio
+    lua = sandbox(lupa)
+
+    async def fetch(x):
+        return x * 2
+
+    async def main():
+        value = await lua.execute_async("x = 5 local f = ... return f(x)", fetch)
+        none = await lua.eval_async("x")
+        return value, none
+    assert asyncio.run(main()) == (10, None)
+    with pytest.raises(LuaSyntaxError):
+        asyncio.run(lua.execute_async(lua_bytecode(lupa)))
 
 
 def test_encoding_none(lupa):

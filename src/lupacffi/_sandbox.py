@@ -135,7 +135,8 @@ class _PrivateFilter(object):
 
 def _guarded_handlers(handlers):
     """attribute_handlers with the same denial in front (they replace the
-    filter in the runtime, so they are wrapped instead)."""
+    filter in the runtime, so they are wrapped instead).  A side that is None
+    means the runtime's default access, which goes through the filter."""
     getter, setter = handlers
 
     def get(obj, name):
@@ -145,7 +146,7 @@ def _guarded_handlers(handlers):
     def set_(obj, name, value):
         _check_name(obj, name)
         return setter(obj, name, value)
-    return (get, set_)
+    return (None if getter is None else get, None if setter is None else set_)
 
 
 def _is_abort(value):
@@ -174,8 +175,10 @@ local pmt = real_getmetatable(python.none)
 if type(pmt) == "table" then rawset(pmt, "__metatable", LOCKED) end
 
 -- C functions that run long loops without allocating (no hook runs in C)
-local function check_count(name, n)
-  if type(n) == "number" and n > MAX_SHIFT then
+local tonumber = tonumber
+local function check_count(name, first, last)
+  first, last = tonumber(first), tonumber(last)
+  if first and last and last - first > MAX_SHIFT then
     error("table." .. name .. ": more than " .. MAX_SHIFT ..
           " elements in one call are not allowed in the sandbox", 3)
   end
@@ -200,24 +203,24 @@ if type(tbl) == "table" then                  -- a lying __len (Lua 5.2+)
                                              tbl.concat, tbl.sort
   if insert then
     tbl.insert = function(t, ...)
-      if select("#", ...) >= 2 and type(t) == "table" and type((...)) == "number" then
-        check_count("insert", #t - (...))
+      if select("#", ...) >= 2 and type(t) == "table" then
+        check_count("insert", (...), #t)
       end
       return insert(t, ...)
     end
   end
   if remove then
     tbl.remove = function(t, ...)
-      if select("#", ...) >= 1 and type(t) == "table" and type((...)) == "number" then
-        check_count("remove", #t - (...))
+      if select("#", ...) >= 1 and type(t) == "table" then
+        check_count("remove", (...), #t)
       end
       return remove(t, ...)
     end
   end
   if move then
-    tbl.move = function(a1, f, e, t, ...)
-      if type(f) == "number" and type(e) == "number" then check_count("move", e - f) end
-      return move(a1, f, e, t, ...)
+    tbl.move = function(a1, f, e, ...)
+      check_count("move", f, e)
+      return move(a1, f, e, ...)
     end
   end
   if concat then
@@ -226,14 +229,14 @@ if type(tbl) == "table" then                  -- a lying __len (Lua 5.2+)
         local first, last = i, j
         if first == nil then first = 1 end
         if last == nil then last = #t end
-        if type(first) == "number" then check_count("concat", last - first) end
+        check_count("concat", first, last)
       end
       return concat(t, sep, i, j, ...)
     end
   end
   if sort then
     tbl.sort = function(t, ...)
-      if type(t) == "table" then check_count("sort", #t) end
+      if type(t) == "table" then check_count("sort", 1, #t) end
       return sort(t, ...)
     end
   end
