@@ -512,6 +512,14 @@ def test_memory_is_limited(lupa, code):
     assert lua.get_memory_used() < 8 * MB
 
 
+def test_code_too_large_for_the_memory_limit(lupa):
+    lua = sandbox(lupa, max_memory=MB)
+    code = "local t = {" + ",".join(str(i) for i in range(300000)) + "} return #t"
+    with pytest.raises(LuaMemoryError):
+        lua.execute(code)
+    assert lua.eval("1") == 1
+
+
 def test_memory_error_in_pcall_is_just_an_error(lupa):
     lua = sandbox(lupa, max_memory=8 * MB)
     ok, message = lua.eval("pcall(string.rep, 'x', 2^30)")

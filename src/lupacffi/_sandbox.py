@@ -393,12 +393,15 @@ def _chunk_loader(runtime_ref, compile_ref):
         result = runtime._call(compile_ref, (code, name))
         if not isinstance(result, tuple):
             return result
-        message = result[1]
-        value = message.encode("utf-8") if isinstance(message, str) else message
+        message = result[1] if len(result) > 1 and result[1] is not None else b"cannot load"
+        value = message.encode(runtime._encoding or "utf-8", "replace") \
+            if isinstance(message, str) else message
         text = message if isinstance(message, str) else \
             message.decode(runtime._encoding or "utf-8", "replace")
-        cls = LuaMemoryError if text == "not enough memory" else LuaSyntaxError
-        error = cls(prefix + text)
+        if text == "not enough memory":
+            error = LuaMemoryError(text)        # not prefixed, as in LuaRuntime._load
+        else:
+            error = LuaSyntaxError(prefix + text)
         error.value = value
         raise error
     return load
