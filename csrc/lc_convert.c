@@ -221,3 +221,18 @@ void lc_unpin(lc_runtime *rt, long long h)
         lc_release_handle(rt, h);
     pthread_mutex_unlock(&rt->lock);
 }
+
+/* Releases the n results an entry point left in this thread's buffer
+   (pinned Python objects, registry references) when they will not be
+   handed to Python after all. */
+static void lc_drop_results(lc_runtime *rt, int n)
+{
+    int k;
+    if (n > tls_nvals)
+        n = tls_nvals;
+    lc_pin(rt, tls_vals, n, -1);
+    for (k = 0; k < n; k++)
+        if (tls_vals[k].tag == LC_REF)
+            lc_unref(rt, (int)tls_vals[k].i);
+    tls_nvals = 0;
+}

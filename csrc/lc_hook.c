@@ -117,7 +117,7 @@ void lc_set_limits(lc_runtime *rt, long long instructions, double seconds)
 {
     pthread_mutex_lock(&rt->lock);
     rt->max_instructions = instructions >= 0 ? instructions : -1;
-    rt->max_ns = seconds > 0 ? (long long)(seconds * 1e9) : 0;
+    rt->max_ns = seconds > 0 ? (seconds < 1e-9 ? 1 : (long long)(seconds * 1e9)) : 0;
     if (rt->depth > 0) {      /* a call is running: the new limits apply now */
         rt->budget = rt->max_instructions;
         rt->deadline = rt->max_ns > 0 ? lc_now_ns() + rt->max_ns : 0;
@@ -161,4 +161,15 @@ static void lc_hook_coroutine(lc_runtime *rt, lua_State *co)
 {
     if (lc_hook_wanted(rt) && lua_gethook(co) == NULL)
         lc_install_hook(co, LC_HOOK_EVERY);
+}
+
+/* Called by lc_callback: a C loop that calls Python (gsub with a Python
+   function, say) runs no Lua instructions, so the hook alone would miss the
+   deadline. */
+static void lc_check_deadline(lc_runtime *rt, lua_State *L)
+{
+    if (rt->deadline && !rt->stop && lc_now_ns() > rt->deadline) {
+        rt->stop = LC_STOP_TIME;
+        lc_raise_stop(rt, L);
+    }
 }

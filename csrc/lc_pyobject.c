@@ -73,6 +73,7 @@ static int lc_callback(lua_State *L)
     lc_runtime *rt = (lc_runtime *)lua_touserdata(L, lua_upvalueindex(1));
     int op = (int)lua_tointeger(L, lua_upvalueindex(2));
     lc_val argbuf[LC_NVALS], outbuf[LC_NVALS];
+    lc_check_deadline(rt, L);
     lc_val *args = argbuf, *out = outbuf;
     int n, k, r;
     if (!lua_isnoneornil(L, lua_upvalueindex(3))) {

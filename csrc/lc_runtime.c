@@ -217,9 +217,15 @@ static int lc_enter(lc_runtime *rt)
 static int lc_leave(lc_runtime *rt, int result)
 {
     if (--rt->depth == 0) {
-        if (result < 0 && rt->stop == LC_STOP_INSTRUCTIONS)
+        int stop = rt->stop;
+        if (result > 0 && (stop == LC_STOP_INSTRUCTIONS || stop == LC_STOP_TIME)) {
+            /* Lua caught the stop (pcall) just before returning: the call
+               still fails, and its results (this thread's buffer) are dropped */
+            lc_drop_results(rt, result);
+        }
+        if (stop == LC_STOP_INSTRUCTIONS)
             result = LC_ERR_INSTRUCTIONS;
-        else if (result < 0 && rt->stop == LC_STOP_TIME)
+        else if (stop == LC_STOP_TIME)
             result = LC_ERR_TIME;
         lc_limits_end(rt);
     }

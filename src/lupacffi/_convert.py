@@ -191,12 +191,12 @@ class Converter(object):
         if status in _STATUS_MESSAGES:
             return LuaError(_STATUS_MESSAGES[status])
         if status == ERR_INSTRUCTIONS:
-            budget = self._limits[0]
-            return LuaLimitError("Lua stopped: instruction limit of %d exceeded" % budget,
+            budget = self._limits[0]      # (another thread may have changed it since)
+            return LuaLimitError("Lua stopped: instruction limit of %s exceeded" % budget,
                                  "instructions", budget)
         if status == ERR_TIME:
             budget = self._limits[1]
-            return LuaLimitError("Lua stopped: time limit of %g seconds exceeded" % budget,
+            return LuaLimitError("Lua stopped: time limit of %s seconds exceeded" % budget,
                                  "time", budget)
         value = self._error_value(out)
         if isinstance(value, BaseException):

@@ -13,6 +13,7 @@ from ._convert import Converter
 from ._lua_objects import _LuaThread
 from .errors import LuaError, LuaMemoryError
 _runtime_ids = itertools.count(1)
+_KEEP = object()          # limits(): keep the current value
 _CoroutineType = types.CoroutineType
 
 _DEFAULT_NAME = b"<python>"
@@ -293,23 +294,30 @@ class LuaRuntime(Converter, Bridge):
         instructions and max_time seconds of wall-clock time (None: no
         limit).  A call that runs out raises LuaLimitError; Lua code cannot
         catch the stop with pcall.  Counted to a granularity of 1000
-        instructions; time spent in Python callbacks counts towards max_time."""
+        instructions; time spent in Python callbacks counts towards max_time.
+        Set limits when creating the runtime to cover every coroutine: on PUC
+        Lua, a coroutine created before limits were set and resumed from Lua
+        runs unlimited.  While a call is running in another thread, this waits
+        for it to end."""
         instructions = _check_limit(max_instructions, "max_instructions", int)
         seconds = _check_limit(max_time, "max_time", (int, float))
-        self._limits = (instructions, seconds)
+        if seconds is not None and seconds > 1e9:
+            raise ValueError("max_time is too large")
         self._lib.lc_set_limits(self._ptr, -1 if instructions is None else instructions,
                                 0.0 if seconds is None else float(seconds))
+        self._limits = (instructions, seconds)     # after: a running call reports its own
 
     def get_limits(self):
         """The current (max_instructions, max_time)."""
         return self._limits
 
     @contextlib.contextmanager
-    def limits(self, max_instructions=None, max_time=None):
+    def limits(self, max_instructions=_KEEP, max_time=_KEEP):
         """Applies set_limits() inside a with block, restoring the previous
-        limits afterwards."""
+        limits afterwards; a limit not given keeps its current value."""
         previous = self._limits
-        self.set_limits(max_instructions, max_time)
+        self.set_limits(previous[0] if max_instructions is _KEEP else max_instructions,
+                        previous[1] if max_time is _KEEP else max_time)
         try:
             yield self
         finally:
@@ -545,7 +553,8 @@ def _check_limit(value, name, types):
     if value is None:
         return None
     if not isinstance(value, types) or isinstance(value, bool):
-        raise TypeError("%s must be a number or None" % name)
+        raise TypeError("%s must be %s or None"
+                        % (name, "an int" if types is int else "a number"))
     if value != value or value <= 0:
         raise ValueError("%s must be positive" % name)
     if value > 2 ** 62:
