@@ -6,11 +6,12 @@ typedef struct lc_pyud {       /* the payload of a Python-object userdata */
 
 /* Per-thread result buffers: results are copied here so that they stay valid
    after the runtime lock is released, until this thread's next entry point. */
-static __thread lc_val *tls_vals;
-static __thread int tls_vals_cap;
-static __thread int tls_nvals;
-static __thread char *tls_str;
-static __thread size_t tls_str_cap;
+#define LC_TLS static __thread __attribute__((tls_model("initial-exec")))
+LC_TLS lc_val *tls_vals;
+LC_TLS int tls_vals_cap;
+LC_TLS int tls_nvals;
+LC_TLS char *tls_str;
+LC_TLS size_t tls_str_cap;
 
 static void lc_pushhandle(lua_State *L, long long h)
 {
@@ -168,6 +169,8 @@ static void lc_copy_strings(lc_val *vals, int n)
     for (k = 0; k < n; k++)
         if (vals[k].tag == LC_STR)
             total += (size_t)vals[k].i + 1;
+    if (total == 0)
+        return;
     if (total > tls_str_cap || (tls_str_cap > (1u << 20) && total < (1u << 16))) {
         char *p = (char *)realloc(tls_str, total ? total : 1);
         if (p == NULL)

@@ -127,6 +127,8 @@ static int lc_error_result(lc_runtime *rt, lua_State *L, int status, lc_val *out
         out[1].tag = LC_NIL;
     lc_copy_strings(out, 2);
     lua_pop(L, 1);
+    lua_pushboolean(L, 0);            /* the slot is clear for the next error */
+    lua_rawseti(L, LUA_REGISTRYINDEX, rt->tb_ref);
     return result;
 }
 
@@ -179,8 +181,6 @@ static int lc_run(lc_runtime *rt, lc_ctx *c)
     }
 #endif
     c->rt = rt;
-    lua_pushboolean(L, 0);
-    lua_rawseti(L, LUA_REGISTRYINDEX, rt->tb_ref);
     lua_rawgeti(L, LUA_REGISTRYINDEX, rt->msgh_ref);
     lua_rawgeti(L, LUA_REGISTRYINDEX, rt->body_ref);
     lua_pushlightuserdata(L, c);
