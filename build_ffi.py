@@ -74,8 +74,9 @@ def available_backends():
     return found
 
 
-def make_ffi(backend):
-    """The FFI builder of one backend."""
+def make_ffi(backend, absolute_paths=False):
+    """The FFI builder of one backend.  setuptools wants source paths relative
+    to this directory; ffi.compile() (the development build) absolute ones."""
     tree, pkgs = BACKENDS[backend]
     tree = os.path.join(HERE, tree)
     is_jit = backend.startswith("jit")
@@ -101,8 +102,8 @@ def make_ffi(backend):
                                           "-Wl,--no-whole-archive"]
         else:
             kwargs["sources"] = sorted(
-                os.path.join(src, f) for f in os.listdir(src)
-                if f.endswith(".c") and f not in NOT_LIBRARY)
+                os.path.join(src, f) if absolute_paths else os.path.relpath(os.path.join(src, f), HERE)
+                for f in os.listdir(src) if f.endswith(".c") and f not in NOT_LIBRARY)
             kwargs["define_macros"].append(("LUA_USE_LINUX", "1"))
     else:                                        # system Lua: link its shared library
         cflags, libs = _pkg_config(pkgs)
@@ -131,5 +132,5 @@ if __name__ == "__main__":
     # Development build into src/lupacffi/: python build_ffi.py [BACKEND ...]
     for name in sys.argv[1:] or list(available_backends()):
         tmp = os.path.join(HERE, "build", "ffi-" + name)
-        built = make_ffi(name).compile(tmpdir=tmp, verbose=False)
+        built = make_ffi(name, absolute_paths=True).compile(tmpdir=tmp, verbose=False)
         shutil.copy(built, os.path.join(HERE, "src", "lupacffi"))
