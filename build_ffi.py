@@ -133,4 +133,7 @@ if __name__ == "__main__":
     for name in sys.argv[1:] or list(available_backends()):
         tmp = os.path.join(HERE, "build", "ffi-" + name)
         built = make_ffi(name, absolute_paths=True).compile(tmpdir=tmp, verbose=False)
-        shutil.copy(built, os.path.join(HERE, "src", "lupacffi"))
+        # copy, then rename: a process that has the old module loaded keeps it
+        target = os.path.join(HERE, "src", "lupacffi", os.path.basename(built))
+        shutil.copy(built, target + ".new")
+        os.replace(target + ".new", target)

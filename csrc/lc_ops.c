@@ -376,10 +376,14 @@ int lc_tostring(lc_runtime *rt, int ref, lc_val *out)
    ref is LUA_NOREF; the new table is returned in out[0]. */
 static int fn_fill_table(lua_State *L, lc_ctx *c)
 {
-    int k;
-    if (c->ref == LUA_NOREF)
-        lua_createtable(L, 0, c->nargs);
-    else
+    int k, narr = 0;
+    if (c->ref == LUA_NOREF) {
+        /* keys 1..n go to the array part, in order, as Lua's constructor does */
+        for (k = 0; k < c->nargs; k++)
+            if (c->args[2 * k].tag == LC_INT && c->args[2 * k].i == narr + 1)
+                narr++;
+        lua_createtable(L, narr, c->nargs - narr);
+    } else
         lua_rawgeti(L, LUA_REGISTRYINDEX, c->ref);
     if (lua_type(L, 1) != LUA_TTABLE)
         luaL_error(L, "not a table");
