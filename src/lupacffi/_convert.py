@@ -137,13 +137,7 @@ class Converter(object):
 
     def _value1(self, v):
         """The value of one result at pointer v (pinned, if a Python object)."""
-        tag = v.tag
-        if tag == INT:
-            return v.i
-        if tag == STR:
-            b = self._ffi.unpack(v.s, v.i)
-            return b.decode(self._encoding) if self._encoding else b
-        if tag == PYOBJ:
+        if v.tag == PYOBJ:
             h = v.i
             try:
                 return unwrap(self._objects[h])
@@ -155,14 +149,7 @@ class Converter(object):
         """The Python value of n results: None, one value, or a tuple.  Python
         objects among them were pinned by C until we have taken them."""
         if n == 1:
-            v = out[0]
-            if v.tag != PYOBJ:
-                return self._from_val(v)
-            h = v.i
-            try:
-                return unwrap(self._objects[h])
-            finally:
-                self._lib.lc_unpin(self._ptr, h)
+            return self._value1(out[0])
         if n == 0:
             return None
         if n > nout:
