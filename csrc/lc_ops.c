@@ -102,11 +102,31 @@ int lc_call_s(lc_runtime *rt, int ref, const char *s, size_t len, lc_val *out, i
 }
 
 /* ---- coroutines --------------------------------------------------------------- */
+/* 0 dead, 1 not started, 2 suspended in a yield, 3 running or normal,
+   4 dead of an error */
+static int lc_costatus_of(lc_runtime *rt, lua_State *co);
+
+/* A coroutine running function `ref`; given a coroutine that has not started
+   yet, one more running the same function (what calling it from Python does). */
 static int fn_newthread(lua_State *L, lc_ctx *c)
 {
-    lua_State *co = lua_newthread(L);
-    lua_rawgeti(L, LUA_REGISTRYINDEX, c->ref);
+    lua_State *co;
+    lua_rawgeti(L, LUA_REGISTRYINDEX, c->ref);            /* 1 */
+    if (lua_type(L, 1) == LUA_TTHREAD) {
+        lua_State *old = lua_tothread(L, 1);
+        if (lc_costatus_of(c->rt, old) != 1)
+            luaL_error(L, "cannot start a coroutine that has already started");
+        lua_pushvalue(old, 1);
+        lua_xmove(old, L, 1);
+        lua_replace(L, 1);
+    }
+    if (lua_type(L, 1) != LUA_TFUNCTION || lua_iscfunction(L, 1))
+        luaL_error(L, "a coroutine needs a Lua function");
+    co = lua_newthread(L);                                 /* 2 */
+    lua_pushvalue(L, 1);
     lua_xmove(L, co, 1);
+    lua_replace(L, 1);
+    lua_settop(L, 1);
     c->result = lc_results(c->rt, L, 1, 1, c->out, c->nout);
     return 0;
 }
@@ -118,15 +138,16 @@ int lc_newthread(lc_runtime *rt, int fref, lc_val *out)
     return lc_op(rt, &c, NULL, 0);
 }
 
-/* 0 dead, 1 not started, 2 suspended in a yield, 3 running or normal */
-static int lc_costatus_of(lua_State *co)
+static int lc_costatus_of(lc_runtime *rt, lua_State *co)
 {
     lua_Debug ar;
     int status = lua_status(co);
+    if (co == rt->L)
+        return 3;             /* the main thread is never resumable */
     if (status == LUA_YIELD)
         return 2;
     if (status != LUA_OK)
-        return 0;
+        return 4;             /* died of an error */
     if (lua_getstack(co, 0, &ar) > 0)
         return 3;
     return lua_gettop(co) > 0 ? 1 : 0;
@@ -141,7 +162,7 @@ int lc_costatus(lc_runtime *rt, int coref)
     lua_rawgeti(rt->L, LUA_REGISTRYINDEX, coref);
     co = lua_tothread(rt->L, -1);
     if (co != NULL)
-        status = lc_costatus_of(co);
+        status = lc_costatus_of(rt, co);
     lua_pop(rt->L, 1);
     return lc_leave(rt, status);
 }
@@ -154,8 +175,8 @@ static int fn_resume(lua_State *L, lc_ctx *c)
     co = lua_tothread(L, -1);
     if (co == NULL)
         luaL_error(L, "not a coroutine");
-    if (lc_costatus_of(co) < 1 || lc_costatus_of(co) > 2) {
-        c->result = lc_costatus_of(co) == 0 ? LC_ERR_DEAD : LC_ERR_RUN;
+    if (lc_costatus_of(c->rt, co) < 1 || lc_costatus_of(c->rt, co) > 2) {
+        c->result = lc_costatus_of(c->rt, co) == 3 ? LC_ERR_RUN : LC_ERR_DEAD;
         lua_pushstring(L, c->result == LC_ERR_DEAD ? "cannot resume dead coroutine"
                                                    : "cannot resume non-suspended coroutine");
         lc_to_val(c->rt, L, -1, &c->out[0]);
@@ -278,15 +299,7 @@ int lc_setitem(lc_runtime *rt, int ref, lc_val *key, lc_val *value, lc_val *out)
 static int fn_len(lua_State *L, lc_ctx *c)
 {
     lua_rawgeti(L, LUA_REGISTRYINDEX, c->ref);
-    if (lua_type(L, -1) == LUA_TTABLE) {
-        lua_pushinteger(L, (lua_Integer)lc_objlen(L, -1));
-    } else {
-#if LUA_VERSION_NUM >= 502
-        lua_len(L, -1);
-#else
-        lua_pushinteger(L, (lua_Integer)lua_objlen(L, -1));
-#endif
-    }
+    lua_pushinteger(L, (lua_Integer)lc_objlen(L, -1));     /* raw, as lupa's len() */
     c->result = lc_results(c->rt, L, lua_gettop(L), 1, c->out, c->nout);
     return 0;
 }
@@ -352,7 +365,7 @@ static int fn_tostring(lua_State *L, lc_ctx *c)
 {
     lua_rawgeti(L, LUA_REGISTRYINDEX, c->ref);
 #if LUA_VERSION_NUM >= 502
-    luaL_tolstring(L, -1, NULL);
+    luaL_tolstring(L, lua_gettop(L), NULL);   /* absolute: 5.3 gets -1 wrong with __name */
 #else
     if (luaL_callmeta(L, -1, "__tostring")) {
         if (!lua_isstring(L, -1))

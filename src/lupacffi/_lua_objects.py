@@ -294,6 +294,13 @@ class _LuaThread(_NoAccess):
                 raise StopIteration
         return result
 
+    def __call__(self, *args):
+        """A coroutine made in Lua and not started yet, called with arguments,
+        gives a new coroutine of the same function with them (as in lupa)."""
+        if self._args is not None:    # f.coroutine(...): Lua cannot call a thread
+            return _LuaObject.__call__(self, *args)
+        return _live(self._rt)._new_coroutine(self._ref, args)
+
     def _check_resumable(self, state):
         if state is None:             # made in Lua: ask where it stands
             state = self._status()
