@@ -150,3 +150,37 @@ def test_limits_apply_to_lua_parts(lua, lupa):
     with lua.limits(max_instructions=10 ** 5):
         with pytest.raises(lupa.LuaError):
             run(lua.execute_async("while true do end"))
+
+
+def test_event_loop_closed_mid_call(lua):
+    """The loop goes away while Lua waits for an awaitable: the runtime stays
+    usable and the abandoned Lua coroutine is simply never resumed."""
+    started = []
+
+    async def forever():
+        started.append(1)
+        await asyncio.Event().wait()
+    f = lua.eval("function(g) return g() end")
+    loop = asyncio.new_event_loop()
+    try:
+        task = loop.create_task(lua.call_async(f, forever))
+        loop.run_until_complete(asyncio.sleep(0.01))
+        assert started == [1] and not task.done()
+        task.cancel()
+        loop.run_until_complete(asyncio.sleep(0))
+    finally:
+        loop.close()
+    assert task.cancelled()
+    assert lua.eval("1 + 1") == 2
+
+
+def test_event_loop_closed_with_call_pending(lua):
+    async def forever():
+        await asyncio.Event().wait()
+    f = lua.eval("function(g) return g() end")
+    loop = asyncio.new_event_loop()
+    loop.create_task(lua.call_async(f, forever))
+    loop.run_until_complete(asyncio.sleep(0.01))
+    loop.close()              # the pending task is dropped with its coroutine
+    assert lua.eval("'still usable'") == "still usable"
+    assert run(lua.call_async(lua.eval("function(g, x) return g(x) end"), fetch, 1)) == "got 1"

@@ -114,11 +114,11 @@ async def drive(runtime, function, args):
             result[1].awaited = True
             try:
                 value = await result[1].awaitable
-            except asyncio.CancelledError:
-                raise           # the Lua coroutine is simply never resumed
-            except BaseException as e:
+            except Exception as e:      # raised inside Lua, where the call was made
                 send = (False, e)
             else:
                 send = (True, value)
+            # CancelledError, GeneratorExit (the loop went away), KeyboardInterrupt:
+            # propagate; the Lua coroutine is simply never resumed
         else:
             await asyncio.sleep(0)      # a plain coroutine.yield(): let others run
