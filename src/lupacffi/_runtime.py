@@ -467,34 +467,6 @@ class LuaRuntime(Converter, Bridge):
             raise self._error(r, b.out)
         return self._value1(b.out0)
 
-    def _iterate(self, ref, what):
-        """Raw iteration (no __pairs) over a table, in batches."""
-        lib, ptr = self._lib, self._ptr
-        cursor = self._ffi.new("int *", LUA_NOREF)
-        per = 2 if what == 3 else 1
-        started = False
-        try:
-            while True:
-                out = self._backend.buffers().out
-                n = lib.lc_next(ptr, ref, cursor, what, out, BUFFER_SIZE)
-                started = True
-                if n < 0:
-                    raise self._error(n, out)
-                if n == 0:
-                    return
-                values = self._results(n, out, BUFFER_SIZE) if n > 1 else (self._results(1, out, 1),)
-                if per == 2:
-                    for k in range(0, n, 2):
-                        yield values[k], values[k + 1]
-                else:
-                    for value in values:
-                        yield value
-                if cursor[0] == LUA_NOREF:       # the C side reached the end
-                    return
-        finally:
-            if started and cursor[0] != LUA_NOREF:
-                lib.lc_unref(ptr, cursor[0])
-
     def _new_coroutine(self, fref, args):
         out = self._backend.buffers().out
         r = self._lib.lc_newthread(self._ptr, fref, out)
