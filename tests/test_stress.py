@@ -35,11 +35,15 @@ def test_collector_thread_while_others_work(lupa):
     pack = lua.globals().pack
 
     def collector():
+        # a short pause between rounds: gc.collect() holds the GIL for its whole
+        # run, and over a big heap (a whole test session) back-to-back rounds
+        # starve the workers (seen in CI: no deadlock, just no progress)
         n = 0
         while not stop.is_set():
             gc.collect()
             lua.gccollect()
             n += 1
+            stop.wait(0.01)
         return n
 
     def worker(tid):
