@@ -150,29 +150,6 @@ def test_bytes_runtime_attribute_names(lupa):
 
 
 # ---- attribute_handlers ---------------------------------------------------------------
-def test_handlers_reference_example(lupa):
-    def getter(obj, attr_name):
-        if attr_name == "yes":
-            return getattr(obj, attr_name)
-        raise AttributeError('not allowed to read attribute "%s"' % attr_name)
-
-    def setter(obj, attr_name, value):
-        if attr_name == "put":
-            setattr(obj, attr_name, value)
-            return
-        raise AttributeError('not allowed to write attribute "%s"' % attr_name)
-    lua = lupa.LuaRuntime(attribute_handlers=(getter, setter))
-    x = X()
-    assert lua.eval("function(x) return x.yes end")(x) == 123
-    lua.eval('function(x) x.put = "ABC"; end')(x)
-    assert x.put == "ABC"
-    with pytest.raises(AttributeError, match='not allowed to write attribute "noway"'):
-        lua.eval("function(x) x.noway = 42; end")(x)
-    with pytest.raises(AttributeError, match='not allowed to read attribute "noway"'):
-        lua.eval("function(x) return x.noway end")(x)
-    assert x.noway == 2.1
-
-
 def test_handlers_used_for_all_indexing(lupa):
     calls = []
 
