@@ -52,7 +52,7 @@ def test_two_calls_fetch_concurrently(lua):
     f = lua.eval("function(get, name, delay) return get(name, delay) end")
 
     async def main():
-        return await asyncio.gather(lua.call_async(f, slow, "a", 0.05),
+        return await asyncio.gather(lua.call_async(f, slow, "a", 0.3),
                                     lua.call_async(f, slow, "b", 0.01))
     assert run(main()) == ["a", "b"]
     assert order == ["start a", "start b", "end b", "end a"]
