@@ -74,10 +74,7 @@ class Converter(object):
             return self._to_val(v, float(obj), keep)
         if isinstance(obj, str) and self._encoding is not None:
             return self._to_val(v, str(obj), keep)
-        if isinstance(obj, (bytearray, _NoneMarker)):
-            if isinstance(obj, _NoneMarker):
-                v.tag = NONE
-                return False
+        if isinstance(obj, bytearray):
             return self._to_val(v, bytes(obj), keep)
         v.tag = PYOBJ
         v.i = id(obj)
@@ -225,9 +222,3 @@ class Converter(object):
         if isinstance(value, float):
             return "%.14g" % value
         return str(value)
-
-
-class _NoneMarker(object):
-    """python.none when passed explicitly from Python (rarely needed)."""
-    __slots__ = ()
-
