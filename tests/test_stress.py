@@ -82,20 +82,26 @@ def test_runtimes_made_and_dropped_on_many_threads(lupa):
             del lua, t
         return k
 
+    consumed = []      # one entry per item taken, shared by both consumers
+
     def consumer():
+        # runs until both consumers together took all 300 items (however slow
+        # the producers are under load); run_threads' timeout catches a hang
         done = 0
-        idle = 0
-        while done < 150 * 2 and idle < 10 ** 6:
+        while True:
             with lock:
+                if len(consumed) == 150 * 2:
+                    return done
                 item = handoff.pop(0) if handoff else None
+                if item is not None:
+                    consumed.append(1)
             if item is None:
-                idle += 1
+                time.sleep(0.0005)
                 continue
             lua, t, k, i = item
             assert t[1] == k and t[2] == i and lua.eval("obj.value") == i
             del item, lua, t           # freed here, or later on some other thread
             done += 1
-        return done
 
     results = run_threads([(producer, (0,)), (producer, (1,)), (consumer, ()), (consumer, ())])
     assert results[2] + results[3] == 300
