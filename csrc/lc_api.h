@@ -60,6 +60,10 @@ int lc_len(lc_runtime *rt, int ref, lc_val *out);
 int lc_next(lc_runtime *rt, int ref, int *cursor, int what, lc_val *out, int cap);
 int lc_tostring(lc_runtime *rt, int ref, lc_val *out);
 int lc_fill_table(lc_runtime *rt, int ref, lc_val *items, int npairs, lc_val *out);
+/* the same from a column of n keys and one of n values (at most one of the
+   two of kind LC_COL_VALS); a new table is made with room for narr + nrec */
+int lc_fill_columns(lc_runtime *rt, int ref, int n, lc_column *keys, lc_column *values,
+                    int narr, int nrec, lc_val *out);
 long long lc_topointer(lc_runtime *rt, int ref);
 
 /* Execution limits for each outermost call: instructions < 0 and

@@ -418,6 +418,73 @@ int lc_fill_table(lc_runtime *rt, int ref, lc_val *items, int npairs, lc_val *ou
     return lc_op(rt, &c, items, 2 * npairs);
 }
 
+/* Pushes value k of a column, converted exactly as the lc_val would be.
+   *offset walks through the bytes of a string column. */
+static void lc_push_column(lc_runtime *rt, lua_State *L, lc_column *col, int k, size_t *offset)
+{
+    lc_val v;
+    switch (col->kind) {
+    case LC_COL_VALS:
+        lc_push_val(rt, L, &col->vals[k]);
+        return;
+    case LC_COL_INDEX:
+        v.tag = LC_INT;
+        v.i = col->start + k + 1;
+        break;
+    case LC_COL_INT:
+        v.tag = LC_INT;
+        v.i = col->ints[k];
+        break;
+    case LC_COL_FLOAT:
+        v.tag = LC_FLOAT;
+        v.d = col->floats[k];
+        break;
+    default:                     /* LC_COL_STR */
+        v.tag = LC_STR;
+        v.s = col->bytes + *offset;
+        v.i = col->ints[k];
+        *offset += (size_t)v.i;
+    }
+    lc_push_val(rt, L, &v);
+}
+
+static int fn_fill_columns(lua_State *L, lc_ctx *c)
+{
+    int k;
+    size_t koffset = 0, voffset = 0;
+    if (c->ref == LUA_NOREF)
+        lua_createtable(L, c->narr, c->nrec);
+    else
+        lua_rawgeti(L, LUA_REGISTRYINDEX, c->ref);
+    if (lua_type(L, 1) != LUA_TTABLE)
+        luaL_error(L, "not a table");
+    for (k = 0; k < c->nargs; k++) {
+        lc_push_column(c->rt, L, c->keys, k, &koffset);
+        lc_push_column(c->rt, L, c->values, k, &voffset);
+        lua_rawset(L, 1);
+    }
+    c->result = c->ref == LUA_NOREF ? lc_results(c->rt, L, 1, 1, c->out, c->nout) : 0;
+    return 0;
+}
+
+int lc_fill_columns(lc_runtime *rt, int ref, int n, lc_column *keys, lc_column *values,
+                    int narr, int nrec, lc_val *out)
+{
+    lc_ctx c;
+    lc_val *pins = NULL;         /* Python objects: only in the column of lc_vals */
+    lc_ctx_init(&c, fn_fill_columns, ref, out, 1);
+    c.nargs = n;
+    c.keys = keys;
+    c.values = values;
+    c.narr = narr < 0 ? 0 : narr;
+    c.nrec = nrec < 0 ? 0 : nrec;
+    if (values->kind == LC_COL_VALS)
+        pins = values->vals;
+    else if (keys->kind == LC_COL_VALS)
+        pins = keys->vals;
+    return lc_op(rt, &c, pins, pins ? n : 0);
+}
+
 long long lc_topointer(lc_runtime *rt, int ref)
 {
     long long p;

@@ -17,6 +17,8 @@ struct lc_ctx {
     size_t len;
     int *cursor;
     int what;
+    lc_column *keys, *values;  /* lc_fill_columns */
+    int narr, nrec;
 };
 
 /* ---- facts about the compiled Lua --------------------------------------- */

@@ -17,6 +17,26 @@ typedef struct lc_val {
     const char *s;
 } lc_val;
 
+/* A column of n values of one kind, for building tables in bulk
+   (table_from): Python packs ints, floats and strings with array/bytes at C
+   speed instead of filling one lc_val per value. */
+typedef struct lc_column {
+    int kind;               /* enum lc_column_kind */
+    long long start;        /* LC_COL_INDEX: the values start+1, start+2, ... */
+    const long long *ints;  /* LC_COL_INT: the values; LC_COL_STR: the lengths */
+    const double *floats;   /* LC_COL_FLOAT */
+    const char *bytes;      /* LC_COL_STR: the strings, one after the other */
+    lc_val *vals;           /* LC_COL_VALS: any values */
+} lc_column;
+
+enum lc_column_kind {
+    LC_COL_INDEX = 0,
+    LC_COL_INT = 1,
+    LC_COL_FLOAT = 2,
+    LC_COL_STR = 3,
+    LC_COL_VALS = 4
+};
+
 enum lc_tag {
     LC_NIL = 0,
     LC_BOOL = 1,

@@ -24,3 +24,6 @@ TLIGHTUSERDATA, TTABLE, TFUNCTION, TUSERDATA, TTHREAD = 2, 5, 6, 7, 8
 
 # standard library selection bits
 LIB_ALL = 8191
+
+# kinds of lc_column (bulk table building)
+COL_INDEX, COL_INT, COL_FLOAT, COL_STR, COL_VALS = range(5)

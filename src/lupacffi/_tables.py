@@ -1,6 +1,10 @@
 """Building Lua tables from Python containers (LuaRuntime.table_from)."""
+import codecs
+import platform
+from array import array
 from collections.abc import Mapping, Sequence
 
+from ._constants import COL_FLOAT, COL_INDEX, COL_INT, COL_STR, COL_VALS, LUA_NOREF, NONE
 from ._lua_objects import _LuaTable
 
 _PLAIN = (dict, list, tuple)
@@ -35,13 +39,153 @@ def _pairs(arg, counter):
 
 def table_from(runtime, args, recursive):
     """LuaRuntime.table_from(): one table from all args, later keys winning."""
+    if not recursive:
+        return _from_columns(runtime, args)
     counter = [0]
     pairs = []
     for arg in args:
         pairs.extend(_pairs(arg, counter))
-    if not recursive:
-        return runtime._new_table(pairs)
     return _Builder(runtime).build(args, pairs)
+
+
+# ---- non-recursive: the keys and the values of each argument as columns --------
+# A column of ints, floats or strings is packed at C speed (array, bytes.join)
+# and crosses as one buffer; anything else goes as lc_val structs.
+
+def _from_columns(runtime, args):
+    parts = []                # (first index or None, keys, values) per argument
+    narr = nrec = 0
+    for arg in args:
+        if type(arg) is dict:
+            parts.append((None, list(arg), list(arg.values())))
+            nrec += len(arg)
+        elif _is_mapping(arg):
+            items = list(arg.items())
+            parts.append((None, [k for k, _ in items], [v for _, v in items]))
+            nrec += len(items)
+        else:
+            values = list(arg)            # not iterable: TypeError, as in lupa
+            parts.append((narr, None, values))
+            narr += len(values)
+    table = None
+    for start, keys, values in parts:
+        ref = LUA_NOREF if table is None else table._ref
+        result = _fill(runtime, ref, start, keys, values, narr, nrec)
+        if table is None:
+            table = result
+    return table if table is not None else _fill(runtime, LUA_NOREF, 0, None, [], 0, 0)
+
+
+def _fill(runtime, ref, start, keys, values, narr, nrec):
+    ffi = runtime._ffi
+    keep = []
+    kcol = ffi.new("lc_column *")
+    vcol = ffi.new("lc_column *")
+    if keys is None:
+        kcol.kind = COL_INDEX
+        kcol.start = start
+        packed_keys = True
+    else:
+        packed_keys = _pack(runtime, kcol, keys, keep)
+    packed_values = _pack(runtime, vcol, values, keep)
+    if not (packed_keys or packed_values):
+        # C pins the Python objects of one lc_val column only: go pair by pair
+        return runtime._new_table(list(zip(keys, values)), ref)
+    pyobjs = False
+    if not packed_keys:
+        pyobjs = _vals_column(runtime, kcol, keys, keep, True)
+    if not packed_values:
+        pyobjs = _vals_column(runtime, vcol, values, keep, False)
+    out = runtime._backend.buffers().out
+    args = (ref, len(values), kcol, vcol, narr, nrec, out)
+    if pyobjs:
+        r = runtime._locked(keep, runtime._lib.lc_fill_columns, *args)
+    else:
+        r = runtime._lib.lc_fill_columns(runtime._ptr, *args)
+    if r < 0:
+        raise runtime._error(r, out)
+    return runtime._results(r, out, len(out)) if ref == LUA_NOREF else None
+
+
+_PYPY = platform.python_implementation() == "PyPy"
+_ONE_BYTE_PER_CHAR = {"utf-8", "ascii", "iso8859-1"}   # ASCII text is its own encoding
+
+
+def _pack(runtime, col, values, keep):
+    """Packs values into col when they are all ints (in range), floats, strs
+    or bytes; returns whether it did."""
+    ffi = runtime._ffi
+    kinds = set(map(type, values))
+    kind = kinds.pop() if len(kinds) == 1 else None
+    if kind is int:
+        try:
+            col.ints = _int_array(ffi, values, keep)
+        except OverflowError:         # the overflow handler decides, value by value
+            return False
+        col.kind = COL_INT
+        return True
+    if kind is float:
+        col.kind = COL_FLOAT
+        col.floats = floats = ffi.new("double[]", values)
+        keep.append(floats)
+        return True
+    encoding = runtime._encoding
+    if kind is str and encoding is not None:
+        text = "".join(values)
+        data = text.encode(encoding)
+        if len(data) == len(text) and codecs.lookup(encoding).name in _ONE_BYTE_PER_CHAR:
+            lengths = array("q", map(len, values))
+        else:
+            encoded = [v.encode(encoding) for v in values]
+            data = b"".join(encoded)
+            lengths = array("q", map(len, encoded))
+        return _str_column(ffi, col, data, lengths, keep)
+    if kind is bytes:
+        return _str_column(ffi, col, b"".join(values), array("q", map(len, values)), keep)
+    return False
+
+
+def _int_array(ffi, values, keep):
+    """A C array of the ints (OverflowError when one does not fit)."""
+    if _PYPY:     # cffi's own conversion is the fastest on PyPy, array's on CPython
+        ints = ffi.new("long long[]", values)
+        keep.append(ints)
+        return ints
+    return _buffer(ffi, "long long[]", array("q", values), keep)
+
+
+def _str_column(ffi, col, data, lengths, keep):
+    col.kind = COL_STR
+    col.bytes = _buffer(ffi, "char[]", data or b"\0", keep)   # never NULL, even for ""s
+    col.ints = _buffer(ffi, "long long[]", lengths, keep)
+    return True
+
+
+def _vals_column(runtime, col, values, keep, is_key):
+    """Any values, one lc_val each (a None key is python.none, as in lupa)."""
+    vals = runtime._ffi.new("lc_val[]", max(len(values), 1))
+    keep.append(vals)
+    to_val = runtime._to_val
+    pyobjs = False
+    for k, value in enumerate(values):
+        if value is None and is_key:
+            vals[k].tag = NONE
+        elif to_val(vals[k], value, keep):
+            pyobjs = True
+    col.kind = COL_VALS
+    col.vals = vals
+    return pyobjs
+
+
+def _buffer(ffi, ctype, data, keep):
+    """A C view of data, kept in `keep` until the C call is over (the view
+    keeps data alive; `keep` must hold nothing but cdata and Python objects
+    to register)."""
+    if not len(data):
+        return ffi.NULL
+    buf = ffi.from_buffer(ctype, data)
+    keep.append(buf)
+    return buf
 
 
 class _Builder(object):
