@@ -41,6 +41,9 @@ int lc_load(lc_runtime *rt, const char *code, size_t len, const char *name,
 /* Calling (functions and callable objects) and coroutines. */
 int lc_call(lc_runtime *rt, int ref, lc_val *args, int nargs, lc_val *out, int nout);
 int lc_fetch(lc_val *out, int n);
+/* The strings of this thread's last results, one after the other (each
+   followed by a NUL): for converting a batch of results in one go. */
+const char *lc_result_strings(size_t *len);
 /* the same with one argument of a common type (fewer crossings of fields) */
 int lc_call_i(lc_runtime *rt, int ref, long long i, lc_val *out, int nout);
 int lc_call_d(lc_runtime *rt, int ref, double d, lc_val *out, int nout);

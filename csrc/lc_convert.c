@@ -12,6 +12,7 @@ LC_TLS int tls_vals_cap;
 LC_TLS int tls_nvals;
 LC_TLS char *tls_str;
 LC_TLS size_t tls_str_cap;
+LC_TLS size_t tls_str_len;      /* bytes of tls_str the last results use */
 
 static void lc_pushhandle(lua_State *L, long long h)
 {
@@ -169,6 +170,7 @@ static void lc_copy_strings(lc_val *vals, int n)
     for (k = 0; k < n; k++)
         if (vals[k].tag == LC_STR)
             total += (size_t)vals[k].i + 1;
+    tls_str_len = total;
     if (total == 0)
         return;
     if (total > tls_str_cap || (tls_str_cap > (1u << 20) && total < (1u << 16))) {
@@ -207,6 +209,12 @@ static int lc_results(lc_runtime *rt, lua_State *L, int first, int n, lc_val *ou
     lc_pin(rt, tls_vals, n, +1);      /* until Python calls lc_unpin */
     memcpy(out, tls_vals, sizeof(lc_val) * (size_t)(n < nout ? n : nout));
     return n;
+}
+
+const char *lc_result_strings(size_t *len)
+{
+    *len = tls_str_len;
+    return tls_str;
 }
 
 int lc_fetch(lc_val *out, int n)

@@ -31,3 +31,17 @@ def test_syntax_error(lua, lupa):
     with pytest.raises(lupa.LuaSyntaxError) as info:
         lua.compile("x = = 1", name="myname")
     assert str(info.value).startswith('[string "myname"]:1:')
+
+
+def test_python_side_constants_match_the_c_shim(lua):
+    """_constants.py and the lc_val layout that _convert reads in bulk
+    mirror csrc/lc_types.h."""
+    from lupacffi import _constants, _convert
+    lib, ffi = lua._lib, lua._ffi
+    assert _convert._LC_VAL_SIZE == ffi.sizeof("lc_val")
+    assert ffi.offsetof("lc_val", "i") == 8 and ffi.offsetof("lc_val", "d") == 16
+    assert ffi.offsetof("lc_val", "s") == 24
+    for name in ("NIL", "BOOL", "INT", "FLOAT", "STR", "REF", "PYOBJ", "NONE",
+                 "ERR_TIME", "ERR_INSTRUCTIONS", "OP_FETCH", "OP_PYFUNC",
+                 "COL_INDEX", "COL_INT", "COL_FLOAT", "COL_STR", "COL_VALS", "LIB_ALL"):
+        assert getattr(_constants, name) == getattr(lib, "LC_" + name), name

@@ -293,6 +293,60 @@ def test_iteration_across_batches(lua, n):
     assert len(list(t.keys())) == len(list(t.values())) == len(list(t)) == 2 * n
 
 
+@pytest.mark.parametrize("n", [64, 1100, 3000])
+def test_iteration_of_every_value_type_across_batches(lua, lupa, n):
+    """Batches are converted column by column: every Lua type, strings with
+    NULs and non-ASCII text, Python objects, in big and small batches."""
+    objs = [object() for _ in range(7)]
+    t = lua.eval("""function(n, objs)
+        local t = {}
+        for i = 1, n do
+            local m = i % 8
+            if m == 0 then t[i] = i
+            elseif m == 1 then t[i] = i + 0.5
+            elseif m == 2 then t[i] = 's\0' .. i .. 'é'
+            elseif m == 3 then t[i] = (i % 16 == 3)
+            elseif m == 4 then t[i] = {i}
+            elseif m == 5 then t[i] = objs[i % 7 + 1]
+            elseif m == 6 then t[i] = function() return i end
+            else
+                t[i] = coroutine.create(function() coroutine.yield() end)
+                coroutine.resume(t[i])     -- a started thread is a thread in Python
+            end
+            t['k' .. i] = i
+        end
+        return t end""")(n, lua.table_from(objs))
+    expected = {}
+    for i in range(1, n + 1):
+        m = i % 8
+        expected[i] = [i, i + 0.5, "s\0%dé" % i, i % 16 == 3, None, objs[i % 7], None, None][m]
+        expected["k%d" % i] = i
+    items = list(t.items())
+    assert len(items) == 2 * n
+    for k, v in items:
+        if isinstance(k, int) and k % 8 == 4:
+            assert lupa.lua_type(v) == "table" and v[1] == k
+        elif isinstance(k, int) and k % 8 == 6:
+            assert v() == k
+        elif isinstance(k, int) and k % 8 == 7:
+            assert lupa.lua_type(v) == "thread"
+        elif isinstance(k, int) and k % 8 == 5:
+            assert v is expected[k]
+        else:
+            assert v == expected[k] and type(v) is type(expected[k])
+    assert sorted(map(repr, t.keys())) == sorted(map(repr, expected))
+    assert len(list(t.values())) == 2 * n
+
+
+def test_iteration_of_undecodable_strings_releases_the_batch(lupa):
+    lua = lupa.LuaRuntime()
+    t = lua.eval("(function() local t = {} for i = 1, 2000 do t[i] = i == 1500 and '\\255' or {} end return t end)()")
+    with pytest.raises(UnicodeDecodeError):
+        list(t.values())
+    lua.gccollect()
+    assert lua.eval("1 + 1") == 2
+
+
 def test_partial_iteration_then_drop(lua):
     t = lua.eval("(function() local t = {} for i = 1, 500 do t[i] = i end return t end)()")
     for _ in range(200):

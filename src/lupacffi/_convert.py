@@ -1,5 +1,8 @@
 """Conversion between Python values and lc_val structs (the border format),
 and turning error results into Python exceptions.  Mixed into LuaRuntime."""
+import platform
+import struct
+
 from ._constants import (BOOL, ERR_CLOSED, ERR_DEPTH, ERR_INSTRUCTIONS, ERR_MEMORY, ERR_SYNTAX,
                          ERR_TIME, FLOAT, INT, NIL, NONE, PYOBJ, REF, STR)
 from ._lua_objects import _LuaObject, _wrap
@@ -10,6 +13,13 @@ _STATUS_MESSAGES = {
     ERR_CLOSED: "the Lua runtime is closed",
     ERR_DEPTH: "too many nested calls between Python and Lua",
 }
+
+
+_PYPY = platform.python_implementation() == "PyPy"
+
+# lc_val (csrc/lc_types.h) is {int tag, int aux, long long i, double d,
+# const char *s}: 32 bytes, read as columns when converting many results
+_LC_VAL_SIZE = struct.calcsize("iiqdP")
 
 
 def _format_traceback(tb):
@@ -167,6 +177,71 @@ class Converter(object):
         if error is not None:
             raise error
         return tuple(values)
+
+    def _batch(self, n, out):
+        """The values of out[0:n] as a list: the same as _results, faster for
+        many values on CPython: the structs are read as columns through
+        memoryviews, the strings from one copy of the thread's string buffer.
+        On PyPy the JIT makes reading them field by field the faster way."""
+        if _PYPY:
+            values = self._results(n, out, n)
+            return [values] if n == 1 else list(values)
+        ffi = self._ffi
+        raw = memoryview(ffi.buffer(out, n * _LC_VAL_SIZE))
+        tags = raw.cast("i")[0::_LC_VAL_SIZE // 4].tolist()
+        ints = raw.cast("q")[1::_LC_VAL_SIZE // 8].tolist()
+        if tags.count(INT) == n:
+            return ints
+        floats = raw.cast("d")[2::_LC_VAL_SIZE // 8].tolist() if self._has_integers else None
+        if STR in tags:
+            strings, base = self._result_strings()
+            pointers = raw.cast("Q")[3::_LC_VAL_SIZE // 8].tolist()
+        encoding = self._encoding
+        values = []
+        append = values.append
+        pinned = []
+        error = None
+        for k, tag in enumerate(tags):
+            if tag == INT:
+                append(ints[k])
+            elif tag == STR:
+                start = pointers[k] - base
+                b = strings[start:start + ints[k]]
+                if encoding is None:
+                    append(b)
+                else:
+                    try:
+                        append(b.decode(encoding))
+                    except UnicodeDecodeError as e:    # release the rest first
+                        error = error or e
+                        append(None)
+            elif tag == FLOAT and floats is not None:
+                append(floats[k])
+            elif tag == PYOBJ:
+                pinned.append(ints[k])
+                try:
+                    append(unwrap(self._objects[ints[k]]))
+                except Exception as e:
+                    error = error or e
+                    append(None)
+            else:
+                try:
+                    append(self._from_val(out[k]))
+                except Exception as e:
+                    error = error or e
+                    append(None)
+        for h in pinned:
+            self._lib.lc_unpin(self._ptr, h)
+        if error is not None:
+            raise error
+        return values
+
+    def _result_strings(self):
+        """A copy of this thread's result strings, and the address it had."""
+        ffi = self._ffi
+        size = ffi.new("size_t *")
+        base = self._lib.lc_result_strings(size)
+        return ffi.buffer(base, size[0])[:], int(ffi.cast("uintptr_t", base))
 
     # ---- errors ------------------------------------------------------------
     def _error(self, status, out, prefix=""):

@@ -338,28 +338,29 @@ class _LuaThread(_NoAccess):
         return self._status() in (_CO_NEW, _CO_SUSPENDED, _CO_RUNNING)
 
 
+_BIG_BATCH = 1024       # lc_vals per batch once a table turned out to be big
+
+
 class _LuaIter(object):
     """What ``keys()``, ``values()``, ``items()`` and ``iter(table)`` return:
     a raw iterator over the table, fetching entries in batches."""
-    __slots__ = ("_table", "_what", "_cursor", "_batch", "_pos", "__weakref__")
+    __slots__ = ("_table", "_what", "_cursor", "_batch", "_out", "__weakref__")
 
     def __init__(self, table, what):
         self._table = table           # keeps the table's reference alive
         self._what = what             # 1 keys, 2 values, 3 (key, value) pairs
         self._cursor = None           # int* holding the registry slot of the last key
-        self._batch = ()
-        self._pos = 0
+        self._batch = []
+        self._out = None              # lc_val buffer for the batches after the first
 
     def __iter__(self):
         return self
 
     def __next__(self):
-        pos = self._pos
-        batch = self._batch
-        if pos < len(batch):
-            self._pos = pos + 1
-            return batch[pos]
-        return self._fetch()
+        try:
+            return self._batch.pop()      # the batch is stored last entry first
+        except IndexError:
+            return self._fetch()
 
     def _fetch(self):
         cursor = self._cursor
@@ -367,9 +368,13 @@ class _LuaIter(object):
             raise StopIteration
         table = self._table
         rt = _live(table._rt)
-        if cursor is None:
+        if cursor is None:          # the first batch: most tables are small
             cursor = self._cursor = rt._ffi.new("int *", _LUA_NOREF)
-        out = rt._backend.buffers().out
+            out = rt._backend.buffers().out
+        else:         # a big table: bigger batches, in a buffer of our own
+            out = self._out
+            if out is None:
+                out = self._out = rt._ffi.new("lc_val[]", _BIG_BATCH)
         n = rt._lib.lc_next(rt._ptr, table._ref, cursor, self._what, out, len(out))
         if n <= 0 or cursor[0] == _LUA_NOREF:     # an error, or the last batch
             self._finish()
@@ -377,14 +382,12 @@ class _LuaIter(object):
             raise rt._error(n, out)
         if n == 0:
             raise StopIteration
-        values = rt._results(n, out, n)
-        if n == 1:
-            values = (values,)
+        values = rt._batch(n, out)
         if self._what == 3:
             values = list(zip(values[0::2], values[1::2]))
+        values.reverse()
         self._batch = values
-        self._pos = 1
-        return values[0]
+        return values.pop()
 
     def _finish(self):
         cursor, self._cursor = self._cursor, False
