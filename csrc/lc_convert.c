@@ -36,6 +36,26 @@ static lc_pyud *lc_topyud(lc_runtime *rt, lua_State *L, int idx)
     return ours ? ud : NULL;
 }
 
+static int lc_callback(lua_State *L);          /* lc_pyobject.c */
+
+/* python.as_function(obj) is a closure of lc_callback over obj (upvalue 3)
+   that calls it: back in Python it is obj again, as in lupa. */
+static int lc_as_function_handle(lc_runtime *rt, lua_State *L, int idx, long long *h)
+{
+    lc_pyud *ud = NULL;
+    if (lua_tocfunction(L, idx) != lc_callback || lua_getupvalue(L, idx, 2) == NULL)
+        return 0;
+    if (lua_tointeger(L, -1) == LC_OP_CALL && lua_getupvalue(L, idx, 3) != NULL) {
+        ud = lc_topyud(rt, L, -1);
+        lua_pop(L, 1);
+    }
+    lua_pop(L, 1);
+    if (ud == NULL || ud->h == 0)
+        return 0;
+    *h = ud->h;
+    return 1;
+}
+
 static void lc_to_val(lc_runtime *rt, lua_State *L, int idx, lc_val *v)
 {
     int t = lua_type(L, idx);
@@ -74,6 +94,12 @@ static void lc_to_val(lc_runtime *rt, lua_State *L, int idx, lc_val *v)
         }
         break;
     }
+    case LUA_TFUNCTION:
+        if (lc_as_function_handle(rt, L, idx, &v->i)) {
+            v->tag = LC_PYOBJ;
+            return;
+        }
+        break;
     }
     /* tables, functions, threads and foreign userdata: a registry reference */
     lua_pushvalue(L, idx);

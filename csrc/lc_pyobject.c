@@ -97,9 +97,18 @@ static int lc_callback(lua_State *L)
             lc_begin_abort(rt, L);
         return lua_error(L);
     }
-    if (r == LC_CB_ITER || r == LC_CB_FUNC) {
+    if (r == LC_CB_ITER) {
+        /* out: the iterator's state object, then the state and control
+           values of a generic for; returns a closure over the first instead */
+        lc_push_results(rt, L, out, 3);
+        lua_pushvalue(L, -3);
+        lc_push_callback(L, rt, LC_OP_ITER_NEXT, 1);
+        lua_replace(L, -4);
+        return 3;
+    }
+    if (r == LC_CB_FUNC) {
         lc_push_results(rt, L, out, 1);
-        lc_push_callback(L, rt, r == LC_CB_ITER ? LC_OP_ITER_NEXT : LC_OP_CALL, 1);
+        lc_push_callback(L, rt, LC_OP_CALL, 1);
         return 1;
     }
     if (r <= 0)

@@ -110,7 +110,7 @@ enum lc_op {
 /* The callback's return value: number of results, or one of these. */
 enum lc_cb_status {
     LC_CB_ERROR = -1,     /* out[0] holds the error value to raise in Lua */
-    LC_CB_ITER = -2,      /* out[0]: an iterator object; return a Lua iterator */
+    LC_CB_ITER = -2,      /* out[0..2]: a state object, the for loop state and control; returns a Lua iterator */
     LC_CB_FUNC = -3       /* out[0]: a callable; return it as a Lua function */
 };
 

@@ -539,6 +539,28 @@ def test_as_function(lua, lupa, g):
         lua.eval("python.as_function(python.builtins.len).x")
 
 
+def test_as_function_comes_back_as_the_object(lua, lupa):
+    """As in lupa: the Lua function made by python.as_function is the
+    Python object again when it reaches Python (results and callback args)."""
+    class Obj(object):
+        def meth(self, x):
+            return ("meth", x)
+    obj = Obj()
+    f = lua.eval("function(o) return python.as_function(o.meth) end")(obj)
+    assert f == obj.meth and f(7) == ("meth", 7)
+    lst = []
+    assert lua.eval("function(x) return python.as_function(x) end")(lst) is lst
+    seen = []
+    lua.eval("function(cb, x) cb(python.as_function(x)) end")(seen.append, lst)
+    assert seen == [lst] and seen[0] is lst
+    t = lua.eval("function(x) return {python.as_function(x)} end")(lst)
+    assert t[1] is lst and list(t.values()) == [lst]
+    # other Lua functions stay Lua functions
+    assert lupa.lua_type(lua.eval("function() end")) == "function"
+    assert lupa.lua_type(lua.eval("python.iter")) == "function"
+    assert lupa.lua_type(lua.eval("(python.iter(...))", [1])) == "function"
+
+
 # ---- identity and life time ------------------------------------------------------------
 def test_identity(lua):
     obj = Obj()

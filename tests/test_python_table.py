@@ -301,3 +301,45 @@ def test_set_overflow_handler_from_lua(lua):
         lua.eval("big()")
     with pytest.raises(ValueError, match="callable"):
         lua.eval("python.set_overflow_handler(5)")
+
+
+def test_iter_functions_return_what_a_generic_for_needs(lua, lupa):
+    """As in lupa: python.iter/iterex/enumerate return the iterator function,
+    the Python iterator and the control value (nil, or start - 1)."""
+    info = lua.eval("""function(name, ...)
+        local f, s, c = python[name](...)
+        return type(f), tostring(s), c
+    end""")
+    for name in ("iter", "iterex"):
+        kind, state, control = info(name, [1, 2])
+        assert kind == "function"
+        assert state.startswith("<%s object" % type(iter([])).__name__)   # the Python iterator
+        assert control is None
+    assert info("enumerate", [1, 2])[2] == -1
+    assert info("enumerate", [1, 2], 5)[2] == 4
+    # the index follows the control value passed in
+    step = lua.eval("function(x, c) local f, s = python.enumerate(x) return f(s, c) end")
+    assert step([10, 20], 100) == (101, 10)
+    assert step([10, 20], None) == (0, 10)
+    collect = lua.eval("""function(x, start)
+        local t = {}
+        for i, v in python.enumerate(x, start) do t[#t + 1] = i .. '=' .. v end
+        return table.concat(t, ',')
+    end""")
+    assert collect(["a", "b"], None) == "0=a,1=b"
+    assert collect(["a", "b"], 3) == "3=a,4=b"
+    with pytest.raises(TypeError):       # the original exception of the callback
+        collect(["a"], 1.5)
+
+
+def test_iterator_functions_work_outside_a_for_loop(lua):
+    """Called by hand, the function of python.iter keeps going over its own
+    iterator, with or without the state argument."""
+    f = lua.eval("""function(x)
+        local f, s = python.iter(x)
+        local a = f(s)
+        local b = f()
+        local c = f(s)
+        return a, b, c
+    end""")
+    assert f([1, 2]) == (1, 2, None)

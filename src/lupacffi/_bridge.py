@@ -95,8 +95,8 @@ class Bridge(object):
             if op == OP_NEWINDEX:
                 self._python_setitem(args[0], values[0], values[1], values[2])
                 return 0
-            elif op == OP_ITER_NEXT:
-                results = self._iter_next(values[0])
+            elif op == OP_ITER_NEXT:      # args: our state, the for loop's state and control
+                results = self._iter_next(values[0], values[2] if nargs > 2 else None)
             elif op >= OP_PYFUNC:
                 return self._python_table_function(op - OP_PYFUNC, args, values, out)
             else:
@@ -320,14 +320,18 @@ class Bridge(object):
         return str(x)
 
     # ---- iteration ----
-    def _iter_next(self, state):
+    def _iter_next(self, state, control):
         try:
             item = next(state.it)
         except StopIteration:
             return ()
         kind = state.explode
         if kind == "enumerate":
-            index, value = item
+            # as in lupa, the index follows the for loop's control value
+            if type(control) is not int:
+                control = state.index
+            index = state.index = control + 1
+            value = item
             if isinstance(value, tuple) and self._unpack_returned_tuples:
                 return (index,) + value
             return (index, value)
@@ -343,13 +347,18 @@ class Bridge(object):
         if index in _PY_NAMES and (not values or args[0].tag != PYOBJ):
             raise _not_python_object(_PY_NAMES[index])
         if index in (_PY_ITER, _PY_ITEREX, _PY_ENUMERATE):
-            obj = values[0]
+            it = iter(values[0])
             if index == _PY_ENUMERATE:
                 start = values[1] if len(values) > 1 and values[1] is not None else 0
-                state = _PyIterator(builtins.enumerate(obj, start), "enumerate")
+                control = operator.index(start) - 1
+                state = _PyIterator(it, "enumerate", control)
             else:
-                state = _PyIterator(iter(obj), index == _PY_ITEREX)
-            return self._return_special(state, out, CB_ITER)
+                control = None
+                state = _PyIterator(it, index == _PY_ITEREX)
+            # as in lupa, what a generic for needs: the iterator function (a
+            # closure over `state`), the Python iterator and the control value
+            self._write_results((state, it, control), out, 3)
+            return CB_ITER
         if index in (_PY_AS_ATTRGETTER, _PY_AS_ITEMGETTER):
             return self._write_results((self._view(index, values[0]),), out, 1)
         if index == _PY_AS_FUNCTION:

@@ -105,11 +105,12 @@ class _PyArgs(object):
 
 class _PyIterator(object):
     """The state of python.iter/iterex/enumerate in a Lua for loop."""
-    __slots__ = ("it", "explode")
+    __slots__ = ("it", "explode", "index")
 
-    def __init__(self, it, explode):
+    def __init__(self, it, explode, index=None):
         self.it = it
         self.explode = explode
+        self.index = index        # enumerate: the index given last
 
 
 class _NoneValue(object):
