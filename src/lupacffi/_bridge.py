@@ -5,13 +5,14 @@ import builtins
 import operator
 import sys
 import types
+from types import FunctionType as _FunctionType
 
 from ._constants import (BOOL, CB_ERROR, CB_FUNC, CB_ITER, FLOAT, INT, NIL, NONE, OP_ADD,
                          OP_CALL, OP_CONCAT, OP_DIV, OP_EQ, OP_FETCH, OP_IDIV, OP_INDEX,
                          OP_ITER_NEXT, OP_LE, OP_LEN, OP_LT, OP_MOD, OP_MUL, OP_NEWINDEX, OP_POW,
                          OP_PYFUNC, OP_RELEASE, OP_SUB, OP_TOSTRING, OP_UNM, PYOBJ, REF, STR)
 from ._lua_objects import _TYPE_NAMES, _LuaTable
-from ._protocols import _AS_NONE, _AttrGetter, _ItemGetter, _PyArgs, _PyIterator, _table_args
+from ._protocols import _AS_NONE, _AttrGetter, _ItemGetter, _PyArgs, _PyIterator, _table_args, unwrap
 
 _COMPARISONS = {OP_EQ: operator.eq, OP_LT: operator.lt, OP_LE: operator.le}
 _ARITHMETIC = {OP_ADD: operator.add, OP_SUB: operator.sub, OP_MUL: operator.mul,
@@ -82,18 +83,20 @@ class Bridge(object):
             self._cb_depth = depth + 1
             from_val = self._from_val
             if op == OP_CALL:         # the common cases first, without a list
+                func = self._pyobj(args[0])
                 if nargs == 2:
-                    results = self._python_call(from_val(args[0]), (from_val(args[1]),))
+                    a = args[1]
+                    results = self._python_call(func, (a.i if a.tag == INT else from_val(a),))
                 else:
-                    results = self._python_call(from_val(args[0]),
-                                                [from_val(args[k]) for k in range(1, nargs)])
+                    results = self._python_call(func, [from_val(args[k]) for k in range(1, nargs)])
                 return self._write_results(results, out, nout)
             if op == OP_INDEX:
-                result = self._python_getitem(args[0], from_val(args[0]), from_val(args[1]))
+                view = self._view_of(args[0])
+                result = self._python_getitem(view, unwrap(view), from_val(args[1]))
                 return self._write_results((result,), out, nout)
             values = [from_val(args[k]) for k in range(nargs)]
             if op == OP_NEWINDEX:
-                self._python_setitem(args[0], values[0], values[1], values[2])
+                self._python_setitem(self._view_of(args[0]), values[0], values[1], values[2])
                 return 0
             elif op == OP_ITER_NEXT:      # args: our state, the for loop's state and control
                 results = self._iter_next(values[0], values[2] if nargs > 2 else None)
@@ -197,19 +200,31 @@ class Bridge(object):
         return n
 
     # ---- calls ----
+    def _pyobj(self, val):
+        """The Python value of val, quickly when it is a Python object."""
+        return unwrap(self._objects[val.i]) if val.tag == PYOBJ else self._from_val(val)
+
+    def _view_of(self, val):
+        """The object of a userdata as Lua holds it: a protocol view
+        (as_attrgetter...) or the object itself."""
+        return self._objects[val.i] if val.tag == PYOBJ else self._from_val(val)
+
     def _python_call(self, func, args):
         kwargs = {}
         for arg in args:
             if type(arg) is _PyArgs:     # python.args{...}: expanded where it stands
                 args, kwargs = self._expand_args(args)
                 break
-        if args:
-            if _is_method_of(func, args[0]):
+        # (plain Python functions are neither bound methods nor frame builtins)
+        if type(func) is not _FunctionType:
+            if args and _is_method_of(func, args[0]):
                 args = args[1:]
-        if id(func) in _FRAME_BUILTIN_IDS:
-            result = self._call_in_caller_frame(func, args, kwargs)
-        else:
-            result = func(*args, **kwargs)
+            if id(func) in _FRAME_BUILTIN_IDS:
+                return self._call_results(self._call_in_caller_frame(func, args, kwargs))
+        return self._call_results(func(*args, **kwargs) if kwargs else func(*args))
+
+    def _call_results(self, result):
+        """The values a Python call returns to Lua (asyncio support overrides it)."""
         if isinstance(result, tuple) and self._unpack_returned_tuples:
             return result
         return (result,)
@@ -247,23 +262,24 @@ class Bridge(object):
         return func(*args, **kwargs)
 
     # ---- indexing ----
-    def _python_getitem(self, handle_val, obj, key):
+    def _python_getitem(self, view, obj, key):
+        """Lua's view[key]; view is obj or a protocol view of it."""
         handlers = self._attribute_handlers
         if handlers is not None and handlers[0] is not None:
             return handlers[0](obj, key)
-        view = type(self._objects.get(handle_val.i))
+        view = type(view)
         # the type decides, as Python's obj[key] does; classes use attributes
         if view is _ItemGetter or (view is not _AttrGetter and hasattr(type(obj), "__getitem__")
                                    and not isinstance(obj, type)):
             return obj[key]
         return getattr(obj, self._attribute_name(obj, key, False))
 
-    def _python_setitem(self, handle_val, obj, key, value):
+    def _python_setitem(self, view, obj, key, value):
         handlers = self._attribute_handlers
         if handlers is not None and handlers[1] is not None:
             handlers[1](obj, key, value)
             return
-        view = type(self._objects.get(handle_val.i))
+        view = type(view)
         if view is _ItemGetter or (view is not _AttrGetter and hasattr(type(obj), "__getitem__")
                                    and not isinstance(obj, type)):
             obj[key] = value

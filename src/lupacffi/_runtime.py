@@ -342,8 +342,8 @@ class LuaRuntime(Converter, Bridge):
         """Calls a Lua function with async Python functions callable from Lua."""
         return await _async.drive(self, lua_function, args)
 
-    def _python_call(self, func, args):
-        results = Bridge._python_call(self, func, args)
+    def _call_results(self, result):
+        results = Bridge._call_results(self, result)
         if len(results) == 1 and (type(results[0]) is _CoroutineType or self._async.enabled):
             return _async.check_result(self, results)
         return results
