@@ -228,3 +228,29 @@ def test_cibuildwheel_build_identifiers():
         for version in ("39", "310", "311"):
             assert "pp%s-manylinux_%s" % (version, arch) in ids
     assert not [i for i in ids if re.search(r"i686|ppc64le|s390x|armv7l|riscv|t-", i)], ids
+
+
+def test_cibuildwheel_before_all_keeps_the_sources(sdist, tmp_path):
+    """before-all clears a host build's products and keeps the fetched sources
+    (LuaJIT's `make clean` would delete src/luajit.h, which the fetch wrote)."""
+    tomllib = pytest.importorskip("tomllib", reason="tomllib is new in Python 3.11")
+    with tarfile.open(sdist) as tar:
+        tar.extractall(str(tmp_path))
+    (project,) = tmp_path.iterdir()
+    with open(str(project / "pyproject.toml"), "rb") as f:
+        before_all = tomllib.load(f)["tool"]["cibuildwheel"]["before-all"]
+    src = project / LUAJIT_TREE / "src"
+    products = [src / "lj_api.o", src / "libluajit.a", src / "lj_vm.S", src / "host" / "buildvm",
+                project / "src" / "lupacffi" / "_lua_54.abi3.so",
+                project / "build" / "temp.linux-x86_64-cpython-311" / "x.o"]
+    for path in products:           # what a build on the host leaves behind
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"host")
+    p = subprocess.run(["sh", "-c", " && ".join(before_all)], cwd=str(project),
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=300)
+    assert p.returncode == 0, p.stdout.decode()
+    assert [str(path) for path in products if path.exists()] == []
+    for tree in LUA_TREES:
+        assert (project / tree / "src" / "lua.h").exists(), tree
+    for f in ["luajit.h", "lua.h", "lj_api.c", "vm_arm64.dasc", "Makefile"]:
+        assert (src / f).exists(), f
