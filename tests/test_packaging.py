@@ -234,11 +234,12 @@ def test_cibuildwheel_before_all_keeps_the_sources(sdist, tmp_path):
     """before-all clears a host build's products and keeps the fetched sources
     (LuaJIT's `make clean` would delete src/luajit.h, which the fetch wrote)."""
     tomllib = pytest.importorskip("tomllib", reason="tomllib is new in Python 3.11")
+    need_project()
+    with open(os.path.join(ROOT, "pyproject.toml"), "rb") as f:
+        before_all = tomllib.load(f)["tool"]["cibuildwheel"]["before-all"]
     with tarfile.open(sdist) as tar:
         tar.extractall(str(tmp_path))
     (project,) = tmp_path.iterdir()
-    with open(str(project / "pyproject.toml"), "rb") as f:
-        before_all = tomllib.load(f)["tool"]["cibuildwheel"]["before-all"]
     src = project / LUAJIT_TREE / "src"
     products = [src / "lj_api.o", src / "libluajit.a", src / "lj_vm.S", src / "host" / "buildvm",
                 project / "src" / "lupacffi" / "_lua_54.abi3.so",
