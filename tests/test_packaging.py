@@ -255,3 +255,15 @@ def test_cibuildwheel_before_all_keeps_the_sources(sdist, tmp_path):
         assert (project / tree / "src" / "lua.h").exists(), tree
     for f in ["luajit.h", "lua.h", "lj_api.c", "vm_arm64.dasc", "Makefile"]:
         assert (src / f).exists(), f
+
+
+def test_the_wheel_installs_the_console_script():
+    prefix = os.environ.get("LUPACFFI_EXPECT_PREFIX")
+    if not WHEEL or not prefix:
+        pytest.skip("only under scripts/test.sh, which installs its wheel into a venv")
+    script = os.path.join(prefix, "bin", "lupacffi")
+    assert os.access(script, os.X_OK), script
+    p = subprocess.run([script, "--max-instructions", "100000", "-e", "print(_VERSION, ...)"],
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=300)
+    assert (p.returncode, p.stderr) == (0, b"")
+    assert p.stdout.decode().startswith("Lua ")
