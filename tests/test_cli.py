@@ -311,6 +311,115 @@ def test_python_exception_in_a_callback(tmp_path):
     assert "ZeroDivisionError" in text(err).splitlines()[-1]
 
 
+# ---- sandbox and limits ---------------------------------------------------------
+
+ENDLESS = "print('started')\nwhile true do end\n"
+
+
+def test_max_instructions_stops_a_script(tmp_path, backend):
+    script = write(tmp_path, "loop.lua", ENDLESS)
+    status, out, err = run("--lua", SPEC[backend], "--max-instructions", "10000", script)
+    assert (status, text(out)) == (1, "started\n")
+    assert text(err).startswith("lupacffi: ") and "instruction limit of 10000" in text(err)
+    assert "Traceback" not in text(err)
+
+
+def test_max_time_stops_a_script(tmp_path, backend):
+    script = write(tmp_path, "loop.lua", ENDLESS)
+    status, out, err = run("--lua", SPEC[backend], "--max-time", "0.2", script)
+    assert (status, text(out)) == (1, "started\n")
+    assert text(err).startswith("lupacffi: ") and "time limit of 0.2 seconds" in text(err)
+    assert "Traceback" not in text(err)
+
+
+def test_max_memory_stops_a_script(backend):
+    code = "local t = {} for i = 1, 1e8 do t[i] = {} end"
+    status, out, err = run("--lua", SPEC[backend], "--max-memory", "1M", "-e", code)
+    assert (status, out) == (1, b"")
+    first = text(err).splitlines()[0]
+    assert first.startswith("lupacffi: ") and "not enough memory" in first
+    assert first.endswith("(memory limit: 1048576 bytes)")
+    assert "Traceback" not in text(err)
+
+
+def test_limits_that_are_not_reached(tmp_path):
+    script = write(tmp_path, "sum.lua", "local s = 0 for i = 1, 100 do s = s + i end print(s, ...)")
+    status, out, err = run("--max-instructions", "1000000", "--max-time", "60",
+                           "--max-memory", "64M", script, "a")
+    assert (status, text(out), err) == (0, "5050\ta\n", b"")
+
+
+def test_option_values_before_the_script_are_not_the_script(tmp_path):
+    script = write(tmp_path, "args.lua", "print(...)")
+    status, out, err = run("--max-time", "5", "--max-memory", "1000000", "--max-instructions",
+                           "100000", script, "--max-time", "x")
+    assert (status, text(out), err) == (0, "--max-time\tx\n", b"")
+
+
+def test_limits_at_the_prompt_end_one_input_only():
+    status, out, err = run("--max-instructions", "10000", "-i",
+                           stdin=b"while true do end\nprint('still here')\n")
+    assert status == 0
+    assert "still here\n" in text(out)
+    assert "instruction limit of 10000" in text(err) and "Traceback" not in text(err)
+
+
+def test_sandbox_hides_unsafe_functions(backend):
+    status, out, err = run("--lua", SPEC[backend], "--sandbox", "-e",
+                           "print(io, os, require, python and python.eval, string.dump, "
+                           "type(print), arg[0])")
+    assert (status, err) == (0, b"")
+    assert text(out) == "nil\tnil\tnil\tnil\tnil\tfunction\tlupacffi\n"
+
+
+def test_without_sandbox_the_same_code_sees_everything():
+    status, out, err = run("-e", "print(io ~= nil, os ~= nil, python.eval ~= nil)")
+    assert (status, text(out), err) == (0, "true\ttrue\ttrue\n", b"")
+
+
+def test_sandbox_with_a_time_limit(tmp_path):
+    script = write(tmp_path, "loop.lua", ENDLESS)
+    status, out, err = run("--sandbox", "--max-time", "0.2", script)
+    assert (status, text(out)) == (1, "started\n")
+    assert "time limit of 0.2 seconds" in text(err)
+
+
+def test_sandbox_stops_an_endless_loop_by_default(tmp_path):
+    # the sandbox's own time limit (5 s per call)
+    script = write(tmp_path, "loop.lua", ENDLESS)
+    status, out, err = run("--sandbox", script)
+    assert (status, text(out)) == (1, "started\n")
+    assert "time limit of 5" in text(err)
+
+
+def test_sandbox_script_error_is_reported(tmp_path):
+    script = write(tmp_path, "io.lua", "io.write('x')")
+    status, out, err = run("--sandbox", script)
+    assert (status, out) == (1, b"")
+    assert text(err).startswith("lupacffi: ") and "io" in text(err)
+
+
+@pytest.mark.parametrize("option, value", [
+    ("--max-instructions", "-1"), ("--max-instructions", "0"), ("--max-instructions", "abc"),
+    ("--max-instructions", "1.5"), ("--max-instructions", ""),
+    ("--max-time", "-1"), ("--max-time", "0"), ("--max-time", "soon"), ("--max-time", "nan"),
+    ("--max-time", "inf"), ("--max-time", "1e10"),
+    ("--max-memory", "-1"), ("--max-memory", "0"), ("--max-memory", "lots"),
+    ("--max-memory", "1.5M"), ("--max-memory", "10T"),
+])
+def test_bad_limit_values_are_usage_errors(option, value):
+    status, out, err = run(option, value, "-e", "print('never')")
+    assert (status, out) == (2, b"")
+    assert "usage:" in text(err) and "argument %s:" % option in text(err)
+    assert "Traceback" not in text(err)
+
+
+def test_limit_option_without_its_value_is_a_usage_error():
+    status, out, err = run("-e", "print('never')", "--max-time")
+    assert (status, out) == (2, b"")
+    assert "--max-time" in text(err)
+
+
 # ---- the prompt without a terminal ------------------------------------------
 
 def test_prompt_from_a_pipe(backend):

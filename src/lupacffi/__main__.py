@@ -4,10 +4,12 @@
 
 runs FILE ("-" is stdin) with ARGS in the global ``arg`` table and as ``...``;
 ``-e CODE`` and ``-l MODULE`` run before it, in the order given; ``-i`` or no
-FILE on a terminal starts the interactive prompt.
+FILE on a terminal starts the interactive prompt.  ``--sandbox`` and the
+``--max-*`` options create the runtime with LuaRuntime's sandbox and limits.
 """
 import argparse
 import importlib
+import math
 import os
 import re
 import sys
@@ -156,9 +158,10 @@ def list_backends(out):
 class Session(object):
     """One LuaRuntime with lua's print, and the ways to run code in it."""
 
-    def __init__(self, lupa):
+    def __init__(self, lupa, **options):
         self.lupa = lupa
-        self.lua = lua = lupa.LuaRuntime()
+        self.max_memory = options.get("max_memory")
+        self.lua = lua = lupa.LuaRuntime(**options)
         helpers = lua.compile(LUA_HELPERS, name="=(lupacffi)")
         lc_print, self._run_and_show, self._error_text = helpers(
             _write, _flush_all, lambda e: isinstance(e, UnicodeError))
@@ -214,7 +217,10 @@ class Session(object):
         _flush_all()
         if not isinstance(exc, self.lupa.LuaError):
             prefix = ""
-        sys.stderr.write(prefix + self.error_message(exc) + "\n")
+        text = self.error_message(exc)
+        if isinstance(exc, self.lupa.LuaMemoryError) and self.max_memory:
+            text += " (memory limit: %d bytes)" % self.max_memory
+        sys.stderr.write(prefix + text + "\n")
         sys.stderr.flush()
 
 
@@ -303,6 +309,58 @@ def read_chunk(session, lines):
         raise
 
 
+# the options that take the next argument as their value
+OPTIONS_WITH_VALUE = ("-e", "-l", "--lua", "--max-instructions", "--max-time", "--max-memory")
+
+_SIZE_UNITS = {"": 1, "k": 2 ** 10, "m": 2 ** 20, "g": 2 ** 30}
+
+
+def positive_int(text):
+    """--max-instructions: an integer > 0."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("not an integer: %r" % text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError("must be positive: %r" % text)
+    return value
+
+
+def seconds(text):
+    """--max-time: a number of seconds > 0 (at most 1e9, as set_limits takes)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("not a number: %r" % text)
+    if not (math.isfinite(value) and 0 < value <= 1e9):
+        raise argparse.ArgumentTypeError("must be a positive number of seconds: %r" % text)
+    return value
+
+
+def size(text):
+    """--max-memory: bytes > 0, an integer with an optional k, M or G (KiB, MiB, GiB)."""
+    m = re.match(r"^\s*(\d+)\s*([kmg]?)i?b?\s*$", text, re.I)
+    if not m:
+        raise argparse.ArgumentTypeError("not a size in bytes (e.g. 1000000, 512k, 64M): %r"
+                                         % text)
+    value = int(m.group(1)) * _SIZE_UNITS[m.group(2).lower()]
+    if value <= 0:
+        raise argparse.ArgumentTypeError("must be positive: %r" % text)
+    return value
+
+
+def runtime_options(opts):
+    """LuaRuntime's keyword arguments from --sandbox and the --max-* options
+    (given limits override the sandbox's defaults)."""
+    options = {}
+    if opts.sandbox:
+        options["sandbox"] = True
+    for name in ("max_instructions", "max_time", "max_memory"):
+        if getattr(opts, name) is not None:
+            options[name] = getattr(opts, name)
+    return options
+
+
 def _script_index(argv):
     """Where the script name is in argv (len(argv) if there is none): the
     first argument that is not an option or an option's value."""
@@ -313,7 +371,7 @@ def _script_index(argv):
             return i + 1
         if a == "-" or not a.startswith("-"):
             return i
-        i += 2 if a in ("-e", "-l", "--lua") else 1
+        i += 2 if a in OPTIONS_WITH_VALUE else 1
     return len(argv)
 
 
@@ -331,6 +389,16 @@ def make_parser():
     p.add_argument("--lua", metavar="VERSION",
                    help="the backend: 5.1, 5.2, 5.3, 5.4, 5.5 or jit (default: newest built)")
     p.add_argument("--list", action="store_true", help="list the built backends and exit")
+    p.add_argument("--sandbox", action="store_true",
+                   help="run untrusted code: LuaRuntime(sandbox=True), safe libraries only, "
+                        "64 MiB and 5 s per call unless the options below say otherwise")
+    p.add_argument("--max-instructions", metavar="N", type=positive_int,
+                   help="stop each call into Lua after N Lua VM instructions")
+    p.add_argument("--max-time", metavar="SECONDS", type=seconds,
+                   help="stop each call into Lua after SECONDS of wall-clock time")
+    p.add_argument("--max-memory", metavar="BYTES", type=size,
+                   help="limit Lua's memory (beyond a fresh runtime's) to BYTES "
+                        "(k, M, G suffixes allowed)")
     p.add_argument("-v", "--version", action="store_true", help="show the version information")
     p.add_argument("file", metavar="FILE", nargs="?",
                    help='a Lua script ("-": standard input); without it, the prompt')
@@ -349,7 +417,7 @@ def main(argv=None):
         if opts.list:
             list_backends(sys.stdout)
             return 0
-        session = Session(load_backend(opts.lua))
+        session = Session(load_backend(opts.lua), **runtime_options(opts))
         if opts.version:
             sys.stdout.write(session.banner() + "\n")
         session.set_arg([PROG] + argv, k + 1 if script is not None else 0)

@@ -1,0 +1,11 @@
+# `import lupacffi` gives the API of the default backend (see _api.pyi).
+from typing import ContextManager, List
+
+from ._api import *
+
+__version__: str
+BACKEND_MODULES: List[str]
+
+def __dir__() -> List[str]: ...
+def available_backends() -> List[str]: ...
+def allow_lua_module_loading() -> ContextManager[None]: ...

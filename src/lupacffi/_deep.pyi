@@ -1,0 +1,3 @@
+from typing import Any, Optional
+
+def to_python(obj: Any, max_depth: Optional[int] = ..., allow_cycles: bool = ...) -> Any: ...
