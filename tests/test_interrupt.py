@@ -298,6 +298,49 @@ def test_call_interruptibly_stops_on_ctrl_c(lupa):
     assert lua.eval("1 + 1") == 2
 
 
+def test_call_interruptibly_second_ctrl_c_gives_up(lupa):
+    # Lua is inside a Python callback that does not return: the first Ctrl-C
+    # cannot reach it, the second raises KeyboardInterrupt at once; once the
+    # callback returns, the pending interrupt stops Lua
+    if threading.current_thread() is not threading.main_thread():
+        pytest.skip("signals reach the main thread only")
+    lua = _runtime(lupa)
+    started, release, stopped = threading.Event(), threading.Event(), threading.Event()
+    errors = []
+
+    def run():
+        try:
+            lua.execute("local started, wait = ... started() wait() while true do end",
+                        started.set, lambda: release.wait(JOIN))
+        except BaseException as e:
+            errors.append(e)
+        stopped.set()
+
+    first_seen = threading.Event()
+
+    class Runtime(object):        # sees when the first Ctrl-C was handled
+        def interrupt(self):
+            first_seen.set()
+            return lua.interrupt()
+
+    def ctrl_c_twice():
+        if started.wait(JOIN):
+            os.kill(os.getpid(), signal.SIGINT)
+            if first_seen.wait(JOIN):
+                os.kill(os.getpid(), signal.SIGINT)
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        threading.Thread(target=ctrl_c_twice, daemon=True).start()
+        with pytest.raises(KeyboardInterrupt):
+            call_interruptibly(Runtime(), run)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        release.set()
+    assert stopped.wait(JOIN)
+    assert isinstance(errors[0], LuaInterrupted)
+    assert lua.eval("1 + 1") == 2
+
+
 def test_call_interruptibly_results_and_errors(lupa):
     lua = _runtime(lupa)
     assert call_interruptibly(lua, lua.eval, "1 + 2") == 3

@@ -556,13 +556,17 @@ def _check_limit(value, name, types):
 
 def call_interruptibly(runtime, func, *args, **kwargs):
     """Calls func(*args, **kwargs) (something that runs Lua code in `runtime`,
-    e.g. runtime.execute) in a worker thread and waits for it; Ctrl-C
-    (KeyboardInterrupt) while waiting calls runtime.interrupt(), so a Lua loop
-    stops with LuaInterrupted, which is raised here (like any other exception
-    of func).  A Ctrl-C while no Lua code runs (a Python callback, say) is
-    remembered: it interrupts Lua as soon as it runs again, and
-    KeyboardInterrupt is raised if func ends normally.  Must be called from
-    the main thread (the only one that gets KeyboardInterrupt)."""
+    e.g. runtime.execute) in a worker thread and waits for it, so that Ctrl-C
+    can stop Lua: KeyboardInterrupt while waiting calls runtime.interrupt()
+    (again every 50 ms until Lua is reached: a Python callback may be
+    running), and the Lua code raises LuaInterrupted, which is raised here
+    like any other exception of func; if func ends normally after a Ctrl-C,
+    KeyboardInterrupt is raised.  A second Ctrl-C while still waiting raises
+    KeyboardInterrupt at once (as lua.c, whose second Ctrl-C ends the
+    process): for what interrupt() cannot reach (code compiled by LuaJIT's
+    JIT, a long C call, a Python callback that does not return); the worker
+    thread (a daemon) may then still run and hold the runtime.  Must be
+    called from the main thread, the only one that gets KeyboardInterrupt."""
     result = []
     done = threading.Event()       # (Thread.join can be confused by Ctrl-C)
 
@@ -579,9 +583,11 @@ def call_interruptibly(runtime, func, *args, **kwargs):
         try:
             done.wait(0.05)
         except KeyboardInterrupt:
+            if interrupted:
+                raise
             interrupted = True
         if interrupted:
-            runtime.interrupt()         # again until Lua is reached
+            runtime.interrupt()
     ok, value = result[0]
     if not ok:
         try:
