@@ -320,8 +320,9 @@ def test_call_interruptibly_second_ctrl_c_gives_up(lupa):
 
     class Runtime(object):        # sees when the first Ctrl-C was handled
         def interrupt(self):
+            result = lua.interrupt()
             first_seen.set()
-            return lua.interrupt()
+            return result
 
     def ctrl_c_twice():
         if started.wait(JOIN):

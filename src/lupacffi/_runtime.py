@@ -577,17 +577,21 @@ def call_interruptibly(runtime, func, *args, **kwargs):
             result.append((False, e))
         finally:
             done.set()
-    threading.Thread(target=work, name="lupacffi-call", daemon=True).start()
     interrupted = False
-    while not done.is_set():
+    try:
+        threading.Thread(target=work, name="lupacffi-call", daemon=True).start()
+    except KeyboardInterrupt:       # in start(), which waits for the thread
+        interrupted = True
+    while True:
         try:
-            done.wait(0.05)
+            if interrupted:
+                runtime.interrupt()
+            if done.wait(0.05):
+                break
         except KeyboardInterrupt:
             if interrupted:
                 raise
             interrupted = True
-        if interrupted:
-            runtime.interrupt()
     ok, value = result[0]
     if not ok:
         try:
