@@ -96,9 +96,10 @@ static void lc_hook(lua_State *L, lua_Debug *ar)
 
 /* A hook slows every instruction down (Lua 5.4 checks it per instruction;
    LuaJIT stops compiling): it is installed only while limits are set or a
-   stop is pending.  Once installed it stays, so that coroutines created after
-   it inherit it (PUC Lua): limits set when the runtime is created cover all
-   coroutines, limits set later do not cover coroutines created before. */
+   stop is pending.  Coroutines created while it is installed inherit it
+   (PUC Lua); those created before get it when they are resumed
+   (lc_hook_coroutine, from Python and from the coroutine library's
+   wrappers below). */
 static int lc_hook_wanted(lc_runtime *rt)
 {
     return rt->stop || rt->max_instructions >= 0 || rt->max_ns > 0 || lc_interrupt_pending(rt);
