@@ -73,6 +73,11 @@ long long lc_topointer(lc_runtime *rt, int ref);
    seconds <= 0 mean none. */
 void lc_set_limits(lc_runtime *rt, long long instructions, double seconds);
 
+/* From any thread (or a signal handler), without the lock: stops the Lua
+   code running in rt at its next instruction (LC_ERR_INTERRUPTED).  Returns
+   1 if a call was running, 0 if not (then nothing happens). */
+int lc_interrupt(lc_runtime *rt);
+
 /* From a callback: the error being raised must not be catchable in Lua. */
 void lc_abort(lc_runtime *rt);
 

@@ -6,8 +6,12 @@
 
    PUC Lua has per-coroutine hooks, inherited by new coroutines; LuaJIT's hook
    is global, and a limited LuaJIT runtime runs with the JIT compiler off,
-   since compiled code never calls hooks. */
+   since compiled code never calls hooks.
+
+   lc_interrupt() stops Lua from another thread (or a signal handler) without
+   the lock, through the same hook; see "interrupts" below. */
 #include <time.h>
+#include <sched.h>
 
 #define LC_HOOK_EVERY 1000    /* instructions between two checks */
 
@@ -27,6 +31,12 @@ static lc_runtime *lc_runtime_of(lua_State *L)
 
 static void lc_hook(lua_State *L, lua_Debug *ar);
 static int lc_hook_wanted(lc_runtime *rt);
+
+/* Did lc_interrupt() ask to stop the running call? */
+static int lc_interrupt_pending(lc_runtime *rt)
+{
+    return __atomic_load_n(&rt->ireq, __ATOMIC_SEQ_CST) == rt->gen && (rt->gen & 1);
+}
 
 static void lc_install_hook(lua_State *L, int every)
 {
@@ -51,7 +61,7 @@ static void lc_raise_stop(lc_runtime *rt, lua_State *L)
         lua_rawgeti(L, LUA_REGISTRYINDEX, rt->stop_ref);
     else
         lua_pushstring(L, rt->stop == LC_STOP_INSTRUCTIONS ? "instruction limit exceeded"
-                                                           : "time limit exceeded");
+                          : rt->stop == LC_STOP_TIME ? "time limit exceeded" : "interrupted");
     lua_error(L);
 }
 
@@ -59,6 +69,8 @@ static void lc_hook(lua_State *L, lua_Debug *ar)
 {
     lc_runtime *rt = lc_runtime_of(L);
     (void)ar;
+    if (!rt->stop && lc_interrupt_pending(rt))
+        rt->stop = LC_STOP_INTERRUPT;
     if (rt->stop)
         lc_raise_stop(rt, L);
     if (!lc_hook_wanted(rt)) {           /* limits were lifted */
@@ -84,19 +96,24 @@ static void lc_hook(lua_State *L, lua_Debug *ar)
 
 /* A hook slows every instruction down (Lua 5.4 checks it per instruction;
    LuaJIT stops compiling): it is installed only while limits are set or a
-   stop is pending.  Once installed it stays, so that coroutines created after
-   it inherit it (PUC Lua): limits set when the runtime is created cover all
-   coroutines, limits set later do not cover coroutines created before. */
+   stop is pending.  Coroutines created while it is installed inherit it
+   (PUC Lua); those created before get it when they are resumed
+   (lc_hook_coroutine, from Python and from the coroutine library's
+   wrappers below). */
 static int lc_hook_wanted(lc_runtime *rt)
 {
-    return rt->stop || rt->max_instructions >= 0 || rt->max_ns > 0;
+    return rt->stop || rt->max_instructions >= 0 || rt->max_ns > 0 || lc_interrupt_pending(rt);
 }
 
-/* At the start of an outermost entry: a fresh budget. */
+/* At the start of an outermost entry: a fresh budget, and the call can be
+   interrupted (the chain first: lc_interrupt() reads it once gen is odd). */
 static void lc_limits_begin(lc_runtime *rt)
 {
     rt->budget = rt->max_instructions;
     rt->deadline = rt->max_ns > 0 ? lc_now_ns() + rt->max_ns : 0;
+    __atomic_store_n(&rt->chain[0], rt->L, __ATOMIC_SEQ_CST);
+    __atomic_store_n(&rt->nchain, 1, __ATOMIC_SEQ_CST);
+    __atomic_store_n(&rt->gen, rt->gen + 1, __ATOMIC_SEQ_CST);
     if (lc_hook_wanted(rt) && lua_gethook(rt->L) == NULL)
         lc_install_hook(rt->L, LC_HOOK_EVERY);
 }
@@ -104,6 +121,9 @@ static void lc_limits_begin(lc_runtime *rt)
 /* At the end of an outermost entry: whatever stopped Lua is over. */
 static void lc_limits_end(lc_runtime *rt)
 {
+    if (rt->gen & 1)
+        __atomic_store_n(&rt->gen, rt->gen + 1, __ATOMIC_SEQ_CST);
+    __atomic_store_n(&rt->nchain, 0, __ATOMIC_SEQ_CST);
     rt->stop = LC_STOP_NONE;
     rt->budget = -1;
     rt->deadline = 0;
@@ -155,11 +175,20 @@ static void lc_begin_abort(lc_runtime *rt, lua_State *L)
         lc_install_hook(rt->L, 1);
 }
 
-/* Before Python resumes a coroutine: give it the hook if limits are on (a
-   coroutine created before the limits were set has none of its own). */
+/* Before a coroutine is resumed (by Python, or by Lua through the wrappers
+   below): it joins the chain of running threads that lc_interrupt() hooks,
+   and it gets the hook if limits are on (a coroutine created before the
+   limits were set has none of its own) or a stop is pending.  The caller
+   truncates the chain again afterwards (lc_run, lc_co_call). */
 static void lc_hook_coroutine(lc_runtime *rt, lua_State *co)
 {
-    if (lc_hook_wanted(rt) && lua_gethook(co) == NULL)
+    int d = rt->nchain;
+    if (d < LC_CHAIN)
+        __atomic_store_n(&rt->chain[d], co, __ATOMIC_SEQ_CST);
+    __atomic_store_n(&rt->nchain, d + 1, __ATOMIC_SEQ_CST);
+    if (rt->stop || lc_interrupt_pending(rt))
+        lc_install_hook(co, 1);
+    else if (lc_hook_wanted(rt) && lua_gethook(co) == NULL)
         lc_install_hook(co, LC_HOOK_EVERY);
 }
 
@@ -168,8 +197,154 @@ static void lc_hook_coroutine(lc_runtime *rt, lua_State *co)
    deadline. */
 static void lc_check_deadline(lc_runtime *rt, lua_State *L)
 {
-    if (rt->deadline && !rt->stop && lc_now_ns() > rt->deadline) {
+    if (rt->stop)
+        return;
+    if (lc_interrupt_pending(rt)) {
+        rt->stop = LC_STOP_INTERRUPT;
+        lc_raise_stop(rt, L);
+    }
+    if (rt->deadline && lc_now_ns() > rt->deadline) {
         rt->stop = LC_STOP_TIME;
         lc_raise_stop(rt, L);
     }
+}
+
+/* ---- interrupts ------------------------------------------------------------
+   lc_interrupt() runs in another thread (or in a signal handler) while Lua
+   runs, so it takes no lock: it marks the running call (rt->gen, odd while a
+   call runs, changes with every call, so a late interrupt cannot hit the next
+   call) and sets a count hook of 1 on every thread that may be running Lua:
+   PUC Lua's hooks are per coroutine, and a running coroutine has no hook
+   unless limits are on.  lua_sethook is meant for this (lua.c calls it from
+   its SIGINT handler).
+
+   The chain lists the main thread and the coroutines resumed since (by the
+   wrappers below and by Python), innermost last; a resume truncates it again
+   when it returns.  An error thrown through a resume skips the truncation,
+   so the chain may hold coroutines that no longer run (harmless: the hook
+   removes itself) until an outer resume returns.  Those may even be
+   collected: the allocator (lc_alloc_chain) removes a thread from the chain
+   before freeing it, and waits while lc_interrupt() is reading the chain. */
+int lc_interrupt(lc_runtime *rt)
+{
+    long long gen = __atomic_load_n(&rt->gen, __ATOMIC_SEQ_CST);
+    int k, n;
+    if (!(gen & 1))
+        return 0;                       /* nothing runs */
+    __atomic_store_n(&rt->ireq, gen, __ATOMIC_SEQ_CST);
+    if (__atomic_exchange_n(&rt->ilock, 1, __ATOMIC_SEQ_CST))
+        return 1;                       /* another lc_interrupt() is at it */
+    n = __atomic_load_n(&rt->nchain, __ATOMIC_SEQ_CST);
+#ifdef LC_LUAJIT
+    n = n > 1 ? 1 : n;                  /* one hook for all coroutines */
+#endif
+    for (k = 0; k < n && k < LC_CHAIN; k++) {
+        lua_State *L = __atomic_load_n(&rt->chain[k], __ATOMIC_SEQ_CST);
+        if (L != NULL)
+            lua_sethook(L, lc_hook, LUA_MASKCOUNT, 1);
+    }
+    __atomic_store_n(&rt->ilock, 0, __ATOMIC_SEQ_CST);
+    return 1;
+}
+
+/* The allocator of every runtime: lc_alloc, and before a block that may be
+   a thread is freed, the thread leaves the chain (see above). */
+static void *lc_alloc_chain(void *ud, void *ptr, size_t osize, size_t nsize)
+{
+    lc_runtime *rt = (lc_runtime *)ud;
+    if (nsize == 0 && ptr != NULL && osize >= sizeof(lua_State)) {
+        char *p = (char *)ptr;
+        int k, n = __atomic_load_n(&rt->nchain, __ATOMIC_SEQ_CST);
+        for (k = 0; k < n && k < LC_CHAIN; k++) {
+            char *s = (char *)rt->chain[k];
+            if (s >= p && s < p + osize)
+                __atomic_store_n(&rt->chain[k], NULL, __ATOMIC_SEQ_CST);
+        }
+        __atomic_thread_fence(__ATOMIC_SEQ_CST);
+        while (__atomic_load_n(&rt->ilock, __ATOMIC_SEQ_CST))
+            sched_yield();
+    }
+    return lc_alloc(ud, ptr, osize, nsize);
+}
+
+/* ---- the coroutine library -------------------------------------------------
+   On PUC Lua a coroutine resumed by Lua code must get the hook (and join the
+   chain) as well: coroutine.resume, coroutine.close and the functions made
+   by coroutine.wrap are replaced by C functions that do that and then run
+   the library's own C function in their own frame (a plain C call: no extra
+   Lua frame or C-stack level, the same error messages; the originals are
+   not reachable from Lua at all).  LuaJIT's hook is global: nothing to do. */
+#ifndef LC_LUAJIT
+static int lc_co_call(lua_State *L, lua_State *co, lua_CFunction f)
+{
+    lc_runtime *rt = lc_runtime_of(L);
+    int d = rt->nchain, n;
+    if (co == NULL)
+        return f(L);                    /* the library reports the error */
+    lc_hook_coroutine(rt, co);
+    n = f(L);
+    __atomic_store_n(&rt->nchain, d, __ATOMIC_SEQ_CST);
+    return n;
+}
+
+static int lc_co_resume(lua_State *L)
+{
+    return lc_co_call(L, lua_tothread(L, 1), lc_runtime_of(L)->co_resume);
+}
+
+static int lc_co_close(lua_State *L)
+{
+    return lc_co_call(L, lua_tothread(L, 1), lc_runtime_of(L)->co_close);
+}
+
+/* A function made by coroutine.wrap: the library's own reads its coroutine
+   from upvalue 1, which this closure has too. */
+static int lc_co_auxwrap(lua_State *L)
+{
+    return lc_co_call(L, lua_tothread(L, lua_upvalueindex(1)), lc_runtime_of(L)->co_auxwrap);
+}
+
+static int lc_co_wrap(lua_State *L)
+{
+    lc_runtime *rt = lc_runtime_of(L);
+    rt->co_wrap(L);                     /* pushes the library's function */
+    rt->co_auxwrap = lua_tocfunction(L, -1);
+    lua_getupvalue(L, -1, 1);           /* its coroutine */
+    lua_pushcclosure(L, lc_co_auxwrap, 1);
+    return 1;
+}
+
+static void lc_wrap_cofunction(lua_State *L, const char *name, lua_CFunction *orig,
+                               lua_CFunction wrapper)
+{
+    lua_getfield(L, -1, name);
+    *orig = lua_tocfunction(L, -1);
+    lua_pop(L, 1);
+    if (*orig != NULL) {
+        lua_pushcfunction(L, wrapper);
+        lua_setfield(L, -2, name);
+    }
+}
+#endif
+
+/* After the libraries are opened (the global `coroutine` is the same table
+   as package.loaded.coroutine). */
+static void lc_wrap_coroutine_lib(lc_runtime *rt, lua_State *L)
+{
+#ifndef LC_LUAJIT
+    lua_getfield(L, LUA_REGISTRYINDEX, "_LOADED");
+    if (lua_istable(L, -1)) {
+        lua_getfield(L, -1, LUA_COLIBNAME);
+        if (lua_istable(L, -1)) {
+            lc_wrap_cofunction(L, "resume", &rt->co_resume, lc_co_resume);
+            lc_wrap_cofunction(L, "wrap", &rt->co_wrap, lc_co_wrap);
+            lc_wrap_cofunction(L, "close", &rt->co_close, lc_co_close);
+        }
+        lua_pop(L, 1);
+    }
+    lua_pop(L, 1);
+#else
+    (void)rt;
+    (void)L;
+#endif
 }

@@ -172,7 +172,7 @@ static void lc_emergency_gc(lc_runtime *rt, lua_State *L)
 static int lc_run(lc_runtime *rt, lc_ctx *c)
 {
     lua_State *L = rt->L;
-    int top = lua_gettop(L), status, result;
+    int top = lua_gettop(L), status, result, chain = rt->nchain;
 #if LUA_VERSION_NUM >= 502
     if (!lua_checkstack(L, 8)) {
         c->out[0].tag = LC_STR;
@@ -187,6 +187,7 @@ static int lc_run(lc_runtime *rt, lc_ctx *c)
     lua_rawgeti(L, LUA_REGISTRYINDEX, rt->body_ref);
     lua_pushlightuserdata(L, c);
     status = lua_pcall(L, 1, 0, top + 1);
+    __atomic_store_n(&rt->nchain, chain, __ATOMIC_SEQ_CST);    /* see lc_interrupt */
     result = status == LUA_OK ? c->result : lc_error_result(rt, L, status, c->out);
     lua_settop(L, top);
 #if LUA_VERSION_NUM < 502
@@ -220,7 +221,8 @@ static int lc_leave(lc_runtime *rt, int result)
 {
     if (--rt->depth == 0) {
         int stop = rt->stop;
-        if (result > 0 && (stop == LC_STOP_INSTRUCTIONS || stop == LC_STOP_TIME)) {
+        if (result > 0 && (stop == LC_STOP_INSTRUCTIONS || stop == LC_STOP_TIME
+                           || stop == LC_STOP_INTERRUPT)) {
             /* Lua caught the stop (pcall) just before returning: the call
                still fails, and its results (this thread's buffer) are dropped */
             lc_drop_results(rt, result);
@@ -229,6 +231,8 @@ static int lc_leave(lc_runtime *rt, int result)
             result = LC_ERR_INSTRUCTIONS;
         else if (stop == LC_STOP_TIME)
             result = LC_ERR_TIME;
+        else if (stop == LC_STOP_INTERRUPT)
+            result = LC_ERR_INTERRUPTED;
         lc_limits_end(rt);
     }
     pthread_mutex_unlock(&rt->lock);
@@ -351,6 +355,7 @@ static int lc_setup_state(lua_State *L)
     lc_runtime *rt = s->rt;
     lua_settop(L, 0);
     lc_openlibs(L, s->libs);
+    lc_wrap_coroutine_lib(rt, L);
     lua_pushcfunction(L, lc_body);
     rt->body_ref = luaL_ref(L, LUA_REGISTRYINDEX);
     lua_pushlightuserdata(L, rt);
@@ -387,11 +392,11 @@ lc_runtime *lc_new(int rid, int libs, int use_seed, unsigned int seed)
     pthread_mutexattr_destroy(&attr);
     pthread_mutex_init(&rt->qlock, NULL);
 #if LUA_VERSION_NUM >= 505
-    L = lua_newstate(lc_alloc, rt, use_seed ? seed : luaL_makeseed(NULL));
+    L = lua_newstate(lc_alloc_chain, rt, use_seed ? seed : luaL_makeseed(NULL));
 #else
     (void)use_seed;
     (void)seed;
-    L = lua_newstate(lc_alloc, rt);
+    L = lua_newstate(lc_alloc_chain, rt);
 #endif
     if (L == NULL) {
         lc_free(rt);

@@ -71,7 +71,8 @@ enum lc_status {
     LC_ERR_DEPTH = -6,    /* too many nested entries */
     LC_ERR_DEAD = -7,     /* resuming a dead coroutine */
     LC_ERR_INSTRUCTIONS = -8,  /* the instruction limit stopped Lua */
-    LC_ERR_TIME = -9      /* the time limit stopped Lua */
+    LC_ERR_TIME = -9,     /* the time limit stopped Lua */
+    LC_ERR_INTERRUPTED = -10   /* lc_interrupt() stopped Lua */
 };
 
 /* Why Lua is being stopped (lc_runtime.stop). */
@@ -79,7 +80,8 @@ enum lc_stop {
     LC_STOP_NONE = 0,
     LC_STOP_INSTRUCTIONS = 1,
     LC_STOP_TIME = 2,
-    LC_STOP_PYTHON = 3    /* KeyboardInterrupt & co from a callback */
+    LC_STOP_PYTHON = 3,   /* KeyboardInterrupt & co from a callback */
+    LC_STOP_INTERRUPT = 4 /* lc_interrupt() */
 };
 
 /* What a Python callback is asked to do (the `op` of lc_py_dispatch). */

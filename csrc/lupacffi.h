@@ -45,6 +45,8 @@
 #endif
 
 /* ---- the runtime ------------------------------------------------------- */
+#define LC_CHAIN 256           /* coroutine nesting lc_interrupt() can reach */
+
 typedef struct lc_counts {     /* handle -> count, open addressing */
     long long *keys;           /* 0 = empty slot */
     int *counts;
@@ -76,6 +78,15 @@ struct lc_runtime {
     long long max_ns;          /* per outermost call; 0 = none */
     long long budget;          /* instructions left in this call; -1 = none */
     long long deadline;        /* monotonic ns; 0 = none */
+    /* lc_interrupt() (lc_hook.c): written without the lock */
+    volatile long long gen;    /* odd while an outermost call runs */
+    volatile long long ireq;   /* the gen of the call lc_interrupt() stops */
+    volatile int ilock;        /* lc_interrupt() is reading the chain */
+    volatile int nchain;       /* entries in chain (may exceed LC_CHAIN) */
+    lua_State *volatile chain[LC_CHAIN];  /* [0] main thread, then the
+                                 coroutines resumed since, innermost last */
+    /* the coroutine library's own functions, which lc_hook.c wraps */
+    lua_CFunction co_resume, co_wrap, co_auxwrap, co_close;
 };
 
 #define LC_MAX_DEPTH 200       /* nested Python->Lua->Python... entries */
@@ -105,3 +116,5 @@ static void lc_begin_abort(lc_runtime *rt, lua_State *L);
 static void lc_install_hook(lua_State *L, int every);
 static void lc_hook_coroutine(lc_runtime *rt, lua_State *co);
 static void lc_check_deadline(lc_runtime *rt, lua_State *L);
+static void lc_wrap_coroutine_lib(lc_runtime *rt, lua_State *L);
+static void *lc_alloc_chain(void *ud, void *ptr, size_t osize, size_t nsize);

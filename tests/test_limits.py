@@ -239,11 +239,6 @@ COUNTING_COROUTINE = ("coroutine.create(function(c) while c.n < 10^7 do c.n = c.
                       "return 'finished' end)")
 
 
-@pytest.mark.xfail(strict=False, reason="known gap: on PUC Lua the count hook is per coroutine "
-                   "and only installed while limits are set (it slows every instruction); a "
-                   "coroutine created before set_limits() and resumed from Lua has none. "
-                   "Limits given to LuaRuntime() cover every coroutine; Python-side resumes "
-                   "install the hook")
 def test_stop_in_coroutine_created_before_the_limits(lupa):
     """A coroutine created while the runtime had no limits, resumed by Lua
     code in a limited call, must not run beyond the budget (the counter shows

@@ -5,13 +5,13 @@ from ._backend import get_backend
 from ._protocols import as_attrgetter, as_itemgetter, unpacks_lua_table, unpacks_lua_table_method
 from ._deep import to_python
 from ._lua_objects import lua_type
-from .errors import LuaError, LuaMemoryError, LuaSyntaxError
+from .errors import LuaError, LuaInterrupted, LuaLimitError, LuaMemoryError, LuaSyntaxError
 
 __all__ = [
     "LuaRuntime", "LuaError", "LuaSyntaxError", "LuaMemoryError", "lua_type",
     "as_attrgetter", "as_itemgetter", "unpacks_lua_table", "unpacks_lua_table_method",
     "LUA_VERSION", "LUA_MAXINTEGER", "LUA_MININTEGER",
-    "to_python",          # beyond lupa
+    "to_python", "LuaLimitError", "LuaInterrupted",     # beyond lupa
 ]
 
 
@@ -29,6 +29,8 @@ def export(namespace, backend_name):
         LuaError=LuaError,
         LuaSyntaxError=LuaSyntaxError,
         LuaMemoryError=LuaMemoryError,
+        LuaLimitError=LuaLimitError,
+        LuaInterrupted=LuaInterrupted,
         lua_type=lua_type,
         to_python=to_python,
         as_attrgetter=as_attrgetter,

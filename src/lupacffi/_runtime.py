@@ -2,6 +2,7 @@
 import builtins
 import contextlib
 import itertools
+import threading
 import types
 import weakref
 
@@ -11,12 +12,13 @@ from ._bridge import Bridge
 from ._constants import ERR_SYNTAX, LIB_ALL, LUA_NOREF, NONE, PYOBJ
 from ._convert import Converter
 from ._lua_objects import _LuaThread
-from .errors import LuaError, LuaMemoryError
+from .errors import LuaError, LuaInterrupted, LuaMemoryError
 _runtime_ids = itertools.count(1)
 _KEEP = object()          # limits(): keep the current value
 _CoroutineType = types.CoroutineType
 
 _DEFAULT_NAME = b"<python>"
+_ERR_INTERRUPTED = -10    # csrc/lc_types.h LC_ERR_INTERRUPTED
 
 
 def _as_bytes(value, what, encoding):
@@ -295,10 +297,9 @@ class LuaRuntime(Converter, Bridge):
         limit).  A call that runs out raises LuaLimitError; Lua code cannot
         catch the stop with pcall.  Counted to a granularity of 1000
         instructions; time spent in Python callbacks counts towards max_time.
-        Set limits when creating the runtime to cover every coroutine: on PUC
-        Lua, a coroutine created before limits were set and resumed from Lua
-        runs unlimited.  While a call is running in another thread, this waits
-        for it to end."""
+        Coroutines are covered wherever they were created and whoever resumes
+        them.  While a call is running in another thread, this waits for it to
+        end (interrupt() does not)."""
         instructions = _check_limit(max_instructions, "max_instructions", int)
         seconds = _check_limit(max_time, "max_time", (int, float))
         if seconds is not None and seconds > 1e9:
@@ -322,6 +323,26 @@ class LuaRuntime(Converter, Bridge):
             yield self
         finally:
             self.set_limits(*previous)
+
+    def interrupt(self):
+        """Stops the Lua code running in this runtime, from another thread or
+        from a signal handler: the call running Lua (in whatever thread) raises
+        LuaInterrupted, which pcall cannot catch; the runtime stays usable.
+        Does not wait for the runtime's lock and never blocks.  Lua stops at
+        its next VM instruction; a Python callback that is running is not
+        interrupted, Lua stops when it returns.  Returns True if a call was
+        running, False if not: then nothing happens (later calls are not
+        affected; execute() compiles first, a call of its own: repeat
+        interrupt() until the caller's thread is done to stop it for sure).  On LuaJIT, code compiled by the JIT never checks: an
+        interrupt reaches it only when it leaves compiled code (runtimes with
+        limits run with the JIT off, and are always reached)."""
+        ptr = self._ptr
+        return ptr is not None and bool(self._lib.lc_interrupt(ptr))
+
+    def _error(self, status, out, prefix=""):
+        if status == _ERR_INTERRUPTED:
+            return LuaInterrupted()
+        return Converter._error(self, status, out, prefix)
 
     # ---- asyncio ------------------------------------------------------------------
     async def eval_async(self, lua_code, *args, name=None, mode=None):
@@ -531,6 +552,55 @@ def _check_limit(value, name, types):
         raise ValueError("%s must be positive" % name)
     if value > 2 ** 62:
         raise ValueError("%s is too large" % name)
+    return value
+
+
+def call_interruptibly(runtime, func, *args, **kwargs):
+    """Calls func(*args, **kwargs) (something that runs Lua code in `runtime`,
+    e.g. runtime.execute) in a worker thread and waits for it, so that Ctrl-C
+    can stop Lua: KeyboardInterrupt while waiting calls runtime.interrupt()
+    (again every 50 ms until Lua is reached: a Python callback may be
+    running), and the Lua code raises LuaInterrupted, which is raised here
+    like any other exception of func; if func ends normally after a Ctrl-C,
+    KeyboardInterrupt is raised.  A second Ctrl-C while still waiting raises
+    KeyboardInterrupt at once (as lua.c, whose second Ctrl-C ends the
+    process): for what interrupt() cannot reach (code compiled by LuaJIT's
+    JIT, a long C call, a Python callback that does not return); the worker
+    thread (a daemon) may then still run and hold the runtime.  Must be
+    called from the main thread, the only one that gets KeyboardInterrupt."""
+    result = []
+    done = threading.Event()       # (Thread.join can be confused by Ctrl-C)
+
+    def work():
+        try:
+            result.append((True, func(*args, **kwargs)))
+        except BaseException as e:      # handed to the waiting thread
+            result.append((False, e))
+        finally:
+            done.set()
+    interrupted = False
+    try:
+        threading.Thread(target=work, name="lupacffi-call", daemon=True).start()
+    except KeyboardInterrupt:       # in start(), which waits for the thread
+        interrupted = True
+    while True:
+        try:
+            if interrupted:
+                runtime.interrupt()
+            if done.wait(0.05):
+                break
+        except KeyboardInterrupt:
+            if interrupted:
+                raise
+            interrupted = True
+    ok, value = result[0]
+    if not ok:
+        try:
+            raise value
+        finally:
+            value = None
+    if interrupted:
+        raise KeyboardInterrupt
     return value
 
 

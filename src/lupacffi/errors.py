@@ -29,3 +29,12 @@ class LuaLimitError(LuaError):
         LuaError.__init__(self, message)
         self.limit = limit
         self.budget = budget
+
+
+class LuaInterrupted(LuaLimitError):
+    """Lua was stopped by ``LuaRuntime.interrupt()`` (called from another
+    thread or a signal handler).  ``limit`` is "interrupt", ``budget`` None.
+    A LuaLimitError, so handlers of runaway code catch it too."""
+
+    def __init__(self, message="Lua was interrupted"):
+        LuaLimitError.__init__(self, message, "interrupt", None)

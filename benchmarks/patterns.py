@@ -1,0 +1,78 @@
+"""Time taken by pathological Lua patterns, per backend (one call each).
+
+    PYTHONPATH=src python3 benchmarks/patterns.py [--max-seconds 20]
+
+Pattern matching runs inside one C function, where no hook (and so no
+execution limit) can stop it.  This measures `s:find(p)` for subjects made of
+"a" only (no match, so every start position is tried), at subject lengths
+1k / 5k / 20k, and extrapolates the worst case under the sandbox's default
+memory limit (64 MiB: a subject of about 64 million bytes) from the growth
+rate.  A cell that would take longer than --max-seconds (estimated from the
+previous length) is not run but extrapolated and marked "~".  Figures in
+docs/sandbox.md."""
+import argparse
+import importlib
+import math
+import platform
+import time
+
+import lupacffi
+
+LENGTHS = [1000, 5000, 20000]
+MEMORY_SUBJECT = 64 * 2 ** 20        # the sandbox's default max_memory, in bytes
+
+# pattern -> its growth with the subject's length n (steps ~ n ** power)
+PATTERNS = [(".-b", 2), ("a*b", 2), ("%a-%a-b", 3)]
+# exponential: k optional items then k fixed ones, on a subject of k "a"
+EXPONENTIAL = [16, 22, 26]
+
+
+def time_find(lua, subject_len, pattern):
+    f = lua.eval("function(n, p) local s = string.rep('a', n) "
+                 "local t = os.clock() s:find(p) return os.clock() - t end")
+    return f(subject_len, pattern)
+
+
+def cell(seconds, estimated):
+    text = "%.3g s" % seconds if seconds < 3600 else (
+        "%.3g h" % (seconds / 3600) if seconds < 86400 * 3 else "%.3g days" % (seconds / 86400))
+    return ("~" + text) if estimated else text
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--max-seconds", type=float, default=20.0)
+    args = parser.parse_args()
+    print("%s %s; CPU seconds of one s:find(p), s = string.rep('a', n)"
+          % (platform.python_implementation(), platform.python_version()))
+    header = ["pattern"] + ["n = %d" % n for n in LENGTHS] + ["n = 64 Mi (64 MiB limit)"]
+    print("| backend | " + " | ".join(header) + " |")
+    print("|---" * (len(header) + 1) + "|")
+    for name in lupacffi.available_backends():
+        mod = importlib.import_module("lupacffi." + name)
+        lua = mod.LuaRuntime()
+        impl = lua.lua_implementation
+        for pattern, power in PATTERNS:
+            cells, last = [], None
+            for n in LENGTHS:
+                if last is not None:
+                    guess = last[1] * (n / last[0]) ** power
+                    if guess > args.max_seconds:
+                        cells.append(cell(guess, True))
+                        continue
+                t = time_find(lua, n, pattern)
+                cells.append(cell(t, False))
+                last = (n, max(t, 1e-6))
+            worst = last[1] * (MEMORY_SUBJECT / last[0]) ** power
+            cells.append(cell(worst, True))
+            print("| %s | `%s` | %s |" % (impl, pattern, " | ".join(cells)))
+        cells = []
+        for k in EXPONENTIAL:
+            p = "a?" * k + "a" * k
+            cells.append(cell(time_find(lua, k, p), False))
+        print("| %s | `a?`x k `a`x k on k `a`, k = %s | %s | (about 2^k: no bound) |"
+              % (impl, "/".join(map(str, EXPONENTIAL)), " | ".join(cells)))
+
+
+if __name__ == "__main__":
+    main()
