@@ -589,3 +589,33 @@ def test_terminal_errors_do_not_end_the_prompt(terminal):
     t.send(b"'after' .. 'wards'\n", b"afterwards", b"> ")
     t.send(b"\x04", b"\n")
     assert t.wait() == 0
+
+
+def test_terminal_ctrl_c_stops_a_running_loop(terminal, backend):
+    """Ctrl-C while Lua runs stops it (LuaInterrupted) and the prompt goes on,
+    with the session's state intact.  (LuaJIT: with the JIT off; a loop that
+    is one compiled trace cannot be reached, see docs/sandbox.md and
+    test_terminal_second_ctrl_c_gives_up.)"""
+    t = terminal("--lua", SPEC[backend])
+    t.send(b"n = 0\n", b"> ")
+    if backend == "luajit21":
+        t.send(b"jit.off()\n", b"> ")
+    t.send(b"while true do n = n + 1; tostring(n) end\n")
+    time.sleep(0.3)                          # let it run
+    t.send(b"\x03", b"interrupted", b"> ")
+    t.send(b"n > 0 and 'counted' or 'nothing'\n", b"counted", b"> ")
+    t.send(b"\x04", b"\n")
+    assert t.wait() == 0
+    assert b"Traceback" not in t.out and b"KeyboardInterrupt" not in t.out
+
+
+def test_terminal_second_ctrl_c_gives_up(terminal):
+    """What interrupt() cannot reach (here a Python callback that never
+    returns to Lua) ends the CLI at the second Ctrl-C, with status 130."""
+    t = terminal()
+    t.send(b"python.eval('__import__(\"time\").sleep(3600)')\n")
+    time.sleep(0.3)
+    t.send(b"\x03")
+    time.sleep(0.3)
+    t.send(b"\x03", b"did not stop")
+    assert t.wait() == 130

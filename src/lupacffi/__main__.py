@@ -16,6 +16,7 @@ import sys
 import traceback
 
 import lupacffi
+from lupacffi._runtime import _STILL_RUNNING, call_interruptibly
 
 PROG = "lupacffi"
 USAGE = "%(prog)s [options] [FILE [ARGS...]]"
@@ -179,14 +180,18 @@ class Session(object):
     def compile(self, code, name):
         return self.lua.compile(code, name=name)
 
-    def run(self, func, args=(), show=False):
+    def run(self, func, args=(), show=False, interruptible=False):
         """Calls func(*args) from Python, so that a script's traceback ends
         in its main chunk, and drops the results.  show=True: prints them
-        instead, as the prompt does (from Lua: they are not converted)."""
+        instead, as the prompt does (from Lua: they are not converted).
+        interruptible=True: Lua runs in a worker thread and Ctrl-C stops it
+        (LuaInterrupted), as at the prompt."""
         _flush_all()
+        if show:
+            func, args = self._run_and_show, (func,)
         try:
-            if show:
-                self._run_and_show(func)
+            if interruptible:
+                call_interruptibly(self.lua, func, *args)
             else:
                 func(*args)
         finally:
@@ -264,7 +269,7 @@ def interact(session):
             func = read_chunk(session, lines)
             if func is not None:
                 lines = []
-                session.run(func, show=True)
+                session.run(func, show=True, interruptible=True)
         except EOFError:
             sys.stdout.write("\n")
             if lines:             # an unfinished chunk: say why, as lua does
@@ -273,9 +278,13 @@ def interact(session):
                 except Exception as e:
                     session.report(e, "")
             return
-        except KeyboardInterrupt:
+        except KeyboardInterrupt as e:
             sys.stdout.write("\n")
             lines = []
+            if e.args == (_STILL_RUNNING,):    # a second Ctrl-C: give up, as lua does
+                sys.stderr.write("lupacffi: %s\n" % _STILL_RUNNING)
+                sys.stderr.flush()
+                os._exit(130)     # (a worker thread may still hold the runtime)
         except Exception as e:     # a Lua error, or a Python one from a callback
             lines = []
             session.report(e, "")

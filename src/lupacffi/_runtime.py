@@ -555,6 +555,9 @@ def _check_limit(value, name, types):
     return value
 
 
+_STILL_RUNNING = "Lua did not stop; the runtime may still be busy"
+
+
 def call_interruptibly(runtime, func, *args, **kwargs):
     """Calls func(*args, **kwargs) (something that runs Lua code in `runtime`,
     e.g. runtime.execute) in a worker thread and waits for it, so that Ctrl-C
@@ -563,8 +566,8 @@ def call_interruptibly(runtime, func, *args, **kwargs):
     running), and the Lua code raises LuaInterrupted, which is raised here
     like any other exception of func; if func ends normally after a Ctrl-C,
     KeyboardInterrupt is raised.  A second Ctrl-C while still waiting raises
-    KeyboardInterrupt at once (as lua.c, whose second Ctrl-C ends the
-    process): for what interrupt() cannot reach (code compiled by LuaJIT's
+    KeyboardInterrupt at once, with the message in _STILL_RUNNING (as lua.c,
+    whose second Ctrl-C ends the process): for what interrupt() cannot reach (code compiled by LuaJIT's
     JIT, a long C call, a Python callback that does not return); the worker
     thread (a daemon) may then still run and hold the runtime.  Must be
     called from the main thread, the only one that gets KeyboardInterrupt."""
@@ -590,8 +593,8 @@ def call_interruptibly(runtime, func, *args, **kwargs):
             if done.wait(0.05):
                 break
         except KeyboardInterrupt:
-            if interrupted:
-                raise
+            if interrupted:       # the second Ctrl-C: Lua may still be running
+                raise KeyboardInterrupt(_STILL_RUNNING) from None
             interrupted = True
     ok, value = result[0]
     if not ok:
