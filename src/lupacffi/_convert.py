@@ -4,6 +4,7 @@ from ._constants import (BOOL, ERR_CLOSED, ERR_DEPTH, ERR_INSTRUCTIONS, ERR_MEMO
                          ERR_TIME, FLOAT, INT, NIL, NONE, PYOBJ, REF, STR)
 from ._lua_objects import _LuaObject, _wrap
 from ._protocols import unwrap
+from ._traceback import add_lua_frames, split as _split_traceback
 from .errors import LuaError, LuaLimitError, LuaMemoryError, LuaSyntaxError
 
 _STATUS_MESSAGES = {
@@ -183,9 +184,11 @@ class Converter(object):
             return LuaLimitError("Lua stopped: time limit of %s seconds exceeded" % budget,
                                  "time", budget)
         value = self._error_value(out)
+        tb, records = _split_traceback(self._ffi.unpack(out[1].s, out[1].i)
+                                       if out[1].tag == STR else b"")
         if isinstance(value, BaseException):
-            return value
-        tb = out[1].tag == STR and self._ffi.unpack(out[1].s, out[1].i).decode("utf-8", "replace")
+            return add_lua_frames(value, records)
+        tb = tb.decode("utf-8", "replace")
         if isinstance(value, bytes):
             message = value.decode(self._encoding or "utf-8", "replace")
         elif isinstance(value, str):
@@ -206,7 +209,7 @@ class Converter(object):
             cls = LuaMemoryError    # raised as a plain error by a library (e.g. buffers)
         error = cls(message or "")
         error.value = value
-        return error
+        return add_lua_frames(error, records)
 
     def _error_value(self, out):
         if out[0].tag == STR:      # keep the bytes: messages may be undecodable
