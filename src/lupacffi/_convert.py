@@ -13,6 +13,23 @@ _STATUS_MESSAGES = {
 }
 
 
+_MAX_HANDLE = 1 << 53        # handles must be exact as Lua 5.1 numbers
+
+
+class _Surrogate(object):
+    """An object with a surrogate handle, as it waits to be registered."""
+    __slots__ = ("h", "obj")
+
+    def __init__(self, h, obj):
+        self.h = h
+        self.obj = obj
+
+    def register(self, rt):
+        # (again: Lua may have released the handle since it was chosen)
+        rt._objects[self.h] = self.obj
+        rt._surrogates[id(self.obj)] = self.h
+
+
 def _format_traceback(tb):
     """Lua's "stack traceback:" text with the innermost frame last."""
     lines = tb.split("\n\t")
@@ -78,9 +95,53 @@ class Converter(object):
         if isinstance(obj, bytearray):
             return self._to_val(v, bytes(obj), keep)
         v.tag = PYOBJ
-        v.i = id(obj)
-        keep.append(obj)
+        h = id(obj)
+        if 0 < h < _MAX_HANDLE:
+            v.i = h
+            keep.append(obj)
+        else:
+            s = self._surrogate(obj, h)
+            v.i = s.h
+            keep.append(s)
         return True
+
+    # ---- handles of Python objects -----------------------------------------
+    # An object's handle is its id(), except where that does not fit the C
+    # handle (PyPy gives complex numbers ids of 130 bits, some negative): such
+    # objects get a negative surrogate handle from a counter, the same one
+    # for as long as Lua holds the object.
+    _surrogates = None        # id(obj) -> surrogate handle
+    _last_surrogate = 0
+
+    def _surrogate(self, obj, h):
+        surrogates = self._surrogates
+        if surrogates is None:
+            surrogates = self._surrogates = {}
+        handle = surrogates.get(h)
+        if handle is None:
+            if len(surrogates) > 2 * len(self._objects) + 100:
+                # drop those of objects that never reached Lua (a failed call)
+                objects = self._objects
+                for key, value in list(surrogates.items()):
+                    if value not in objects:
+                        surrogates.pop(key, None)
+            handle = self._last_surrogate = self._last_surrogate - 1
+            surrogates[h] = handle
+        return _Surrogate(handle, obj)
+
+    def _handle(self, obj):
+        """obj's handle, for registering it at once."""
+        h = id(obj)
+        if 0 < h < _MAX_HANDLE:
+            return h
+        return self._surrogate(obj, h).h
+
+    def _forget_handle(self, handle, obj):
+        """Lua released handle, the handle of obj."""
+        if handle < 0 and self._surrogates is not None:
+            key = id(obj)
+            if self._surrogates.get(key) == handle:
+                del self._surrogates[key]
 
     def _overflow(self, value):
         handler = self._overflow_handler
@@ -95,7 +156,9 @@ class Converter(object):
         """Makes the Python objects in `keep` known to Lua (runtime lock held)."""
         objects = self._objects
         for obj in keep:
-            if not isinstance(obj, self._ffi.CData):
+            if type(obj) is _Surrogate:
+                obj.register(self)
+            elif not isinstance(obj, self._ffi.CData):
                 objects[id(obj)] = obj
 
     def _fill(self, vals, items):
