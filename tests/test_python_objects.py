@@ -3,6 +3,7 @@ operators, protocol views, identity and life time."""
 import collections
 import enum
 import gc
+import threading
 import weakref
 
 import pytest
@@ -736,3 +737,21 @@ def test_surrogates_of_failed_calls_do_not_pile_up(lua, surrogates):
     with pytest.raises(OverflowError):
         ident(z, 2 ** 200)
     assert ident(z) is z
+
+
+def test_surrogates_from_several_threads(lua, surrogates):
+    ident = lua.eval("function(x) return x end")
+    wrong = []
+
+    def worker():
+        for _ in range(300):
+            obj = Obj()
+            if ident(obj) is not obj:
+                wrong.append(obj)
+    threads = [threading.Thread(target=worker) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert wrong == []
+    assert len(set(lua._surrogates.values())) == len(lua._surrogates)

@@ -1,5 +1,7 @@
 """Conversion between Python values and lc_val structs (the border format),
 and turning error results into Python exceptions.  Mixed into LuaRuntime."""
+import itertools
+
 from ._constants import (BOOL, ERR_CLOSED, ERR_DEPTH, ERR_INSTRUCTIONS, ERR_MEMORY, ERR_SYNTAX,
                          ERR_TIME, FLOAT, INT, NIL, NONE, PYOBJ, REF, STR)
 from ._lua_objects import _LuaObject, _wrap
@@ -14,6 +16,7 @@ _STATUS_MESSAGES = {
 
 
 _MAX_HANDLE = 1 << 53        # handles must be exact as Lua 5.1 numbers
+_surrogate_handles = itertools.count(-1, -1)   # (next() is atomic)
 
 
 class _Surrogate(object):
@@ -111,12 +114,11 @@ class Converter(object):
     # objects get a negative surrogate handle from a counter, the same one
     # for as long as Lua holds the object.
     _surrogates = None        # id(obj) -> surrogate handle
-    _last_surrogate = 0
 
     def _surrogate(self, obj, h):
         surrogates = self._surrogates
-        if surrogates is None:
-            surrogates = self._surrogates = {}
+        if surrogates is None:    # (setdefault: atomic, threads may race here)
+            surrogates = self.__dict__.setdefault("_surrogates", {})
         handle = surrogates.get(h)
         if handle is None:
             if len(surrogates) > 2 * len(self._objects) + 100:
@@ -125,8 +127,7 @@ class Converter(object):
                 for key, value in list(surrogates.items()):
                     if value not in objects:
                         surrogates.pop(key, None)
-            handle = self._last_surrogate = self._last_surrogate - 1
-            surrogates[h] = handle
+            handle = surrogates.setdefault(h, next(_surrogate_handles))
         return _Surrogate(handle, obj)
 
     def _handle(self, obj):
