@@ -200,6 +200,56 @@ static void lc_push_frames(lua_State *L, lua_State *co, int level, int mine, int
     luaL_pushresult(&b);
 }
 
+/* The frame records of where Lua was stopped at an execution limit, in this
+   thread.  A call stopped so ends with LC_ERR_INSTRUCTIONS or LC_ERR_TIME
+   (lc_leave), and then its out[] need not hold a traceback: Python asks
+   lc_stop_traceback for them instead.  As the stop goes out through nested
+   entry points (Lua -> Python -> Lua), the records of each are appended:
+   innermost first, as ever. */
+LC_TLS char *tls_stop;
+LC_TLS size_t tls_stop_len;   /* 0: none (taken, or no stop since) */
+LC_TLS size_t tls_stop_cap;
+
+static lc_runtime *lc_runtime_of(lua_State *L);
+
+/* With the traceback string on top of L: keeps its records if the error is
+   the stop of an execution limit. */
+static void lc_note_stop(lc_runtime *rt, lua_State *L)
+{
+    size_t len;
+    const char *tb, *records;
+    if (rt->stop != LC_STOP_INSTRUCTIONS && rt->stop != LC_STOP_TIME)
+        return;
+    tb = lua_tolstring(L, -1, &len);
+    records = tb == NULL ? NULL : (const char *)memchr(tb, '\0', len);
+    if (records == NULL)
+        return;
+    records++;
+    len -= (size_t)(records - tb);
+    if (tls_stop_len + len > tls_stop_cap) {
+        char *p = (char *)realloc(tls_stop, tls_stop_len + len);
+        if (p == NULL)
+            return;           /* fewer frames then */
+        tls_stop = p;
+        tls_stop_cap = tls_stop_len + len;
+    }
+    memcpy(tls_stop + tls_stop_len, records, len);
+    tls_stop_len += len;
+}
+
+int lc_stop_traceback(lc_val *out)
+{
+    if (tls_stop_len == 0) {
+        out->tag = LC_NIL;
+        return 0;
+    }
+    out->tag = LC_STR;
+    out->s = tls_stop;        /* valid until this thread's next stop */
+    out->i = (long long)tls_stop_len;
+    tls_stop_len = 0;
+    return 1;
+}
+
 /* Pushes the traceback of coroutine co from `level` on: Lua's text, then the
    frame records. */
 static void lc_push_traceback(lua_State *L, lua_State *co, int level)
@@ -207,6 +257,7 @@ static void lc_push_traceback(lua_State *L, lua_State *co, int level)
     lc_push_tbtext(L, co, level);
     lc_push_frames(L, co, level, 0, 0);
     lua_concat(L, 2);
+    lc_note_stop(lc_runtime_of(L), L);
 }
 
 /* Message handler: records the traceback in the registry slot tb_ref and
@@ -228,6 +279,7 @@ static int lc_msgh(lua_State *L)
     }
     lc_push_frames(L, L, 1, 1, rt->depth);
     lua_concat(L, 2);
+    lc_note_stop(rt, L);
     lua_rawseti(L, LUA_REGISTRYINDEX, rt->tb_ref);
     lua_settop(L, 1);
     return 1;

@@ -311,15 +311,63 @@ def test_error_in_coroutine_resumed_from_lua(lua):
 
 def test_limit_error(lupa):
     lua = lupa.LuaRuntime(max_instructions=10 ** 5)
-    error = raised(lua.execute, "local function spin()\n  while true do end\nend\nspin()",
-                   exc=LuaLimitError)
+    spin = "local function spin()\n  while true do end\nend\nspin()"
+    error = raised(lua.execute, spin, exc=LuaLimitError)
     assert error.limit == "instructions"
-    # (the stop carries no Lua frames: see docs/lupa-behaviour.md)
-    assert all(e[0].endswith(".py") for e in entries(error))
+    # where Lua was stopped
+    assert lua_entries(error) == [(CHUNK, 4, "<main chunk>"), (CHUNK, 2, "spin")]
+    assert str(error) == "Lua stopped: instruction limit of 100000 exceeded"
     traceback.format_exception(type(error), error, error.__traceback__)
     assert lua.eval("1 + 1") == 2
     error = raised(lua.execute, "error('after')")
     assert lua_entries(error) == [(CHUNK, 1, "<main chunk>"), ("[C]", 0, "error")]
+    # a pcall that catches the stop as the very last thing: no frames to show
+    # (Lua 5.1 to 5.3 run one more instruction after it: stopped there)
+    error = raised(lua.execute, "return pcall(function() while true do end end)",
+                   exc=LuaLimitError)
+    assert lua_entries(error) in ([], [(CHUNK, 1, "<main chunk>")])
+    if lua.lua_version >= (5, 4):
+        assert lua_entries(error) == []
+    # pcall catches it, and the next instruction is stopped again
+    error = raised(lua.execute, "local ok = pcall(function()\n while true do end\n end)\n"
+                                "local x = 1\nreturn x", exc=LuaLimitError)
+    assert lua_entries(error) == [(CHUNK, 1, "<main chunk>")] or \
+        lua_entries(error)[0][2] == "<main chunk>"
+    lua.set_limits(max_time=0.05, max_instructions=None)
+    error = raised(lua.execute, spin, exc=LuaLimitError)
+    assert error.limit == "time"
+    assert lua_entries(error) == [(CHUNK, 4, "<main chunk>"), (CHUNK, 2, "spin")]
+
+
+def test_limit_error_in_coroutine(lupa):
+    lua = lupa.LuaRuntime()
+    f = lua.eval("function()\n  coroutine.yield(1)\n  while true do end\nend")
+    co = f.coroutine()
+    assert next(co) == 1
+    lua.set_limits(max_instructions=10 ** 5)
+    error = raised(next, co, exc=LuaLimitError)
+    frames = lua_entries(error)
+    assert frames[0][0] == CHUNK and frames[0][2] == "<function at line 1>"
+    if not lua.lua_implementation.startswith("LuaJIT"):      # (no current line there)
+        assert frames == [(CHUNK, 3, "<function at line 1>")]
+
+
+def test_limit_error_through_a_callback(lupa):
+    lua = lupa.LuaRuntime(max_instructions=10 ** 5)
+
+    def callback():
+        lua.execute("local n = 0\nwhile true do\n  n = n + 1\nend")
+    lua.globals().callback = callback
+    error = raised(lua.execute, "local function outer()\n  callback()\nend\nouter()",
+                   exc=LuaLimitError)
+    # the Lua frames of both entry points (the Python ones between are gone:
+    # LuaLimitError is raised afresh when the outermost call ends)
+    frames = lua_entries(error)
+    assert frames[:3] == [(CHUNK, 4, "<main chunk>"), (CHUNK, 2, "outer"), ("[C]", 0, "callback")]
+    assert len(frames) == 4 and frames[3][0] == CHUNK and frames[3][1] in (2, 3)
+    # and nothing is left for the next one
+    error = raised(lua.execute, "while true do end", exc=LuaLimitError)
+    assert lua_entries(error) == [(CHUNK, 1, "<main chunk>")]
 
 
 def test_asyncio_entry_point(lua):

@@ -241,12 +241,12 @@ class Converter(object):
             return LuaError(_STATUS_MESSAGES[status])
         if status == ERR_INSTRUCTIONS:
             budget = self._limits[0]      # (another thread may have changed it since)
-            return LuaLimitError("Lua stopped: instruction limit of %s exceeded" % budget,
-                                 "instructions", budget)
+            return self._stopped_at(LuaLimitError(
+                "Lua stopped: instruction limit of %s exceeded" % budget, "instructions", budget))
         if status == ERR_TIME:
             budget = self._limits[1]
-            return LuaLimitError("Lua stopped: time limit of %s seconds exceeded" % budget,
-                                 "time", budget)
+            return self._stopped_at(LuaLimitError(
+                "Lua stopped: time limit of %s seconds exceeded" % budget, "time", budget))
         value = self._error_value(out)
         tb, records = _split_traceback(self._ffi.unpack(out[1].s, out[1].i)
                                        if out[1].tag == STR else b"")
@@ -274,6 +274,13 @@ class Converter(object):
         error = cls(message or "")
         error.value = value
         return add_lua_frames(error, records)
+
+    def _stopped_at(self, error):
+        """A limit error, with the Lua frames where Lua was stopped."""
+        v = self._ffi.new("lc_val *")
+        if self._lib.lc_stop_traceback(v) and v.tag == STR:
+            add_lua_frames(error, self._ffi.unpack(v.s, v.i))
+        return error
 
     def _error_value(self, out):
         if out[0].tag == STR:      # keep the bytes: messages may be undecodable
