@@ -13,7 +13,8 @@ and the function's name, so that Python shows them like its own frames:
 
 C functions have no line: they show line 0.  The entries sit between the
 Python frames of the caller and, for a Python exception that crossed Lua, the
-frames of the callback that raised it.
+frames of the callback that raised it.  A LuaLimitError gets the frames where
+Lua was stopped (lc_stop_traceback).
 
 A frame object is needed per entry.  We take the frame of a generator that is
 never started: it has no f_back (so it keeps no Python frames or locals alive
@@ -67,8 +68,9 @@ def lua_frames(records):
     for k in range(0, len(fields) - 4, 5):
         kind, current, defined, name, source = fields[k:k + 5]
         if kind == b".":
-            skipped = int(current)
-            frames.append(("...", 0, "<%s more Lua frames>" % (skipped if skipped >= 0 else "some")))
+            skipped = int(current)        # -1: not known
+            frames.append(("...", 0, "<%s more Lua frames>" % (skipped if skipped >= 0
+                                                                 else "some")))
             continue
         if source[:1] == b"@":
             filename = os.fsdecode(source[1:])
