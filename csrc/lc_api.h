@@ -78,6 +78,10 @@ void lc_set_limits(lc_runtime *rt, long long instructions, double seconds);
    1 if a call was running, 0 if not (then nothing happens). */
 int lc_interrupt(lc_runtime *rt);
 
+/* After LC_ERR_INSTRUCTIONS or LC_ERR_TIME: the frame records (see
+   lc_traceback.c) of where this thread's Lua was stopped, once; 0 if none. */
+int lc_stop_traceback(lc_val *out);
+
 /* From a callback: the error being raised must not be catchable in Lua. */
 void lc_abort(lc_runtime *rt);
 

@@ -121,6 +121,8 @@ class Bridge(object):
     def _release(self, handle):
         """Lua dropped its last reference to a Python object."""
         obj = self._objects.pop(handle, None)
+        if handle < 0:
+            self._forget_handle(handle, obj)
         if type(obj) is _AttrGetter or type(obj) is _ItemGetter:
             views = self._views
             key = (type(obj), id(obj.obj))
@@ -159,7 +161,10 @@ class Bridge(object):
             if value is _AS_NONE:
                 out[0].tag = NONE
             elif self._to_val(out[0], value, keep):
-                self._objects[id(value)] = value
+                if keep[0] is value:
+                    self._objects[id(value)] = value
+                else:             # a surrogate handle
+                    self._register(keep)
                 keep = None       # registered: C pins it before anything else runs
             self._cb_keep = keep  # a string buffer: alive until C has copied it
             self._pending = None
@@ -174,10 +179,8 @@ class Bridge(object):
             if value is _AS_NONE:
                 out[k].tag = NONE
             elif to_val(out[k], value, keep):
-                new.append(value)
-        objects = self._objects
-        for value in new:         # only once every value converted
-            objects[id(value)] = value
+                new.append(keep[-1])    # the value, or its surrogate handle
+        self._register(new)       # only once every value converted
         if new:                   # registered: C pins them before anything else runs
             cdata = self._ffi.CData
             keep = [k for k in keep if isinstance(k, cdata)]
@@ -192,9 +195,7 @@ class Bridge(object):
         buf, n, new = pending
         # C allocated its buffer since: a garbage collection may have released
         # some of these objects (an old userdata of theirs), so register again
-        objects = self._objects
-        for value in new:
-            objects[id(value)] = value
+        self._register(new)
         n = min(n, nout)
         self._ffi.memmove(out, buf, self._ffi.sizeof("lc_val") * n)
         return n
@@ -419,7 +420,8 @@ class Bridge(object):
         return "userdata"
 
     def _return_special(self, obj, out, status):
-        self._objects[id(obj)] = obj
+        h = self._handle(obj)
+        self._objects[h] = obj
         out[0].tag = PYOBJ
-        out[0].i = id(obj)
+        out[0].i = h
         return status

@@ -1,5 +1,6 @@
 """Conversion between Python values and lc_val structs (the border format),
 and turning error results into Python exceptions.  Mixed into LuaRuntime."""
+import itertools
 import platform
 import struct
 
@@ -7,6 +8,7 @@ from ._constants import (BOOL, ERR_CLOSED, ERR_DEPTH, ERR_INSTRUCTIONS, ERR_MEMO
                          ERR_TIME, FLOAT, INT, NIL, NONE, PYOBJ, REF, STR)
 from ._lua_objects import _LuaObject, _wrap
 from ._protocols import unwrap
+from ._traceback import add_lua_frames, split as _split_traceback
 from .errors import LuaError, LuaLimitError, LuaMemoryError, LuaSyntaxError
 
 _STATUS_MESSAGES = {
@@ -20,6 +22,23 @@ _PYPY = platform.python_implementation() == "PyPy"
 # lc_val (csrc/lc_types.h) is {int tag, int aux, long long i, double d,
 # const char *s}: 32 bytes, read as columns when converting many results
 _LC_VAL_SIZE = struct.calcsize("iiqdP")
+
+_MAX_HANDLE = 1 << 53        # handles must be exact as Lua 5.1 numbers
+_surrogate_handles = itertools.count(-1, -1)   # (next() is atomic)
+
+
+class _Surrogate(object):
+    """An object with a surrogate handle, as it waits to be registered."""
+    __slots__ = ("h", "obj")
+
+    def __init__(self, h, obj):
+        self.h = h
+        self.obj = obj
+
+    def register(self, rt):
+        # (again: Lua may have released the handle since it was chosen)
+        rt._objects[self.h] = self.obj
+        rt._surrogates[id(self.obj)] = self.h
 
 
 def _format_traceback(tb):
@@ -87,9 +106,51 @@ class Converter(object):
         if isinstance(obj, bytearray):
             return self._to_val(v, bytes(obj), keep)
         v.tag = PYOBJ
-        v.i = id(obj)
-        keep.append(obj)
+        h = id(obj)
+        if 0 < h < _MAX_HANDLE:
+            v.i = h
+            keep.append(obj)
+        else:
+            s = self._surrogate(obj, h)
+            v.i = s.h
+            keep.append(s)
         return True
+
+    # ---- handles of Python objects -----------------------------------------
+    # An object's handle is its id(), except where that does not fit the C
+    # handle (PyPy gives complex numbers ids of 130 bits, some negative): such
+    # objects get a negative surrogate handle from a counter, the same one
+    # for as long as Lua holds the object.
+    _surrogates = None        # id(obj) -> surrogate handle
+
+    def _surrogate(self, obj, h):
+        surrogates = self._surrogates
+        if surrogates is None:    # (setdefault: atomic, threads may race here)
+            surrogates = self.__dict__.setdefault("_surrogates", {})
+        handle = surrogates.get(h)
+        if handle is None:
+            if len(surrogates) > 2 * len(self._objects) + 100:
+                # drop those of objects that never reached Lua (a failed call)
+                objects = self._objects
+                for key, value in list(surrogates.items()):
+                    if value not in objects:
+                        surrogates.pop(key, None)
+            handle = surrogates.setdefault(h, next(_surrogate_handles))
+        return _Surrogate(handle, obj)
+
+    def _handle(self, obj):
+        """obj's handle, for registering it at once."""
+        h = id(obj)
+        if 0 < h < _MAX_HANDLE:
+            return h
+        return self._surrogate(obj, h).h
+
+    def _forget_handle(self, handle, obj):
+        """Lua released handle, the handle of obj."""
+        if handle < 0 and self._surrogates is not None:
+            key = id(obj)
+            if self._surrogates.get(key) == handle:
+                del self._surrogates[key]
 
     def _overflow(self, value):
         handler = self._overflow_handler
@@ -104,7 +165,9 @@ class Converter(object):
         """Makes the Python objects in `keep` known to Lua (runtime lock held)."""
         objects = self._objects
         for obj in keep:
-            if not isinstance(obj, self._ffi.CData):
+            if type(obj) is _Surrogate:
+                obj.register(self)
+            elif not isinstance(obj, self._ffi.CData):
                 objects[id(obj)] = obj
 
     def _fill(self, vals, items):
@@ -251,16 +314,18 @@ class Converter(object):
             return LuaError(_STATUS_MESSAGES[status])
         if status == ERR_INSTRUCTIONS:
             budget = self._limits[0]      # (another thread may have changed it since)
-            return LuaLimitError("Lua stopped: instruction limit of %s exceeded" % budget,
-                                 "instructions", budget)
+            return self._stopped_at(LuaLimitError(
+                "Lua stopped: instruction limit of %s exceeded" % budget, "instructions", budget))
         if status == ERR_TIME:
             budget = self._limits[1]
-            return LuaLimitError("Lua stopped: time limit of %s seconds exceeded" % budget,
-                                 "time", budget)
+            return self._stopped_at(LuaLimitError(
+                "Lua stopped: time limit of %s seconds exceeded" % budget, "time", budget))
         value = self._error_value(out)
+        tb, records = _split_traceback(self._ffi.unpack(out[1].s, out[1].i)
+                                       if out[1].tag == STR else b"")
         if isinstance(value, BaseException):
-            return value
-        tb = out[1].tag == STR and self._ffi.unpack(out[1].s, out[1].i).decode("utf-8", "replace")
+            return add_lua_frames(value, records)
+        tb = tb.decode("utf-8", "replace")
         if isinstance(value, bytes):
             message = value.decode(self._encoding or "utf-8", "replace")
         elif isinstance(value, str):
@@ -281,6 +346,13 @@ class Converter(object):
             cls = LuaMemoryError    # raised as a plain error by a library (e.g. buffers)
         error = cls(message or "")
         error.value = value
+        return add_lua_frames(error, records)
+
+    def _stopped_at(self, error):
+        """A limit error, with the Lua frames where Lua was stopped."""
+        v = self._ffi.new("lc_val *")
+        if self._lib.lc_stop_traceback(v) and v.tag == STR:
+            add_lua_frames(error, self._ffi.unpack(v.s, v.i))
         return error
 
     def _error_value(self, out):
