@@ -217,6 +217,23 @@ static int lc_enter(lc_runtime *rt)
     return 0;
 }
 
+/* When the outermost call ends in a limit stop or an interrupt, lc_leave
+   turns its error into LC_ERR_INSTRUCTIONS & co, and Python never takes the
+   error value (e.g. the LuaError of a callback the stop went through):
+   release it here. */
+static void lc_drop_stopped_error(lc_runtime *rt, int r, lc_val *out)
+{
+    int stop = rt->stop;
+    if (r >= 0 || rt->depth != 1
+            || (stop != LC_STOP_INSTRUCTIONS && stop != LC_STOP_TIME && stop != LC_STOP_INTERRUPT))
+        return;
+    if (out[0].tag == LC_PYOBJ)
+        lc_pin(rt, out, 1, -1);
+    else if (out[0].tag == LC_REF)
+        lc_unref(rt, (int)out[0].i);
+    out[0].tag = LC_NIL;
+}
+
 static int lc_leave(lc_runtime *rt, int result)
 {
     if (--rt->depth == 0) {
@@ -264,6 +281,7 @@ static int lc_op(lc_runtime *rt, lc_ctx *c, lc_val *in, int nin)
         lc_pin(rt, pins, npins, +1);
         r = lc_run(rt, c);
         lc_pin(rt, pins, npins, -1);
+        lc_drop_stopped_error(rt, r, c->out);
         r = lc_leave(rt, r);
     }
     if (pins != local)

@@ -569,3 +569,21 @@ def test_inf_loop_stops_under_a_fifth_of_a_second(lupa):
             lua.execute(code)
     # sanity bound only (measured latencies are in docs/sandbox.md)
     assert time.monotonic() - start < 15.0
+
+
+def test_a_stop_through_a_callback_leaves_nothing_behind(lupa):
+    """The inner call's LuaError crosses the callback as the error value; the
+    outer call ends as a LuaLimitError and the value must be released."""
+    lua = lupa.LuaRuntime(max_instructions=10 ** 5)
+
+    def callback():
+        lua.execute("while true do end")
+    lua.globals().callback = callback
+    f = lua.eval("function() callback() end")
+    before = len(lua._objects)
+    for _ in range(20):
+        with pytest.raises(lupa.LuaError):
+            f()
+    lua.gccollect()
+    assert len(lua._objects) == before
+    assert lua.eval("1 + 1") == 2

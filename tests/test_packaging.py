@@ -46,7 +46,9 @@ def sdist(tmp_path_factory):
         return found[0]
     need_project()
     try:
-        importlib.import_module("build")
+        # (a project's own build/ directory imports as an empty namespace package)
+        if getattr(importlib.import_module("build"), "__file__", None) is None:
+            raise ImportError("build")
     except ImportError:
         pytest.skip("the `build` package is not installed (scripts/test.sh checks its own sdist)")
     if not os.path.exists(os.path.join(ROOT, "vendor", "lua", "5.4", "src", "lua.h")):
