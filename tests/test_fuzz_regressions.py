@@ -85,7 +85,9 @@ print("ok")
 
 def test_callback_returning_many_python_objects(lupa, request):
     backend = lupa.__name__.rsplit(".", 1)[1]
-    if backend == "lua55":
+    # Lua 5.5 fails on any build; every PUC Lua built with API checks
+    # (scripts/sanitize.sh sets LUPACFFI_SANITIZE) aborts
+    if backend == "lua55" or (os.environ.get("LUPACFFI_SANITIZE") and backend != "luajit21"):
         request.applymarker(pytest.mark.xfail(strict=True, reason="finding 2: lc_push_results() calls "
                                               "lua_pcall with n > 250 results (fix requested in csrc/lc_pyobject.c)"))
     proc = subprocess.run([sys.executable, "-c", MANY_RESULTS, backend], env=child_env(),
