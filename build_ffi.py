@@ -51,11 +51,29 @@ def _pkg_config(names):
     return None
 
 
+def sanitizer_flags():
+    """(compile flags, link flags) for LUPACFFI_SANITIZE, e.g. "address,undefined":
+    the shim and Lua built with those sanitizers and with Lua's API checks and
+    internal assertions on (see scripts/sanitize.sh).  Unset: ([], [])."""
+    sanitizers = os.environ.get("LUPACFFI_SANITIZE", "").strip()
+    if not sanitizers:
+        return [], []
+    cflags = ["-fsanitize=" + sanitizers, "-fno-omit-frame-pointer", "-g", "-UNDEBUG",
+              "-DLUA_USE_APICHECK", "-DLUAI_ASSERT"]
+    return cflags, ["-fsanitize=" + sanitizers]
+
+
 def _build_luajit(tree):
     """LuaJIT builds with its own makefile into a static, position-independent archive."""
     archive = os.path.join(tree, "src", "libluajit.a")
     if not os.path.exists(archive):
-        subprocess.check_call(["make", "-j2", "BUILDMODE=static", "XCFLAGS=-fPIC"], cwd=tree)
+        cflags, ldflags = sanitizer_flags()
+        if cflags:      # plus LuaJIT's own switches for assertions and the system malloc
+            cflags += ["-DLUA_USE_ASSERT", "-DLUAJIT_USE_SYSMALLOC"]
+        # (its build tools run under the sanitizer too: no leak report at their exit)
+        env = dict(os.environ, ASAN_OPTIONS="detect_leaks=0")
+        subprocess.check_call(["make", "-j2", "BUILDMODE=static", "XCFLAGS=" + " ".join(["-fPIC"] + cflags),
+                               "LDFLAGS=" + " ".join(ldflags)], cwd=tree, env=env)
     return archive
 
 
@@ -88,8 +106,8 @@ def make_ffi(backend, absolute_paths=False):
     # so that several backends, or another Lua in the process, cannot interpose.
     kwargs = dict(
         include_dirs=[CSRC],
-        extra_compile_args=["-O2"],
-        extra_link_args=["-Wl,-Bsymbolic"],
+        extra_compile_args=["-O2"] + sanitizer_flags()[0],
+        extra_link_args=["-Wl,-Bsymbolic"] + sanitizer_flags()[1],
         libraries=["m", "dl"],
         define_macros=[("LC_LUAJIT", "1")] if is_jit else [],
     )

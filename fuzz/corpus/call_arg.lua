@@ -1,0 +1,1 @@
+local f = ... return f(1, nil, 'x')

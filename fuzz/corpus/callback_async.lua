@@ -1,0 +1,1 @@
+return py_async(1)

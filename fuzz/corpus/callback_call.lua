@@ -1,0 +1,1 @@
+return py_call(function(...) return select('#', ...) end, 1, nil, 3)

@@ -1,0 +1,1 @@
+py_drop() collectgarbage() return py_value()

@@ -1,0 +1,1 @@
+return py_id(1, 'two', {3}, nil, obj)

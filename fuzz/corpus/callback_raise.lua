@@ -1,0 +1,1 @@
+return pcall(py_raise)

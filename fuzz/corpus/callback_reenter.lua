@@ -1,0 +1,1 @@
+return py_eval(1, 2, 3)

@@ -1,0 +1,1 @@
+local v = py_value() return v, type(v)

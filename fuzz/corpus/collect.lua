@@ -1,0 +1,1 @@
+collectgarbage('collect') collectgarbage('step') return collectgarbage('count')

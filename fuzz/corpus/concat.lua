@@ -1,0 +1,1 @@
+local t = {} for i = 1, 50 do t[#t+1] = tostring(i) end return table.concat(t, ',')

@@ -1,0 +1,1 @@
+local co = coroutine.create(function() return py_call(coroutine.yield, 5) end) return coroutine.resume(co)

@@ -1,0 +1,1 @@
+return coroutine.create(function(a) for i = 1, 3 do a = coroutine.yield(a + i) end return 'done' end)

@@ -1,0 +1,1 @@
+local co = coroutine.create(function() end) coroutine.resume(co) return co, coroutine.resume(co)

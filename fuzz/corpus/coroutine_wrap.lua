@@ -1,0 +1,1 @@
+local co = coroutine.wrap(function(...) local x = coroutine.yield(...) return x * 2 end) return co(1, 2), co(21)

@@ -1,0 +1,1 @@
+return coroutine.wrap(function() coroutine.yield(py_id(1)) end)()

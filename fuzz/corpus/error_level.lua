@@ -1,0 +1,1 @@
+local function f() error('deep', 2) end f()

@@ -1,0 +1,1 @@
+x = {...} f = function() return x end t = setmetatable({}, {__mode = 'k'}) return f()

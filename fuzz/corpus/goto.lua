@@ -1,0 +1,1 @@
+for i = 1, 3 do if i == 2 then goto next end ::next:: end return 1

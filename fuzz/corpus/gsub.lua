@@ -1,0 +1,1 @@
+return ('hello world'):gsub('o', {o = '0'}), ('abc'):format(), string.format('%q %5.2f %d', 'a\n', 1.5, 3)

@@ -1,0 +1,1 @@
+return 1 // 0, pcall(function() return 1 % 0 end), math.tointeger and math.tointeger(3.0)

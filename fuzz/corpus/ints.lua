@@ -1,0 +1,1 @@
+return math.maxinteger, math.mininteger, math.maxinteger + 1, 9007199254740993

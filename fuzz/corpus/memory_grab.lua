@@ -1,0 +1,1 @@
+local t = {} for i = 1, 1e6 do t[i] = ('x'):rep(i % 64) end return #t

@@ -1,0 +1,1 @@
+local a, b = ... return a == b, rawequal(a, b), a ~= b

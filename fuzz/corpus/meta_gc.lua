@@ -1,0 +1,1 @@
+local t = setmetatable({}, {__gc = function() py_gc() end}) t = nil collectgarbage() return 1

@@ -1,0 +1,1 @@
+return setmetatable({}, {__index = function(t, k) return k end, __len = function() return 42 end})

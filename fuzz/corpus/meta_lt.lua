@@ -1,0 +1,1 @@
+local a, b = ... return pcall(function() return a < b end)

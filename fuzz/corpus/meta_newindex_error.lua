@@ -1,0 +1,1 @@
+return setmetatable({}, {__newindex = function() error('no writes') end})

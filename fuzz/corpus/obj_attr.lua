@@ -1,0 +1,1 @@
+obj.value = obj.value + 1 return obj.value, obj.name, obj.missing

@@ -1,0 +1,1 @@
+local o, k = ... return o[k], pcall(function() o[k] = 1 end)

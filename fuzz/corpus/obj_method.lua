@@ -1,0 +1,1 @@
+return obj:method(1, 2), obj.method(3)

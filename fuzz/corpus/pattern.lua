@@ -1,0 +1,1 @@
+return string.find(('a'):rep(20) .. 'b', '(a*)b'), string.match('key=val', '(%w+)=(%w+)')

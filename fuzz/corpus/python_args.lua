@@ -1,0 +1,1 @@
+return py_id(python.args{1, 2, x = 3})

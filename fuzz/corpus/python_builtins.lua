@@ -1,0 +1,1 @@
+return python.builtins.len('abc'), python.builtins.sorted({3, 1, 2})

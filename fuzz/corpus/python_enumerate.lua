@@ -1,0 +1,1 @@
+local out = {} for i, v in python.enumerate({10, 20}) do out[i + 1] = v end return out

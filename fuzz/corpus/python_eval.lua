@@ -1,0 +1,1 @@
+return python.eval('[1, 2, {3: 4}]'), python.eval('1 +')

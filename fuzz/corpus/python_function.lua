@@ -1,0 +1,1 @@
+return python.as_function(py_id)(1, 2)

@@ -1,0 +1,1 @@
+local o = ... return python.as_attrgetter(o), python.as_itemgetter(o)

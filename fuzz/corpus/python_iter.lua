@@ -1,0 +1,1 @@
+local s = 0 for x in python.iter(...) do s = s + 1 end return s

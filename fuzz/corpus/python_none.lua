@@ -1,0 +1,1 @@
+return python.none, {python.none}, python.none == nil

@@ -1,0 +1,1 @@
+return setfenv and setfenv(1, _G)

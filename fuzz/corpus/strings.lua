@@ -1,0 +1,1 @@
+local s = ... ; return tostring(s), #tostring(s), ('x'):rep(100), '\0\255\xff', 'é€'

@@ -1,0 +1,1 @@
+ÿþ invalid utf8 Ã

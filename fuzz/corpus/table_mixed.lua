@@ -1,0 +1,1 @@
+return {1, 2, nil, 4, x = 'y', [1.5] = true, [true] = false, [{}] = 1}

@@ -1,0 +1,1 @@
+local t = {} t.self = t t[1] = {t, {t}} return t

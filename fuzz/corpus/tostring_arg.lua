@@ -1,0 +1,1 @@
+local o = ... return tostring(o), type(o)

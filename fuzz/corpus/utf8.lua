@@ -1,0 +1,1 @@
+return utf8 and utf8.char(233, 8364, 0x10FFFF), utf8 and utf8.len('\xff')
