@@ -58,11 +58,12 @@ static void lc_push_results(lc_runtime *rt, lua_State *L, lc_val *vals, int n)
     c.fn = fn_push_results;
     c.args = vals;
     c.nargs = n;
+    luaL_checkstack(L, n + 2, "too many results");   /* (may raise: before pinning) */
     lc_pin(rt, vals, n, +1);
-    luaL_checkstack(L, 2, "too many results");
     lua_rawgeti(L, LUA_REGISTRYINDEX, rt->body_ref);
     lua_pushlightuserdata(L, &c);
-    status = lua_pcall(L, 1, n, 0);
+    /* LUA_MULTRET: a count of results is limited (250 in Lua 5.5) */
+    status = lua_pcall(L, 1, LUA_MULTRET, 0);
     lc_pin(rt, vals, n, -1);
     if (status != LUA_OK)
         lua_error(L);

@@ -4,7 +4,7 @@
 # (LUA_USE_APICHECK) and internal assertions on; then a leak check of the
 # shim's own allocations under LeakSanitizer.
 #
-#     bash scripts/sanitize.sh [PYTEST ARGS...]      default: -m "not slow" -k "not test_many_results"
+#     bash scripts/sanitize.sh [PYTEST ARGS...]      default: -m "not slow"
 #
 # The build goes to a copy of the sources in build/sanitize/tree (the normal
 # build in src/ is left alone); LUPACFFI_SANITIZE (default address,undefined)
@@ -55,9 +55,7 @@ export UBSAN_OPTIONS="print_stacktrace=1:suppressions=$ROOT/fuzz/ubsan.supp"
 export PYTHONPATH=$TREE/src
 export PYTHONMALLOC=malloc       # so that ASan sees Python's objects too
 
-# test_many_results aborts in Lua's API checks until finding 2 of
-# RELIABILITY.md is fixed (tests/test_fuzz_regressions.py has the reproducer)
-[ $# -gt 0 ] || set -- -m "not slow" -k "not test_many_results"
+[ $# -gt 0 ] || set -- -m "not slow"
 step "pytest under ASan/UBSan: $*"
 set +e
 LD_PRELOAD=$LIBASAN ASAN_OPTIONS="detect_leaks=0:log_path=$LOGS/asan" "$PYTHON" -m pytest -q -s -p no:cacheprovider "$@" \

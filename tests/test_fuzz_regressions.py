@@ -1,13 +1,10 @@
 """Regression tests for what fuzzing and the stress runs found (RELIABILITY.md
 lists the findings).  Each test is the smallest reproducer of one finding."""
 import os
-import platform
 import subprocess
 import sys
-
 import pytest
 
-IS_PYPY = platform.python_implementation() == "PyPy"
 
 
 def child_env():
@@ -22,7 +19,7 @@ def child_env():
 # took the RSS to 13.5 GiB (CPython frees each one at once, by reference
 # counting).  __pypy__.add_memory_pressure() alone does not help (tried: it
 # is only looked at in minor collections, which a loop that allocates little
-# Python memory does not trigger).  Fix requested in _runtime.py: on PyPy,
+# Python memory does not trigger).  Fixed in _runtime.py: on PyPy,
 # LuaRuntime() sums the Lua memory of the backend's live runtimes now and then
 # and runs gc.collect() when it has grown well past its last figure.
 DROPPED_RUNTIMES = """
@@ -39,8 +36,6 @@ print(sum(1 for r in refs if r() is not None))
 """
 
 
-@pytest.mark.xfail(IS_PYPY, strict=True, reason="finding 1: PyPy's GC is not told about Lua memory, "
-                   "so dropped runtimes pile up (fix requested in _runtime.py)")
 def test_dropped_runtimes_do_not_pile_up():
     # a fresh interpreter (small heap), so that a collector that knows about
     # the Lua memory runs long before 200 runtimes (400 MiB or so) pile up
@@ -50,18 +45,11 @@ def test_dropped_runtimes_do_not_pile_up():
     assert alive <= 100, "%d of 200 dropped runtimes are still alive" % alive
 
 
-# Finding 2 (scripts/sanitize.sh, Lua's API checks): a callback returning
-# several values with Python objects among them pushes them in
-# lc_push_results() (csrc/lc_pyobject.c) through lua_pcall(L, 1, n, 0),
-# after making room for only 2 stack slots in the caller's frame.
-# - Lua 5.4 built with LUA_USE_APICHECK aborts in
-#   test_python_objects.py::test_many_results ("results from function
-#   overflow current stack size").
-# - Lua 5.5 allows at most MAXRESULTS (250) results in lua_pcall (the count
-#   is kept in a few bits of CallInfo): on a normal build, `#{many()}` with
-#   256 Python objects gives 129, with 280 gives 0, and more calls segfault.
-# Fix requested (tried here, makes this test pass on every backend):
-# luaL_checkstack(L, n + 2, ...) and lua_pcall(L, 1, LUA_MULTRET, 0).
+# Finding 2 (scripts/sanitize.sh, Lua's API checks), fixed: a callback
+# returning several values with Python objects among them pushed them in
+# lc_push_results() (csrc/lc_pyobject.c) through lua_pcall(L, 1, n, 0) after
+# making room for only 2 stack slots; Lua 5.4 with LUA_USE_APICHECK aborted,
+# and Lua 5.5 (at most 250 results in lua_pcall) lost results and crashed.
 # Run in a subprocess: a crash must fail this test, not end the session.
 MANY_RESULTS = """
 import importlib, sys
@@ -83,13 +71,8 @@ print("ok")
 """
 
 
-def test_callback_returning_many_python_objects(lupa, request):
+def test_callback_returning_many_python_objects(lupa):
     backend = lupa.__name__.rsplit(".", 1)[1]
-    # Lua 5.5 fails on any build; every PUC Lua built with API checks
-    # (scripts/sanitize.sh sets LUPACFFI_SANITIZE) aborts
-    if backend == "lua55" or (os.environ.get("LUPACFFI_SANITIZE") and backend != "luajit21"):
-        request.applymarker(pytest.mark.xfail(strict=True, reason="finding 2: lc_push_results() calls "
-                                              "lua_pcall with n > 250 results (fix requested in csrc/lc_pyobject.c)"))
     proc = subprocess.run([sys.executable, "-c", MANY_RESULTS, backend], env=child_env(),
                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=600)
     assert proc.returncode == 0 and proc.stdout.split()[-1:] == [b"ok"], proc.stdout.decode()[-3000:]

@@ -1,7 +1,9 @@
 """LuaRuntime: one Lua state, its options and the operations on it."""
 import builtins
 import contextlib
+import gc
 import itertools
+import platform
 import threading
 import types
 import weakref
@@ -99,6 +101,8 @@ class LuaRuntime(Converter, Bridge):
             raise LuaMemoryError("could not create a Lua state")
         self._ptr = ptr
         backend.runtimes[self._rid] = weakref.ref(self)
+        if _PYPY:
+            _collect_dropped_runtimes(backend)
         self._init_python_table(register_eval, register_builtins)
         if max_memory is not None and max_memory > 0:
             lib.lc_set_memory_limit(ptr, max_memory, 0)
@@ -605,6 +609,35 @@ def call_interruptibly(runtime, func, *args, **kwargs):
     if interrupted:
         raise KeyboardInterrupt
     return value
+
+
+_PYPY = platform.python_implementation() == "PyPy"
+
+
+def _collect_dropped_runtimes(backend):
+    """PyPy frees a dropped runtime only in a full garbage collection, and its
+    collector does not see Lua's memory, only the small Python object: a
+    program that drops many runtimes would grow without end.  So every 8th
+    new runtime sums the Lua memory of the live ones, and collects when it
+    has doubled (and grown by 32 MiB) since the last collection made here."""
+    backend.new_runtimes = getattr(backend, "new_runtimes", 0) + 1
+    if backend.new_runtimes < 8:
+        return
+    backend.new_runtimes = 0
+    mark = getattr(backend, "lua_memory_mark", 0)
+    if _live_lua_memory(backend) > 2 * mark + (32 << 20):
+        gc.collect()          # (the first one runs the finalizers,
+        gc.collect()          # the second one frees what they released)
+        backend.lua_memory_mark = _live_lua_memory(backend)
+
+
+def _live_lua_memory(backend):
+    total = 0
+    for ref in list(backend.runtimes.values()):
+        rt = ref()
+        if rt is not None and rt._ptr is not None:
+            total += rt._lib.lc_memory_used(rt._ptr, 1)
+    return total
 
 
 class _Absent(object):
