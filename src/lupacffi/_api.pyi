@@ -11,11 +11,14 @@ from ._protocols import unpacks_lua_table as unpacks_lua_table
 from ._protocols import unpacks_lua_table_method as unpacks_lua_table_method
 from ._runtime import LuaRuntime as LuaRuntime
 from .errors import LuaError as LuaError
+from .errors import LuaInterrupted as LuaInterrupted
+from .errors import LuaLimitError as LuaLimitError
 from .errors import LuaMemoryError as LuaMemoryError
 from .errors import LuaSyntaxError as LuaSyntaxError
 
 __all__ = [
-    "LuaRuntime", "LuaError", "LuaSyntaxError", "LuaMemoryError", "lua_type",
+    "LuaRuntime", "LuaError", "LuaSyntaxError", "LuaMemoryError", "LuaLimitError",
+    "LuaInterrupted", "lua_type",
     "as_attrgetter", "as_itemgetter", "unpacks_lua_table", "unpacks_lua_table_method",
     "LUA_VERSION", "LUA_MAXINTEGER", "LUA_MININTEGER",
     "to_python",

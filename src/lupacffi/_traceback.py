@@ -36,7 +36,7 @@ _HAS_QUALNAME = hasattr(_CODE, "co_qualname")
 # line without pointing at columns of it.
 _LASTI = 0
 
-_frames = {}                  # (filename, name, line) -> frame
+_frames = {}  # type: dict  # (filename, name, line) -> frame
 _MAX_FRAMES = 2000
 
 

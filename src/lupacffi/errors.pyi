@@ -11,3 +11,6 @@ class LuaLimitError(LuaError):
     limit: Optional[str]
     budget: Optional[float]
     def __init__(self, message: str, limit: Optional[str] = ..., budget: Optional[float] = ...) -> None: ...
+
+class LuaInterrupted(LuaLimitError):
+    def __init__(self, message: str = ...) -> None: ...
