@@ -708,3 +708,21 @@ def test_tables_of_another_runtime(lua, lupa):
     copy = lua.table_from(other)             # copied as a mapping, like lupa
     assert dict(copy.items()) == {"a": 1}
     assert other != lua.eval("{a=1}")
+
+
+@pytest.mark.parametrize("extra", ["", "1/0", "-1/0", "0/0", "1e300", "-2^63", "2^63", "2^53"])
+def test_iteration_of_numbers_matches_indexing(lua, extra):
+    """Batches of numbers only are converted in one go (whole numbers are
+    ints on Lua 5.1 and LuaJIT): the same values as indexing gives."""
+    t = lua.eval("""function(extra)
+        local t = {}
+        for i = 1, 3000 do t[i] = (i %% 3 == 0) and i + 0.5 or i * 1.0 end
+        t[1500] = extra
+        return t end""".replace("%%", "%"))(lua.eval(extra) if extra else 7.0)
+    values = list(t.values())
+    assert len(values) == 3000
+    for k, v in zip(range(1, 3001), values):
+        expected = t[k]
+        assert type(v) is type(expected)
+        assert v == expected or (v != v and expected != expected)
+    assert [k for k, _ in t.items()] == list(range(1, 3001))

@@ -255,7 +255,11 @@ class Converter(object):
         ints = raw.cast("q")[1::_LC_VAL_SIZE // 8].tolist()
         if tags.count(INT) == n:
             return ints
-        floats = raw.cast("d")[2::_LC_VAL_SIZE // 8].tolist() if self._has_integers else None
+        floats = raw.cast("d")[2::_LC_VAL_SIZE // 8].tolist()
+        whole = not self._has_integers    # Lua 5.1, LuaJIT: whole numbers are ints
+        if whole and tags.count(FLOAT) == n and -9.2e18 < min(floats) and max(floats) < 9.2e18:
+            return [int(d) if d.is_integer() else d for d in floats]
+        lo, hi = self._minint, self._maxint
         if STR in tags:
             strings, base = self._result_strings()
             pointers = raw.cast("Q")[3::_LC_VAL_SIZE // 8].tolist()
@@ -278,8 +282,13 @@ class Converter(object):
                     except UnicodeDecodeError as e:    # release the rest first
                         error = error or e
                         append(None)
-            elif tag == FLOAT and floats is not None:
-                append(floats[k])
+            elif tag == FLOAT:
+                d = floats[k]
+                # (as _from_val does)
+                if whole and d.is_integer() and -9.3e18 < d < 9.3e18 and lo <= int(d) <= hi:
+                    append(int(d))
+                else:
+                    append(d)
             elif tag == PYOBJ:
                 pinned.append(ints[k])
                 try:
