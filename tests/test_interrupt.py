@@ -8,7 +8,7 @@ No timing assertions: a loop must simply end; a hang fails through the
 generous join timeouts.  On LuaJIT, compiled code never checks hooks, so the
 runtimes here run with the JIT off (jit.off()), except where a loop calls
 Python (checked at every callback)."""
-import os
+import _thread
 import signal
 import threading
 import time
@@ -276,10 +276,18 @@ def test_runtimes_are_interrupted_separately(lupa):
 
 
 # ---- call_interruptibly: Ctrl-C ---------------------------------------------
+# Ctrl-C is simulated with _thread.interrupt_main(), which makes the main
+# thread raise KeyboardInterrupt at its next check, as a SIGINT does.  (With
+# os.kill(os.getpid(), SIGINT) the second Ctrl-C of the test below was now
+# and then taken after the test, ending the whole pytest session.)
+def _ctrl_c():
+    _thread.interrupt_main()
+
+
 def _send_sigint_when(event):
     def run():
         if event.wait(JOIN):
-            os.kill(os.getpid(), signal.SIGINT)
+            _ctrl_c()
     threading.Thread(target=run, daemon=True).start()
 
 
@@ -326,9 +334,9 @@ def test_call_interruptibly_second_ctrl_c_gives_up(lupa):
 
     def ctrl_c_twice():
         if started.wait(JOIN):
-            os.kill(os.getpid(), signal.SIGINT)
+            _ctrl_c()
             if first_seen.wait(JOIN):
-                os.kill(os.getpid(), signal.SIGINT)
+                _ctrl_c()
     previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         threading.Thread(target=ctrl_c_twice, daemon=True).start()
