@@ -47,6 +47,8 @@ class Backend(object):
         self.maxinteger = lib.lc_lua_maxinteger() if self.has_integers else 2 ** 63 - 1
         self.mininteger = lib.lc_lua_mininteger() if self.has_integers else -2 ** 63
         self.runtimes = {}        # runtime id -> weak reference to the LuaRuntime
+        self.new_runtimes = 0     # PyPy: runtimes made since the last Lua memory check
+        self.lua_memory_mark = 0  # PyPy: the live runtimes' Lua memory after the last collection
         self._tls = threading.local()
         # error=-1 (LC_CB_ERROR): if Python fails before _dispatch can report
         # (e.g. at the recursion limit), C raises a generic Lua error

@@ -83,7 +83,7 @@ class Bridge(object):
             self._cb_depth = depth + 1
             from_val = self._from_val
             if op == OP_CALL:         # the common cases first, without a list
-                func = self._pyobj(args[0])
+                func = unwrap(self._view_of(args[0]))
                 if nargs == 2:
                     a = args[1]
                     results = self._python_call(func, (a.i if a.tag == INT else from_val(a),))
@@ -201,10 +201,6 @@ class Bridge(object):
         return n
 
     # ---- calls ----
-    def _pyobj(self, val):
-        """The Python value of val, quickly when it is a Python object."""
-        return unwrap(self._objects[val.i]) if val.tag == PYOBJ else self._from_val(val)
-
     def _view_of(self, val):
         """The object of a userdata as Lua holds it: a protocol view
         (as_attrgetter...) or the object itself."""

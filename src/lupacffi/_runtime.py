@@ -620,12 +620,11 @@ def _collect_dropped_runtimes(backend):
     program that drops many runtimes would grow without end.  So every 8th
     new runtime sums the Lua memory of the live ones, and collects when it
     has doubled (and grown by 32 MiB) since the last collection made here."""
-    backend.new_runtimes = getattr(backend, "new_runtimes", 0) + 1
+    backend.new_runtimes += 1
     if backend.new_runtimes < 8:
         return
     backend.new_runtimes = 0
-    mark = getattr(backend, "lua_memory_mark", 0)
-    if _live_lua_memory(backend) > 2 * mark + (32 << 20):
+    if _live_lua_memory(backend) > 2 * backend.lua_memory_mark + (32 << 20):
         gc.collect()          # (the first one runs the finalizers,
         gc.collect()          # the second one frees what they released)
         backend.lua_memory_mark = _live_lua_memory(backend)
