@@ -89,5 +89,17 @@ void lc_abort(lc_runtime *rt);
    (asyncio support replaces its __call). */
 int lc_pyobj_metatable(lc_runtime *rt, lc_val *out);
 
+/* Reference cycles through Lua and Python (lc_gc.c, used by _cycles.py).
+   lc_gc_begin locks rt if no thread uses it (1; else 0, nothing locked);
+   lc_gc_scan (locked) finds the Python objects that Lua reaches only through
+   the wrappers' references refs (sorted): *pairs = (index in refs, handle)
+   for each, a buffer for lc_free_buffer; returns their number.  lc_gc_end
+   unlocks; frozen = 1 makes the next entry call back (LC_OP_THAW) first. */
+int lc_gc_begin(lc_runtime *rt);
+int lc_gc_scan(lc_runtime *rt, const int *refs, int nrefs, long long **pairs, lc_val *out);
+void lc_gc_end(lc_runtime *rt, int frozen);
+void lc_gc_thawed(lc_runtime *rt);
+void lc_free_buffer(void *p);
+
 /* Garbage collection: what = 0 collect, 1 stop, 2 restart, 3 is it running? */
 int lc_gc(lc_runtime *rt, int what, lc_val *out);

@@ -254,8 +254,10 @@ int lc_fetch(lc_val *out, int n)
 void lc_unpin(lc_runtime *rt, long long h)
 {
     pthread_mutex_lock(&rt->lock);
+    rt->held++;
     if (!rt->closed && lc_counts_decr(&rt->counts, h) == 0)
         lc_release_handle(rt, h);
+    rt->held--;
     pthread_mutex_unlock(&rt->lock);
 }
 

@@ -48,6 +48,15 @@ static void lc_counts_incr(lc_counts *c, long long h)
     c->counts[i]++;
 }
 
+static int lc_counts_get(lc_counts *c, long long h)
+{
+    size_t i;
+    if (c->cap == 0)
+        return 0;
+    i = lc_counts_slot(c, h);
+    return c->keys[i] == 0 ? 0 : c->counts[i];
+}
+
 /* Returns the new count; at zero the entry is removed (backward-shift delete). */
 static int lc_counts_decr(lc_counts *c, long long h)
 {

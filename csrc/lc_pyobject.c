@@ -81,6 +81,13 @@ static int lc_callback(lua_State *L)
         lua_pushvalue(L, lua_upvalueindex(3));
         lua_insert(L, 1);
     }
+    if (lua_type(L, 1) == LUA_TUSERDATA) {
+        /* a Lua finalizer can still see a userdata whose own finalizer ran
+           in the same cycle (its Python object is released) */
+        lc_pyud *ud = (lc_pyud *)lua_touserdata(L, 1);
+        if (ud->h == 0 && lc_topyud(rt, L, 1) != NULL)
+            return luaL_error(L, "the Python object is gone (its userdata was finalized)");
+    }
     n = lua_gettop(L);
     if (n > LC_NVALS)
         args = (lc_val *)lc_newuserdata(L, sizeof(lc_val) * (size_t)n);

@@ -19,6 +19,7 @@ struct lc_ctx {
     int what;
     lc_column *keys, *values;  /* lc_fill_columns */
     int narr, nrec;
+    long long **pairs;         /* lc_gc_scan */
 };
 
 /* ---- facts about the compiled Lua --------------------------------------- */
@@ -198,8 +199,19 @@ static int lc_run(lc_runtime *rt, lc_ctx *c)
 }
 
 /* ---- locking ------------------------------------------------------------ */
-void lc_lock(lc_runtime *rt) { pthread_mutex_lock(&rt->lock); }
-void lc_unlock(lc_runtime *rt) { pthread_mutex_unlock(&rt->lock); }
+/* `held` counts the lock's holds that may run Python code in between (see
+   lc_gc_begin). */
+void lc_lock(lc_runtime *rt)
+{
+    pthread_mutex_lock(&rt->lock);
+    rt->held++;
+}
+
+void lc_unlock(lc_runtime *rt)
+{
+    rt->held--;
+    pthread_mutex_unlock(&rt->lock);
+}
 
 static int lc_enter(lc_runtime *rt)
 {
@@ -211,6 +223,11 @@ static int lc_enter(lc_runtime *rt)
     if (rt->depth >= LC_MAX_DEPTH) {
         pthread_mutex_unlock(&rt->lock);
         return LC_ERR_DEPTH;
+    }
+    rt->held++;
+    if (rt->frozen) {         /* Lua is about to change: end the scan's window first */
+        rt->frozen = 0;
+        lc_py_dispatch(rt->rid, LC_OP_THAW, NULL, 0, NULL, 0);
     }
     if (rt->depth++ == 0)
         lc_limits_begin(rt);
@@ -252,6 +269,7 @@ static int lc_leave(lc_runtime *rt, int result)
             result = LC_ERR_INTERRUPTED;
         lc_limits_end(rt);
     }
+    rt->held--;
     pthread_mutex_unlock(&rt->lock);
     return result;
 }

@@ -65,6 +65,8 @@ struct lc_runtime {
     size_t base;               /* bytes used by a fresh runtime */
     size_t limit;              /* total bytes allowed; 0 = unlimited */
     int depth;                 /* nesting of entry points */
+    int held;                  /* holds of the lock that may run Python (lc_gc.c) */
+    volatile int frozen;       /* a heap scan's results are in use (lc_gc.c) */
     lc_counts counts;          /* Python handles referenced from Lua */
     int cache_ref;             /* registry: weak table handle -> userdata */
     int none_ref;              /* registry: python.none */
@@ -105,6 +107,7 @@ static void lc_drop_results(lc_runtime *rt, int n);
 static void lc_counts_incr(lc_counts *c, long long h);
 static int lc_counts_decr(lc_counts *c, long long h);
 static void lc_counts_free(lc_counts *c);
+static int lc_counts_get(lc_counts *c, long long h);
 static void lc_release_handle(lc_runtime *rt, long long h);
 static int lc_msgh(lua_State *L);
 static void lc_push_traceback(lua_State *L, lua_State *co, int level);

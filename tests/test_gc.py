@@ -412,17 +412,12 @@ def test_object_in_dropped_runtime_is_freed(lupa):
     assert ref() is None
 
 
-@pytest.mark.xfail(strict=True, reason="a cycle Python object -> wrapper -> Lua table -> "
-                   "Python object is not collectable while its runtime lives: Lua's reference "
-                   "is a strong entry in LuaRuntime._objects that Python's gc cannot see through")
 def test_cycles_through_lua_are_collected(lua):
     refs = [_make_cycle(lua, i) for i in range(100)]
     collect(lua)
     assert sum(r() is not None for r in refs) == 0
 
 
-@pytest.mark.xfail(strict=True, reason="cycles through Lua are not collectable while the "
-                   "runtimes live (see test_cycles_through_lua_are_collected)")
 def test_cycles_across_two_runtimes_are_collected(lupa):
     a, b = lupa.LuaRuntime(), lupa.LuaRuntime()
     refs = []

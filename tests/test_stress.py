@@ -151,8 +151,6 @@ def test_parallel_runtimes_long(lupa):
     assert run_threads([(work, (k,)) for k in range(8)]) == list(range(8))
 
 
-@pytest.mark.xfail(strict=True, reason="cycles through Lua tables and Python objects are not "
-                   "collected while the runtime lives (about 200 B Lua + 200 B Python a cycle)")
 def test_million_cycles_stay_flat(lupa):
     """Builds Python object <-> Lua table cycles up to a million times; memory
     must stay flat.  Stops early once growth shows."""

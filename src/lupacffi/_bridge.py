@@ -10,7 +10,9 @@ from types import FunctionType as _FunctionType
 from ._constants import (BOOL, CB_ERROR, CB_FUNC, CB_ITER, FLOAT, INT, NIL, NONE, OP_ADD,
                          OP_CALL, OP_CONCAT, OP_DIV, OP_EQ, OP_FETCH, OP_IDIV, OP_INDEX,
                          OP_ITER_NEXT, OP_LE, OP_LEN, OP_LT, OP_MOD, OP_MUL, OP_NEWINDEX, OP_POW,
-                         OP_PYFUNC, OP_RELEASE, OP_SUB, OP_TOSTRING, OP_UNM, PYOBJ, REF, STR)
+                         OP_PYFUNC, OP_RELEASE, OP_SUB, OP_THAW, OP_TOSTRING, OP_UNM, PYOBJ,
+                         REF, STR)
+from . import _cycles
 from ._lua_objects import _TYPE_NAMES, _LuaTable
 from ._protocols import _AS_NONE, _AttrGetter, _ItemGetter, _PyArgs, _PyIterator, _table_args, unwrap
 
@@ -74,6 +76,9 @@ class Bridge(object):
             return 0
         if op == OP_FETCH:
             return self._fetch(out, nout)
+        if op == OP_THAW:
+            _cycles.thaw(self)
+            return 0
         depth = self._cb_depth
         try:
             # Deep Lua->Python->Lua chains end here with a clear error, before

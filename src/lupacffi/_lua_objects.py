@@ -43,7 +43,7 @@ def _live(rt):
 class _LuaObject(object):
     """A Lua value without a Python equivalent.  Used as is for userdata:
     reading items and attributes goes through Lua (``__index``)."""
-    __slots__ = ("_rt", "_ref", "__luatype__", "__luaid__", "__weakref__")
+    __slots__ = ("_rt", "_ref", "__luatype__", "__luaid__", "__luakept__", "__weakref__")
 
     def __init__(self, runtime, ref, luatype):
         _set(self, "_rt", runtime)
@@ -53,6 +53,8 @@ class _LuaObject(object):
     def __del__(self):
         try:
             rt = self._rt
+            if rt._gc_window is not None:     # see _cycles.py
+                rt._gc_window.wrapper_died(self._ref)
             if rt._ptr is not None:       # else the runtime has freed everything
                 rt._lib.lc_unref(rt._ptr, self._ref)
         except Exception:     # interpreter shutdown, half-built wrapper

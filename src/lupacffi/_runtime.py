@@ -8,7 +8,7 @@ import threading
 import types
 import weakref
 
-from . import _async
+from . import _async, _cycles
 from ._backend import BUFFER_SIZE, get_backend
 from ._bridge import Bridge
 from ._constants import ERR_SYNTAX, LIB_ALL, LUA_NOREF, NONE, PYOBJ
@@ -37,6 +37,9 @@ class LuaRuntime(Converter, Bridge):
     """A Lua interpreter state.  See the README for the options."""
 
     _backend_name = None          # set by each backend module's subclass
+    _gc_window = None             # references moved during a collection (_cycles.py)
+    _gc_objects_mark = _cycles._GROWTH_FLOOR   # PyPy: see _cycles.note_growth
+    _gc_objects_base = 0          # PyPy: see _cycles.before_lua_gc
 
     def __init__(self, encoding="UTF-8", source_encoding=None, attribute_filter=None,
                  attribute_handlers=None, register_eval=True, unpack_returned_tuples=False,
@@ -101,9 +104,11 @@ class LuaRuntime(Converter, Bridge):
             raise LuaMemoryError("could not create a Lua state")
         self._ptr = ptr
         backend.runtimes[self._rid] = weakref.ref(self)
+        _cycles.install()
         if _PYPY:
             _collect_dropped_runtimes(backend)
         self._init_python_table(register_eval, register_builtins)
+        self._gc_objects_base = len(self._objects)
         if max_memory is not None and max_memory > 0:
             lib.lc_set_memory_limit(ptr, max_memory, 0)
         if max_instructions is not None or max_time is not None:
@@ -250,7 +255,11 @@ class LuaRuntime(Converter, Bridge):
 
     # ---- memory and garbage -------------------------------------------------
     def gccollect(self):
-        """Runs a full cycle of Lua's garbage collector."""
+        """Runs a full cycle of Lua's garbage collector.  (On PyPy, whose
+        gc.collect() cannot be hooked, first the cycles that run through
+        Python objects: see _cycles.py.)"""
+        if _PYPY:
+            _cycles.before_lua_gc(self)
         self._gc(0)
         if self._nogc_depth:
             self._gc(1)       # Lua 5.1 and LuaJIT restart the collector
@@ -402,6 +411,8 @@ class LuaRuntime(Converter, Bridge):
             return entry(ptr, *args)
         finally:
             lib.lc_unlock(ptr)
+            if _PYPY and len(self._objects) > self._gc_objects_mark:
+                _cycles.note_growth(self)
 
     def _buffers(self):
         try:

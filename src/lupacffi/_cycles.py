@@ -1,0 +1,235 @@
+"""Reference cycles that run through Lua and Python.
+
+A Python object held by Lua is kept alive by its runtime (``_objects``), and a
+Lua value held by Python by the registry reference of its wrapper.  So a cycle
+like ``obj.table = lua_table; lua_table.obj = obj`` is invisible to both
+garbage collectors: Python sees the runtime holding ``obj``, Lua sees the
+registry holding the table.
+
+Before a full Python collection, each idle runtime scans its Lua heap
+(``lc_gc_scan`` in csrc/lc_gc.c) for the Python objects that Lua reaches
+*only* through wrappers' references, and through which.  Their strong
+references move from ``_objects`` onto those wrappers (a ``_Kept`` in the
+wrapper's ``__luakept__`` slot), so that Python's collector sees the whole
+cycle and frees it; the wrappers' finalizers release their references, and
+Lua's collector frees the rest.  When the collection ends, or as soon as Lua
+is entered again (the C shim calls back with OP_THAW before any Lua runs),
+the references of the survivors move back.
+
+CPython runs this around every full collection (``gc.callbacks``), so
+``gc.collect()`` frees such cycles.  PyPy has no hook before a collection:
+there a runtime runs it with a ``gc.collect()`` of its own when its Python
+objects have doubled since the last time (``note_growth``), and in
+``gccollect()`` when it holds Python objects besides its own
+(``before_lua_gc``).
+"""
+import gc
+import platform
+import weakref
+
+from ._backend import _backends
+from ._lua_objects import _LuaObject
+
+_PYPY = platform.python_implementation() == "PyPy"
+_KEPT_SLOT = _LuaObject.__dict__["__luakept__"]     # (bypasses the tables' __getattr__)
+
+
+class _Kept(object):
+    """A Python object that Lua reaches only through wrappers, during a
+    collection: its strong reference, moved from the runtime onto them.
+    `holders` counts those wrappers that are still alive."""
+    __slots__ = ("obj", "holders", "__weakref__")
+
+    def __init__(self, obj, holders):
+        self.obj = obj
+        self.holders = holders
+
+
+class _Window(object):
+    """The moved references of one runtime."""
+
+    def __init__(self):
+        self.entries = []     # (handle, weak reference to its _Kept)
+        self.by_ref = {}      # registry reference -> weak references to the _Kept its wrapper holds
+        self.wrappers = []    # weak references to the wrappers given a slot
+
+    def wrapper_died(self, ref):
+        """The wrapper of registry reference ref is being finalized."""
+        for kept_ref in self.by_ref.pop(ref, ()):
+            kept = kept_ref()
+            if kept is not None:
+                kept.holders -= 1
+
+
+def _live_runtimes():
+    runtimes = []
+    for backend in list(_backends.values()):
+        for ref in list(backend.runtimes.values()):
+            rt = ref()
+            if rt is not None and rt._ptr is not None and rt._objects and rt._gc_window is None:
+                runtimes.append(rt)
+    return runtimes
+
+
+def freeze(runtimes):
+    """Moves the references as described above, for each of runtimes that no
+    thread is using; returns those it moved some for."""
+    if not runtimes:
+        return []
+    wrappers = {}             # runtime -> {ref: [its wrappers]}
+    for obj in gc.get_referrers(*runtimes):
+        if isinstance(obj, _LuaObject):
+            ref = getattr(obj, "_ref", -1)
+            if ref >= 0:
+                wrappers.setdefault(obj._rt, {}).setdefault(ref, []).append(obj)
+    frozen = []
+    for rt in runtimes:
+        by_ref = wrappers.get(rt)
+        if by_ref and _freeze(rt, by_ref):
+            frozen.append(rt)
+    return frozen
+
+
+def _freeze(rt, by_ref):
+    lib, ffi, ptr = rt._lib, rt._ffi, rt._ptr
+    if ptr is None or not lib.lc_gc_begin(ptr):
+        return False          # busy: another time
+    window = None
+    try:
+        refs = sorted(by_ref)
+        pairs = ffi.new("long long **")
+        out = ffi.new("lc_val[2]")
+        n = lib.lc_gc_scan(ptr, ffi.new("int[]", refs), len(refs), pairs, out)
+        if n < 0:
+            rt._error(n, out)     # (releases the error value; a failed scan moves nothing)
+            return False
+        if pairs[0] == ffi.NULL:
+            return False
+        data = ffi.unpack(pairs[0], 2 * n)
+        lib.lc_free_buffer(pairs[0])
+        holders = {}          # handle -> the references that reach it
+        for k in range(0, 2 * n, 2):
+            holders.setdefault(data[k + 1], []).append(refs[data[k]])
+        window = rt._gc_window = _Window()     # (set first: thaw undoes a partial move)
+        objects = rt._objects
+        given = set()
+        for h, hrefs in holders.items():
+            obj = objects.get(h)
+            # (a reference with two wrappers would make the count wrong)
+            if obj is None or any(len(by_ref[ref]) != 1 for ref in hrefs):
+                continue
+            kept = _Kept(obj, len(hrefs))
+            kept_ref = weakref.ref(kept)
+            for ref in hrefs:
+                wrapper = by_ref[ref][0]
+                try:
+                    _KEPT_SLOT.__get__(wrapper).append(kept)
+                except AttributeError:
+                    _KEPT_SLOT.__set__(wrapper, [kept])
+                if ref not in given:
+                    given.add(ref)
+                    window.wrappers.append(weakref.ref(wrapper))
+                window.by_ref.setdefault(ref, []).append(kept_ref)
+            window.entries.append((h, kept_ref))
+            del objects[h]
+    except BaseException:
+        if window is not None:
+            thaw(rt)
+            window = None
+        raise
+    finally:
+        if window is not None and not window.entries:
+            rt._gc_window = window = None
+        lib.lc_gc_end(ptr, 1 if window is not None else 0)
+    return window is not None
+
+
+def thaw(rt):
+    """Moves back the references of the objects whose wrappers are alive.
+    (Idempotent: two threads may run it at once, both before Lua runs.)"""
+    window = rt._gc_window
+    if window is None:
+        return
+    objects = rt._objects
+    for h, kept_ref in window.entries:
+        kept = kept_ref()
+        if kept is not None and kept.holders > 0 and h not in objects:
+            objects[h] = kept.obj
+    for wrapper_ref in window.wrappers:
+        wrapper = wrapper_ref()
+        if wrapper is not None:
+            try:
+                _KEPT_SLOT.__delete__(wrapper)
+            except AttributeError:
+                pass
+    if rt._gc_window is window:
+        rt._gc_window = None
+    if rt._ptr is not None:
+        rt._lib.lc_gc_thawed(rt._ptr)
+
+
+def collect_cycles():
+    """Frees the cycles through Lua and Python of every runtime (a cycle may
+    run through several): scan, move, gc.collect(), move back.  (Lua frees
+    its part in its next collection.)"""
+    frozen = freeze(_live_runtimes())
+    try:
+        gc.collect()
+        if _PYPY:
+            gc.collect()      # (PyPy frees what the finalizers released in a second one)
+    finally:
+        for rt in frozen:
+            thaw(rt)
+
+
+# ---- when it runs -------------------------------------------------------------
+_frozen = []                  # weak references to the runtimes frozen by _on_gc
+
+
+def _on_gc(phase, info):
+    """CPython's gc.callbacks: around every full collection."""
+    global _frozen
+    if info.get("generation") != 2:
+        return
+    if phase == "start":
+        try:
+            _frozen = [weakref.ref(rt) for rt in freeze(_live_runtimes())]
+        except Exception:
+            _thaw_all()
+            raise
+    else:
+        _thaw_all()
+
+
+def _thaw_all():
+    global _frozen
+    frozen, _frozen = _frozen, []
+    for ref in frozen:
+        rt = ref()
+        if rt is not None:
+            thaw(rt)
+
+
+_GROWTH_FLOOR = 10000         # PyPy: Python objects held by Lua before the first run
+
+
+def note_growth(rt):
+    """PyPy: called when rt holds more Python objects than its mark; runs a
+    collection when no thread is using rt."""
+    rt._gc_objects_mark = 1 << 62     # (no second run from inside this one)
+    try:
+        collect_cycles()
+    finally:
+        rt._gc_objects_mark = max(_GROWTH_FLOOR, 2 * len(rt._objects))
+
+
+def before_lua_gc(rt):
+    """PyPy: LuaRuntime.gccollect() frees the cycles through Python first
+    when rt holds Python objects besides those of its python table."""
+    if len(rt._objects) > rt._gc_objects_base and rt._gc_window is None:
+        collect_cycles()
+
+
+def install():
+    if not _PYPY and _on_gc not in gc.callbacks:
+        gc.callbacks.append(_on_gc)

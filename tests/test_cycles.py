@@ -1,0 +1,340 @@
+"""Reference cycles that run through Lua and Python (src/lupacffi/_cycles.py,
+csrc/lc_gc.c): collected when nothing else holds them, never when Lua can
+still reach the Python objects, and never at the price of a crash, a
+deadlock or a wrong object."""
+import gc
+import platform
+import threading
+import weakref
+
+import pytest
+
+from lupacffi import _cycles
+
+PYPY = platform.python_implementation() == "PyPy"
+
+
+class Obj(object):
+    def __init__(self, payload=None):
+        self.payload = payload
+
+
+def collect(lua):
+    """What frees such cycles: gc.collect() (CPython), plus gccollect() (PyPy,
+    whose gc.collect() cannot be hooked), and Lua's collector for its part."""
+    for _ in range(3):
+        gc.collect()
+        lua.gccollect()
+
+
+def make_cycle(lua, payload=None):
+    obj = Obj(payload)
+    t = lua.table()
+    t.owner = obj
+    obj.table = t
+    return weakref.ref(obj)
+
+
+def alive(refs):
+    return sum(r() is not None for r in refs)
+
+
+@pytest.mark.skipif(PYPY, reason="PyPy's gc.collect() has no hook before it runs (gccollect() "
+                    "does it there: test_cycles_collected)")
+def test_gc_collect_alone_frees_cycles(lua):
+    refs = [make_cycle(lua, i) for i in range(50)]
+    before = len(lua._objects)
+    gc.collect()
+    assert alive(refs) == 0
+    assert len(lua._objects) == before - 50
+
+
+def test_cycles_collected(lua):
+    base = lua.get_memory_used()
+    refs = [make_cycle(lua, "x" * 100) for _ in range(500)]
+    grown = lua.get_memory_used()
+    collect(lua)
+    assert alive(refs) == 0
+    assert lua.get_memory_used() < base + (grown - base) // 2
+
+
+def test_cycle_through_closure_upvalues(lua):
+    make = lua.eval("function(x) local t = {x} return function() return t[1] end end")
+    refs = []
+    for i in range(20):
+        o = Obj(i)
+        o.get = make(o)               # o -> function -> upvalue table -> o
+        assert o.get() is o
+        refs.append(weakref.ref(o))
+    del o
+    collect(lua)
+    assert alive(refs) == 0
+
+
+def test_longer_cycle_through_python_and_lua(lua):
+    refs = []
+    for i in range(20):
+        a, b = Obj(i), Obj(i)
+        t1, t2 = lua.table(), lua.table()
+        t1.next = b                   # a -> t1 -> b -> t2 -> a
+        b.next = t2
+        t2.next = a
+        a.next = t1
+        refs += [weakref.ref(a), weakref.ref(b)]
+    del a, b, t1, t2
+    collect(lua)
+    assert alive(refs) == 0
+
+
+def test_objects_lua_reaches_from_globals_survive(lua):
+    o = Obj("kept")
+    t = lua.table()
+    t.owner = o
+    o.table = t
+    lua.globals().keep = o            # also reachable from Lua's globals
+    ref = weakref.ref(o)
+    del o, t
+    collect(lua)
+    assert ref() is not None
+    assert lua.eval("keep").payload == "kept"
+    assert lua.eval("keep").table.owner is lua.eval("keep")
+    lua.globals().keep = None
+    collect(lua)
+    assert ref() is None
+
+
+def test_objects_of_live_wrappers_stay_registered(lua):
+    t = lua.table()
+    x = Obj("x")
+    t.x = x                           # Lua reaches x only through t's reference
+    t.inner = lua.table()
+    t.inner.y = Obj("y")
+    yref = weakref.ref(t.inner.y)
+    gc.collect()
+    lua.gccollect()
+    assert id(x) in lua._objects      # moved back after the collection
+    assert t.x is x
+    assert yref() is not None and t.inner.y.payload == "y"
+    assert not hasattr(t, "__luakept__") or not _cycles._KEPT_SLOT.__get__(t)
+
+
+def test_lua_finalizers_keep_what_they_reach(lupa, lua):
+    """An object with a __gc metamethod is a root: its finalizer may still use
+    the Python object, so the cycle stays until it is broken by hand.  (Lua
+    calls the finalizers of one cycle in the reverse order of their objects'
+    creation: the table's before that of the Python object's userdata.)"""
+    if lupa.LUA_VERSION >= (5, 2):
+        make = lua.eval("""function(o)
+            local inner = {obj = o}
+            return {fin = setmetatable({inner = inner},
+                        {__gc = function(self) rescued = self.inner.obj.payload end})}
+        end""")
+    else:
+        make = lua.eval("""function(o)
+            local inner = {obj = o}
+            local p = newproxy(true)
+            getmetatable(p).__gc = function() rescued = inner.obj.payload end
+            return {fin = p}
+        end""")
+    o = Obj("fin")
+    o.t = make(o)
+    ref = weakref.ref(o)
+    del o
+    collect(lua)
+    assert ref() is not None          # not freed under the finalizer's feet
+    ref().t = None                    # broken by hand: now Lua may finalize
+    collect(lua)
+    assert lua.globals().rescued == "fin"
+
+
+def test_suspended_coroutine_keeps_its_objects(lua):
+    """The stack of a coroutine with frames is not visible through Lua's API:
+    the scan gives up, nothing is freed, and the coroutine still works."""
+    co = lua.eval("""coroutine.create(function(o)
+        local keep = o
+        coroutine.yield(1)
+        return keep
+    end)""")
+    o = Obj("co")
+    assert lua.eval("coroutine.resume")(co, o) == (True, 1)
+    o.co = co
+    ref = weakref.ref(o)
+    refs = [make_cycle(lua) for _ in range(10)]    # other cycles: not freed either
+    del o, co
+    collect(lua)
+    assert ref() is not None
+    assert lua.eval("coroutine.resume")(ref().co) == (True, ref())
+    ref().co = None
+    collect(lua)                      # the coroutine is finished: the scan works again
+    assert ref() is None
+    assert alive(refs) == 0
+
+
+def test_userdata_used_after_its_finalizer_is_a_lua_error(lupa, lua):
+    """A Lua finalizer may keep a userdata whose own finalizer runs in the
+    same cycle: using it afterwards is a clear Lua error, not a wrong object
+    (before, tostring() of it recursed until Python's recursion limit)."""
+    if lupa.LUA_VERSION < (5, 2):
+        pytest.skip("Lua 5.1 and LuaJIT call no __gc of tables")
+    lua.execute("""
+        function keep(o)
+            -- marked after o's userdata: finalized before it, so `late` then
+            -- holds a userdata whose finalizer runs next
+            local holder = setmetatable({}, {__gc = function(self) late = self.o end})
+            holder.o = o
+        end""")
+    lua.globals().keep(Obj("late"))
+    collect(lua)
+    assert lua.eval("type(late)") == "userdata"
+    with pytest.raises(lupa.LuaError, match="Python object is gone"):
+        lua.eval("tostring(late)")
+    ok, message = lua.execute("return pcall(function() return late.payload end)")
+    assert ok is False and "Python object is gone" in message
+
+
+def test_not_started_coroutine_is_seen_through(lua):
+    make = lua.eval("function(o) return coroutine.create(function() return o end) end")
+    refs = []
+    for i in range(10):
+        o = Obj(i)
+        o.co = make(o)
+        refs.append(weakref.ref(o))
+    del o
+    collect(lua)
+    assert alive(refs) == 0
+
+
+def test_nothing_moves_while_lua_gc_is_stopped(lua):
+    refs = [make_cycle(lua) for _ in range(10)]
+    with lua.nogc():
+        gc.collect()
+        gc.collect()
+        assert alive(refs) == 10
+        assert lua.eval("1 + 1") == 2
+    collect(lua)
+    assert alive(refs) == 0
+
+
+def test_luajit_ffi_disables_the_scan(lupa, lua):
+    if "LuaJIT" not in lua.lua_implementation:
+        pytest.skip("LuaJIT only")
+    lua.execute("ffi = require('ffi')")
+    refs = [make_cycle(lua) for _ in range(10)]
+    collect(lua)
+    assert alive(refs) == 10          # cdata finalizers are roots the scan cannot see
+    assert all(r().table.owner is r() for r in refs)
+
+
+def test_scan_works_at_the_memory_limit(lupa):
+    lua = lupa.LuaRuntime(max_memory=4 * 1024 * 1024)
+    refs = [make_cycle(lua, i) for i in range(2000)]
+    with pytest.raises(lupa.LuaMemoryError):
+        lua.execute("local t = {} for i = 1, 1e7 do t[i] = i end")
+    collect(lua)
+    assert alive(refs) == 0
+    assert lua.get_max_memory() == 4 * 1024 * 1024
+    with pytest.raises(lupa.LuaMemoryError):
+        lua.execute("local t = {} for i = 1, 1e7 do t[i] = i end")
+
+
+def test_finalizer_entering_lua_during_the_collection(lua):
+    """A Python finalizer that calls into the runtime while the references are
+    moved: the runtime moves them back first."""
+    calls = []
+
+    class Noisy(object):
+        def __del__(self):
+            calls.append(lua.eval("40 + 2"))
+
+    t = lua.table()
+    x = Obj("x")
+    t.x = x                           # moved onto t during the collection
+    for _ in range(5):
+        n = Noisy()
+        n.self = n                    # garbage with a finalizer
+    del n
+    gc.collect()
+    lua.gccollect()
+    assert 42 in calls
+    assert id(x) in lua._objects and t.x is x
+
+
+def test_objects_identity_after_many_collections(lua):
+    objs = [Obj(i) for i in range(200)]
+    tables = []
+    for o in objs:
+        t = lua.table()
+        t.o = o
+        tables.append(t)
+    for _ in range(5):
+        gc.collect()
+        lua.gccollect()
+    assert all(t.o is o for t, o in zip(tables, objs))
+    assert lua.eval("function(...) return select('#', ...) end")(*objs) == 200
+
+
+def test_cycles_from_threads_while_runtime_is_busy(lupa):
+    """Threads build cycles and collect, others call the same runtime: no
+    deadlock, no wrong object, and the cycles are freed in the end."""
+    lua = lupa.LuaRuntime()
+    lua.execute("function echo(x) return x end")
+    echo = lua.globals().echo
+    errors, refs, lock = [], [], threading.Lock()
+
+    def builder(k):
+        try:
+            for i in range(300):
+                r = make_cycle(lua, (k, i))
+                with lock:
+                    refs.append(r)
+                if i % 50 == 0:
+                    gc.collect()
+        except Exception as e:        # pragma: no cover - reported below
+            errors.append(e)
+
+    def caller(k):
+        try:
+            for i in range(2000):
+                o = Obj((k, i))
+                t = lua.table()
+                t.o = o
+                if echo(o) is not o or t.o is not o:
+                    errors.append("wrong object")
+        except Exception as e:        # pragma: no cover - reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=builder, args=(k,)) for k in range(3)]
+    threads += [threading.Thread(target=caller, args=(k,)) for k in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert not any(t.is_alive() for t in threads)
+    assert errors == []
+    collect(lua)
+    assert alive(refs) == 0
+
+
+def test_cycles_bounded_without_explicit_collection(lua):
+    """Python's own collections (CPython) or the growth trigger (PyPy) keep a
+    loop that makes cycles from piling up."""
+    most = 0
+    for i in range(1, 60001):
+        o = Obj()
+        t = lua.table()
+        t.owner = o
+        o.table = t
+        if i % 5000 == 0:
+            most = max(most, len(lua._objects))
+    del o, t
+    assert most < 50000
+
+
+def test_closed_runtime_wrappers_in_cycles(lupa):
+    lua = lupa.LuaRuntime()
+    refs = [make_cycle(lua) for _ in range(10)]
+    rref = weakref.ref(lua)
+    del lua
+    gc.collect()
+    gc.collect()
+    assert rref() is None and alive(refs) == 0
