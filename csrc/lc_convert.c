@@ -105,6 +105,7 @@ static void lc_to_val(lc_runtime *rt, lua_State *L, int idx, lc_val *v)
     lua_pushvalue(L, idx);
     v->tag = LC_REF;
     v->i = luaL_ref(L, LUA_REGISTRYINDEX);
+    rt->serial++;
 }
 
 /* Pushes the userdata of Python handle h: the one already in Lua, if any, so
@@ -126,6 +127,7 @@ static void lc_push_pyobj(lc_runtime *rt, lua_State *L, long long h)
     lua_setmetatable(L, -2);
     lc_counts_incr(&rt->counts, h);   /* the userdata's own reference */
     ud->h = h;
+    rt->serial++;
     lc_pushhandle(L, h);
     lua_pushvalue(L, -2);
     lua_rawset(L, -4);                /* cache[h] = ud */

@@ -17,12 +17,72 @@
    the API), on LuaJIT's FFI (cdata finalizers are roots the API cannot see)
    and when Lua's collector is stopped. */
 
-/* The scan's state; seen, work, found and fin are tables on the stack. */
+/* Objects seen by the scan: their address (lua_topointer) -> the mark of
+   the walk that saw them; open addressing, in C so that the scan allocates
+   no Lua memory for it. */
+typedef struct gc_set {
+    const void **keys;
+    int *marks;
+    size_t cap, len;
+} gc_set;
+
+static size_t gc_set_slot(const gc_set *s, const void *p)
+{
+    size_t i = (size_t)(((unsigned long long)(size_t)p >> 3) * 0x9E3779B97F4A7C15ULL >> 17);
+    i &= s->cap - 1;
+    while (s->keys[i] != NULL && s->keys[i] != p)
+        i = (i + 1) & (s->cap - 1);
+    return i;
+}
+
+/* The mark of p, or NULL if unseen. */
+static int *gc_set_find(const gc_set *s, const void *p)
+{
+    size_t i;
+    if (s->cap == 0)
+        return NULL;
+    i = gc_set_slot(s, p);
+    return s->keys[i] != NULL ? &s->marks[i] : NULL;
+}
+
+/* Adds p (unseen) with mark; 0 when out of memory. */
+static int gc_set_add(gc_set *s, const void *p, int mark)
+{
+    size_t i;
+    if ((s->len + 1) * 2 > s->cap) {
+        gc_set old = *s;
+        s->cap = old.cap ? old.cap * 2 : 1024;
+        s->keys = (const void **)calloc(s->cap, sizeof(void *));
+        s->marks = (int *)calloc(s->cap, sizeof(int));
+        if (s->keys == NULL || s->marks == NULL) {
+            free((void *)s->keys);
+            free(s->marks);
+            *s = old;
+            return 0;
+        }
+        for (i = 0; i < old.cap; i++) {
+            if (old.keys[i] != NULL) {
+                size_t j = gc_set_slot(s, old.keys[i]);
+                s->keys[j] = old.keys[i];
+                s->marks[j] = old.marks[i];
+            }
+        }
+        free((void *)old.keys);
+        free(old.marks);
+    }
+    i = gc_set_slot(s, p);
+    s->keys[i] = p;
+    s->marks[i] = mark;
+    s->len++;
+    return 1;
+}
+
+/* The scan's state; work, found and fin are tables on the stack. */
 typedef struct gc_walk {
     lc_runtime *rt;
     const int *refs;           /* the wrappers' references, sorted */
     int nrefs;
-    int seen;                  /* object -> 0 (reachable from a root) or the walk's mark */
+    gc_set seen;               /* object -> 0 (reachable from a root) or the walk's mark */
     int work, nwork;           /* objects to traverse (an array) */
     int found, nfound;         /* userdata of Python objects: ud, mark, ud, mark, ... */
     int fin, nfin;             /* objects with a finalizer met in wrapper walks */
@@ -50,24 +110,25 @@ static int gc_is_wrapper_ref(gc_walk *w, lua_Integer k)
    reachable from a root, or this walk has already queued it. */
 static void gc_queue(gc_walk *w, lua_State *L)
 {
-    int t = lua_type(L, -1);
+    int t = lua_type(L, -1), *mark;
+    const void *p;
     if (t != LUA_TTABLE && t != LUA_TFUNCTION && t != LUA_TUSERDATA && t != LUA_TTHREAD) {
         lua_pop(L, 1);
         return;
     }
-    lua_pushvalue(L, -1);
-    lua_rawget(L, w->seen);
-    if (!lua_isnil(L, -1)) {
-        int m = (int)lua_tointeger(L, -1);
-        if (m == 0 || m == w->mark) {
-            lua_pop(L, 2);
-            return;
-        }
+    p = lua_topointer(L, -1);
+    mark = gc_set_find(&w->seen, p);
+    if (mark != NULL && (*mark == 0 || *mark == w->mark)) {
+        lua_pop(L, 1);
+        return;
     }
-    lua_pop(L, 1);
-    lua_pushvalue(L, -1);
-    lua_pushinteger(L, w->mark);
-    lua_rawset(L, w->seen);
+    if (mark != NULL) {
+        *mark = w->mark;
+    } else if (!gc_set_add(&w->seen, p, w->mark)) {
+        w->failed = 1;
+        lua_pop(L, 1);
+        return;
+    }
     lua_rawseti(L, w->work, ++w->nwork);
 }
 
@@ -195,12 +256,11 @@ static void gc_drain(gc_walk *w, lua_State *L)
 static void gc_roots(gc_walk *w, lua_State *L)
 {
     int k, top;
-    lua_pushvalue(L, LUA_REGISTRYINDEX);
-    lua_pushinteger(L, 0);
-    lua_rawset(L, w->seen);
     lua_pushthread(L);                /* the main thread */
-    lua_pushinteger(L, 0);
-    lua_rawset(L, w->seen);
+    if (!gc_set_add(&w->seen, lua_topointer(L, LUA_REGISTRYINDEX), 0)
+            || !gc_set_add(&w->seen, lua_topointer(L, -1), 0))
+        w->failed = 1;
+    lua_pop(L, 1);
     lua_pushnil(L);
     while (lua_next(L, LUA_REGISTRYINDEX)) {
         if (lua_type(L, -2) == LUA_TNUMBER) {
@@ -243,6 +303,9 @@ static int fn_gc_scan(lua_State *L, lc_ctx *c)
     w.refs = (const int *)c->cursor;
     w.nrefs = c->nargs;
     c->result = 0;            /* (giving up: nothing to move) */
+    if (!lc_gc_running(L))
+        return 0;             /* (and not done: again next time) */
+    c->rt->scanned = c->rt->serial;
 #ifdef LC_LUAJIT
     lua_getfield(L, LUA_REGISTRYINDEX, "_LOADED");
     lua_getfield(L, -1, "ffi");
@@ -250,24 +313,20 @@ static int fn_gc_scan(lua_State *L, lc_ctx *c)
         return 0;
     lua_pop(L, 2);
 #endif
-    if (!lc_gc_running(L))
-        return 0;
     lua_gc(L, LUA_GCCOLLECT, 0);      /* runs every pending finalizer */
     luaL_checkstack(L, 32, "gc scan");
     base = lua_gettop(L);
     lua_newtable(L);
-    w.seen = base + 1;
+    w.work = base + 1;
     lua_newtable(L);
-    w.work = base + 2;
+    w.found = base + 2;
     lua_newtable(L);
-    w.found = base + 3;
-    lua_newtable(L);
-    w.fin = base + 4;
-    /* each object is traversed about once from the roots, and again by
-       every wrapper walk that reaches it: bounded, to bound the pause */
-    w.budget = 1000000;
+    w.fin = base + 3;
+    /* each object is traversed once from the roots, and again by every
+       wrapper walk that reaches it: bounded, to bound the pause */
+    w.budget = (long long)1 << 62;
     gc_roots(&w, L);
-    w.budget = w.steps * 3 + 1000000;
+    w.budget = w.steps * 2 + 100000;
     for (k = 0; k < w.nrefs && !w.failed; k++) {
         w.mark = k + 1;
         lua_rawgeti(L, LUA_REGISTRYINDEX, w.refs[k]);
@@ -280,32 +339,35 @@ static int fn_gc_scan(lua_State *L, lc_ctx *c)
         gc_queue(&w, L);
         gc_drain(&w, L);
     }
-    if (w.failed)
-        return 0;
-    pairs = (long long *)malloc(sizeof(long long) * (size_t)(w.nfound + 1));
-    if (pairs == NULL)
-        return 0;
-    for (k = 1; k < w.nfound; k += 2) {
+    pairs = w.failed ? NULL : (long long *)malloc(sizeof(long long) * (size_t)(w.nfound + 1));
+    for (k = 1; pairs != NULL && k < w.nfound; k += 2) {
         lc_pyud *ud;
+        int *mark;
         lua_rawgeti(L, w.found, k);
-        lua_pushvalue(L, -1);
-        lua_rawget(L, w.seen);
-        ud = (lc_pyud *)lua_touserdata(L, -2);
-        if (lua_tointeger(L, -1) != 0) {   /* not reachable from a root after all */
+        ud = (lc_pyud *)lua_touserdata(L, -1);
+        mark = gc_set_find(&w.seen, ud);
+        if (mark != NULL && *mark != 0) {  /* not reachable from a root after all */
             lua_rawgeti(L, w.found, k + 1);
             pairs[n++] = lua_tointeger(L, -1) - 1;
             pairs[n++] = ud->h;
             lua_pop(L, 1);
         }
-        lua_pop(L, 2);
+        lua_pop(L, 1);
     }
+    free((void *)w.seen.keys);
+    free(w.seen.marks);
+    lua_settop(L, base);
+    if (c->len > 0 && c->rt->used > c->len)   /* over the real limit (c->len) */
+        lua_gc(L, LUA_GCCOLLECT, 0);  /* (frees the scan's tables) */
     *c->pairs = pairs;
-    c->result = n / 2;
+    c->result = pairs != NULL ? n / 2 : 0;
     return 0;
 }
 
 int lc_gc_begin(lc_runtime *rt)
 {
+    if (rt->serial == rt->scanned)     /* no new reference or Python object since */
+        return 0;
     if (pthread_mutex_trylock(&rt->lock) != 0)
         return 0;
     if (rt->held > 0 || rt->depth > 0 || rt->closed) {   /* busy (maybe on this thread) */
@@ -326,6 +388,7 @@ int lc_gc_scan(lc_runtime *rt, const int *refs, int nrefs, long long **pairs, lc
     c.cursor = (int *)refs;
     c.nargs = nrefs;
     c.pairs = pairs;
+    c.len = limit;
     rt->limit = 0;            /* the scan's own tables must not fail */
     r = lc_op(rt, &c, NULL, 0);
     rt->limit = limit;

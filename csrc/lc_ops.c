@@ -345,6 +345,7 @@ static int fn_next(lua_State *L, lc_ctx *c)
         *c->cursor = LUA_NOREF;
     } else if (*c->cursor == LUA_NOREF) {
         *c->cursor = luaL_ref(L, LUA_REGISTRYINDEX);
+        c->rt->serial++;
     } else {
         lua_rawseti(L, LUA_REGISTRYINDEX, *c->cursor);
     }

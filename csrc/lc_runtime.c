@@ -90,6 +90,7 @@ static int lc_fn_ref_value(lua_State *L, lc_ctx *c)
     c->out[0].tag = LC_REF;
     c->out[0].aux = lua_type(L, 1);
     c->out[0].i = luaL_ref(L, LUA_REGISTRYINDEX);
+    c->rt->serial++;
     return 0;
 }
 

@@ -67,6 +67,8 @@ struct lc_runtime {
     int depth;                 /* nesting of entry points */
     int held;                  /* holds of the lock that may run Python (lc_gc.c) */
     volatile int frozen;       /* a heap scan's results are in use (lc_gc.c) */
+    unsigned long serial;      /* counts new references and Python userdata ... */
+    unsigned long scanned;     /* ... and its value at the last heap scan */
     lc_counts counts;          /* Python handles referenced from Lua */
     int cache_ref;             /* registry: weak table handle -> userdata */
     int none_ref;              /* registry: python.none */

@@ -25,6 +25,7 @@ objects have doubled since the last time (``note_growth``), and in
 """
 import gc
 import platform
+import time
 import weakref
 
 from ._backend import _backends
@@ -66,7 +67,8 @@ def _live_runtimes():
     for backend in list(_backends.values()):
         for ref in list(backend.runtimes.values()):
             rt = ref()
-            if rt is not None and rt._ptr is not None and rt._objects and rt._gc_window is None:
+            if (rt is not None and rt._ptr is not None and rt._gc_window is None
+                    and len(rt._objects) > rt._gc_objects_base):
                 runtimes.append(rt)
     return runtimes
 
@@ -90,16 +92,24 @@ def freeze(runtimes):
     return frozen
 
 
+_SLOW_SCAN = 0.05             # seconds: a scan this long waits ten times as long
+                              # before the next one (at most 10% of the time)
+
+
 def _freeze(rt, by_ref):
     lib, ffi, ptr = rt._lib, rt._ffi, rt._ptr
-    if ptr is None or not lib.lc_gc_begin(ptr):
-        return False          # busy: another time
+    if ptr is None or time.monotonic() < rt._gc_next_scan or not lib.lc_gc_begin(ptr):
+        return False          # busy, or nothing new since the last scan: another time
     window = None
     try:
         refs = sorted(by_ref)
         pairs = ffi.new("long long **")
         out = ffi.new("lc_val[2]")
+        start = time.monotonic()
         n = lib.lc_gc_scan(ptr, ffi.new("int[]", refs), len(refs), pairs, out)
+        took = time.monotonic() - start
+        if took > _SLOW_SCAN:
+            rt._gc_next_scan = start + 10 * took
         if n < 0:
             rt._error(n, out)     # (releases the error value; a failed scan moves nothing)
             return False

@@ -39,7 +39,8 @@ class LuaRuntime(Converter, Bridge):
     _backend_name = None          # set by each backend module's subclass
     _gc_window = None             # references moved during a collection (_cycles.py)
     _gc_objects_mark = _cycles._GROWTH_FLOOR   # PyPy: see _cycles.note_growth
-    _gc_objects_base = 0          # PyPy: see _cycles.before_lua_gc
+    _gc_objects_base = 0          # Python objects of the python table (_cycles.py)
+    _gc_next_scan = 0.0           # see _cycles._freeze
 
     def __init__(self, encoding="UTF-8", source_encoding=None, attribute_filter=None,
                  attribute_handlers=None, register_eval=True, unpack_returned_tuples=False,
