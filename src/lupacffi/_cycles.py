@@ -9,7 +9,7 @@ registry holding the table.
 Before a full Python collection, each idle runtime scans its Lua heap
 (``lc_gc_scan`` in csrc/lc_gc.c) for the Python objects that Lua reaches
 *only* through wrappers' references, and through which.  Their strong
-references move from ``_objects`` onto those wrappers (a ``_Kept`` in the
+references move from ``_objects`` onto those wrappers (a list in the
 wrapper's ``__luakept__`` slot), so that Python's collector sees the whole
 cycle and frees it; the wrappers' finalizers release their references, and
 Lua's collector frees the rest.  When the collection ends, or as soon as Lua
@@ -35,31 +35,18 @@ _PYPY = platform.python_implementation() == "PyPy"
 _KEPT_SLOT = _LuaObject.__dict__["__luakept__"]     # (bypasses the tables' __getattr__)
 
 
-class _Kept(object):
-    """A Python object that Lua reaches only through wrappers, during a
-    collection: its strong reference, moved from the runtime onto them.
-    `holders` counts those wrappers that are still alive."""
-    __slots__ = ("obj", "holders", "__weakref__")
-
-    def __init__(self, obj, holders):
-        self.obj = obj
-        self.holders = holders
-
-
 class _Window(object):
-    """The moved references of one runtime."""
+    """The moved references of one runtime: each wrapper that got some has
+    them in its __luakept__ slot."""
 
     def __init__(self):
-        self.entries = []     # (handle, weak reference to its _Kept)
-        self.by_ref = {}      # registry reference -> weak references to the _Kept its wrapper holds
-        self.wrappers = []    # weak references to the wrappers given a slot
+        self.wrappers = {}    # registry reference -> weak reference to its wrapper
+        self.dead = set()     # references whose wrapper was finalized since
 
     def wrapper_died(self, ref):
-        """The wrapper of registry reference ref is being finalized."""
-        for kept_ref in self.by_ref.pop(ref, ()):
-            kept = kept_ref()
-            if kept is not None:
-                kept.holders -= 1
+        """The wrapper of registry reference ref is being finalized (on PyPy
+        its weak references may still work until it is freed)."""
+        self.dead.add(ref)
 
 
 def _live_runtimes():
@@ -92,8 +79,9 @@ def freeze(runtimes):
     return frozen
 
 
-_SLOW_SCAN = 0.05             # seconds: a scan this long waits ten times as long
-                              # before the next one (at most 10% of the time)
+_SLOW_SCAN = 0.05             # seconds: a scan this long that moves little (a big Lua
+                              # heap, few cycles) waits ten times as long before the
+                              # next one: at most 10% of the time goes into scans
 
 
 def _freeze(rt, by_ref):
@@ -108,7 +96,7 @@ def _freeze(rt, by_ref):
         start = time.monotonic()
         n = lib.lc_gc_scan(ptr, ffi.new("int[]", refs), len(refs), pairs, out)
         took = time.monotonic() - start
-        if took > _SLOW_SCAN:
+        if took > _SLOW_SCAN:     # (undone below if the scan moves much)
             rt._gc_next_scan = start + 10 * took
         if n < 0:
             rt._error(n, out)     # (releases the error value; a failed scan moves nothing)
@@ -117,61 +105,63 @@ def _freeze(rt, by_ref):
             return False
         data = ffi.unpack(pairs[0], 2 * n)
         lib.lc_free_buffer(pairs[0])
-        holders = {}          # handle -> the references that reach it
+        reach = {}            # handle -> the references that reach it
         for k in range(0, 2 * n, 2):
-            holders.setdefault(data[k + 1], []).append(refs[data[k]])
+            reach.setdefault(data[k + 1], []).append(refs[data[k]])
         window = rt._gc_window = _Window()     # (set first: thaw undoes a partial move)
-        objects = rt._objects
-        given = set()
-        for h, hrefs in holders.items():
+        objects, wrappers = rt._objects, window.wrappers
+        moved = 0
+        for h, hrefs in reach.items():
             obj = objects.get(h)
-            # (a reference with two wrappers would make the count wrong)
+            # (two wrappers of one reference: one of them could die unnoticed)
             if obj is None or any(len(by_ref[ref]) != 1 for ref in hrefs):
                 continue
-            kept = _Kept(obj, len(hrefs))
-            kept_ref = weakref.ref(kept)
             for ref in hrefs:
                 wrapper = by_ref[ref][0]
-                try:
-                    _KEPT_SLOT.__get__(wrapper).append(kept)
-                except AttributeError:
-                    _KEPT_SLOT.__set__(wrapper, [kept])
-                if ref not in given:
-                    given.add(ref)
-                    window.wrappers.append(weakref.ref(wrapper))
-                window.by_ref.setdefault(ref, []).append(kept_ref)
-            window.entries.append((h, kept_ref))
+                if ref in wrappers:
+                    _KEPT_SLOT.__get__(wrapper).append(obj)
+                else:
+                    _KEPT_SLOT.__set__(wrapper, [obj])
+                    wrappers[ref] = weakref.ref(wrapper)
             del objects[h]
+            moved += 1
+        if moved * 10 >= len(objects):
+            rt._gc_next_scan = 0.0
     except BaseException:
         if window is not None:
             thaw(rt)
             window = None
         raise
     finally:
-        if window is not None and not window.entries:
+        if window is not None and not window.wrappers:
             rt._gc_window = window = None
         lib.lc_gc_end(ptr, 1 if window is not None else 0)
     return window is not None
 
 
 def thaw(rt):
-    """Moves back the references of the objects whose wrappers are alive.
+    """Moves back the references held by the wrappers that are still alive.
     (Idempotent: two threads may run it at once, both before Lua runs.)"""
     window = rt._gc_window
     if window is None:
         return
     objects = rt._objects
-    for h, kept_ref in window.entries:
-        kept = kept_ref()
-        if kept is not None and kept.holders > 0 and h not in objects:
-            objects[h] = kept.obj
-    for wrapper_ref in window.wrappers:
+    for ref, wrapper_ref in list(window.wrappers.items()):
         wrapper = wrapper_ref()
-        if wrapper is not None:
-            try:
-                _KEPT_SLOT.__delete__(wrapper)
-            except AttributeError:
-                pass
+        if wrapper is None:
+            continue
+        try:
+            kept = _KEPT_SLOT.__get__(wrapper)
+        except AttributeError:    # (another thread's thaw took it)
+            continue
+        if ref not in window.dead:
+            for obj in kept:
+                if id(obj) not in objects:
+                    objects[id(obj)] = obj
+        try:
+            _KEPT_SLOT.__delete__(wrapper)
+        except AttributeError:
+            pass
     if rt._gc_window is window:
         rt._gc_window = None
     if rt._ptr is not None:
