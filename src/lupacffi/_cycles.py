@@ -173,6 +173,8 @@ def collect_cycles():
     run through several): scan, move, gc.collect(), move back.  (Lua frees
     its part in its next collection.)"""
     frozen = freeze(_live_runtimes())
+    if not frozen:            # nothing to free (or nothing new since the last time)
+        return
     try:
         gc.collect()
         if _PYPY:
