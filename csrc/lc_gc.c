@@ -12,10 +12,11 @@
    The scan is conservative: whatever it cannot see through counts as
    reachable from Lua's roots, so at worst a cycle is not collected.  It runs
    a full Lua collection first (no finalizer of an unreachable object is left
-   pending), treats every object with a __gc metamethod as a root, and gives
-   up on a coroutine that has frames (its stack is not all visible through
-   the API), on LuaJIT's FFI (cdata finalizers are roots the API cannot see)
-   and when Lua's collector is stopped. */
+   pending), treats every object with a __gc metamethod as a root, walks the
+   frames of suspended coroutines slot by slot (Lua 5.2+; Lua 5.1 and LuaJIT:
+   it gives up, lua_getlocal() does not reach their varargs), and gives up on
+   LuaJIT's FFI (cdata finalizers are roots the API cannot see) and when Lua's
+   collector is stopped. */
 
 /* Objects seen by the scan: their address (lua_topointer) -> the mark of
    the walk that saw them; open addressing, in C so that the scan allocates
@@ -189,7 +190,31 @@ static void gc_thread(gc_walk *w, lua_State *L, int idx)
     if (co == w->rt->L)       /* the main thread: its stack is ours */
         return;
     if (lua_getstack(co, 0, &ar)) {   /* suspended (or failed) with frames */
+#if LUA_VERSION_NUM >= 502 && !defined(LC_LUAJIT)
+        /* every slot of every frame: its function, its locals and
+           temporaries up to the next frame (or the top), and its varargs */
+        int level;
+        for (level = 0; lua_getstack(co, level, &ar); level++) {
+            if (!lua_checkstack(co, 1)) {
+                w->failed = 1;
+                return;
+            }
+            lua_getinfo(co, "f", &ar);
+            lua_xmove(co, L, 1);
+            gc_queue(w, L);
+            for (k = 1; lua_getlocal(co, &ar, k) != NULL; k++) {
+                lua_xmove(co, L, 1);
+                gc_queue(w, L);
+            }
+            for (k = -1; lua_getlocal(co, &ar, k) != NULL; k--) {
+                lua_xmove(co, L, 1);
+                gc_queue(w, L);
+            }
+        }
+#else
+        /* Lua 5.1 and LuaJIT: lua_getlocal() does not reach the varargs */
         w->failed = 1;
+#endif
         return;
     }
     n = lua_gettop(co);       /* not started: the function and arguments */

@@ -147,9 +147,13 @@ def test_lua_finalizers_keep_what_they_reach(lupa, lua):
     assert lua.globals().rescued == "fin"
 
 
-def test_suspended_coroutine_keeps_its_objects(lua):
-    """The stack of a coroutine with frames is not visible through Lua's API:
-    the scan gives up, nothing is freed, and the coroutine still works."""
+def walks_coroutines(lupa, lua):
+    """Lua 5.2+ show every slot of a suspended coroutine to lua_getlocal;
+    on Lua 5.1 and LuaJIT the scan gives up while one is reachable."""
+    return lupa.LUA_VERSION >= (5, 2) and "LuaJIT" not in lua.lua_implementation
+
+
+def test_cycle_through_suspended_coroutine(lupa, lua):
     co = lua.eval("""coroutine.create(function(o)
         local keep = o
         coroutine.yield(1)
@@ -157,17 +161,58 @@ def test_suspended_coroutine_keeps_its_objects(lua):
     end)""")
     o = Obj("co")
     assert lua.eval("coroutine.resume")(co, o) == (True, 1)
-    o.co = co
+    o.co = co                         # o -> coroutine -> its local -> o
     ref = weakref.ref(o)
-    refs = [make_cycle(lua) for _ in range(10)]    # other cycles: not freed either
+    refs = [make_cycle(lua) for _ in range(10)]
     del o, co
     collect(lua)
-    assert ref() is not None
+    if walks_coroutines(lupa, lua):
+        assert ref() is None and alive(refs) == 0
+        return
+    assert ref() is not None and alive(refs) == 10     # the scan gave up
     assert lua.eval("coroutine.resume")(ref().co) == (True, ref())
     ref().co = None
     collect(lua)                      # the coroutine is finished: the scan works again
     assert ref() is None
     assert alive(refs) == 0
+
+
+@pytest.mark.parametrize("how", ["param", "vararg", "closure"])
+def test_suspended_coroutine_reachable_from_lua_keeps_its_objects(lua, how):
+    """A coroutine that Lua itself holds keeps the objects on its stack, even
+    when they are also in cycles with wrappers."""
+    lua.execute({
+        "param": "co = coroutine.create(function(o) coroutine.yield() return o end)",
+        "vararg": "co = coroutine.create(function(...) coroutine.yield() return ... end)",
+        "closure": "co = coroutine.create(function(o) local f = function() return o end "
+                   "coroutine.yield() return f() end)",
+    }[how])
+    objs = [Obj(i) for i in range(3)]
+    kept = objs if how == "vararg" else objs[:1]
+    assert lua.eval("coroutine.resume")(lua.eval("co"), *objs) is True
+    for o in objs:                    # each also in a cycle with a wrapper
+        t = lua.table()
+        t.owner = o
+        o.table = t
+    refs = [weakref.ref(o) for o in kept]
+    del objs, kept, o, t
+    collect(lua)
+    assert alive(refs) == len(refs)
+    result = lua.eval("coroutine.resume")(lua.eval("co"))
+    assert result == (True,) + tuple(r() for r in refs)
+    assert all(r().table.owner is r() for r in refs)
+
+
+def test_failed_coroutine_is_walked_or_blocks(lupa, lua):
+    co = lua.eval("coroutine.create(function(o) local keep = o error('boom') end)")
+    o = Obj("failed")
+    ok, message = lua.eval("coroutine.resume")(co, o)
+    assert ok is False and "boom" in message
+    o.co = co
+    ref = weakref.ref(o)
+    del o, co
+    collect(lua)
+    assert (ref() is None) == walks_coroutines(lupa, lua)
 
 
 def test_userdata_used_after_its_finalizer_is_a_lua_error(lupa, lua):
