@@ -111,8 +111,11 @@ static void lc_limits_begin(lc_runtime *rt)
 {
     rt->budget = rt->max_instructions;
     rt->deadline = rt->max_ns > 0 ? lc_now_ns() + rt->max_ns : 0;
-    __atomic_store_n(&rt->chain[0], rt->L, __ATOMIC_SEQ_CST);
-    __atomic_store_n(&rt->nchain, 1, __ATOMIC_SEQ_CST);
+    /* (chain and nchain need no fence of their own: the store of gen
+       publishes them to lc_interrupt(), which reads gen first) */
+    if (rt->chain[0] != rt->L)          /* the main thread: set once */
+        __atomic_store_n(&rt->chain[0], rt->L, __ATOMIC_RELEASE);
+    __atomic_store_n(&rt->nchain, 1, __ATOMIC_RELEASE);
     __atomic_store_n(&rt->gen, rt->gen + 1, __ATOMIC_SEQ_CST);
     if (lc_hook_wanted(rt) && lua_gethook(rt->L) == NULL)
         lc_install_hook(rt->L, LC_HOOK_EVERY);
@@ -123,7 +126,7 @@ static void lc_limits_end(lc_runtime *rt)
 {
     if (rt->gen & 1)
         __atomic_store_n(&rt->gen, rt->gen + 1, __ATOMIC_SEQ_CST);
-    __atomic_store_n(&rt->nchain, 0, __ATOMIC_SEQ_CST);
+    __atomic_store_n(&rt->nchain, 0, __ATOMIC_RELEASE);
     rt->stop = LC_STOP_NONE;
     rt->budget = -1;
     rt->deadline = 0;
