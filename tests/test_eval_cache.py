@@ -219,3 +219,36 @@ def test_closed_runtime(lupa):
     lua._lib.lc_close(lua._ptr)
     with pytest.raises(LuaError):
         lua.eval("1")
+
+
+def test_cache_makes_no_reference_cycle(lupa):
+    """A runtime with cached chunks is freed as soon as it is dropped (on
+    CPython by reference counting alone, elsewhere in a collection)."""
+    import gc
+    import platform
+    import weakref
+    lua = lupa.LuaRuntime()
+    assert lua.eval("1 + 1") == 2
+    assert lua.execute("return 3") == 3
+    dropped = weakref.ref(lua)
+    gc.disable()
+    try:
+        del lua
+        if platform.python_implementation() != "CPython":
+            for _ in range(3):    # PyPy: finalizers first, then the objects
+                gc.collect()
+        assert dropped() is None
+    finally:
+        gc.enable()
+
+
+def test_evicted_chunks_release_their_reference(lua):
+    for i in range(500):
+        assert lua.eval("%d" % i) == i
+    import gc
+    for _ in range(3):            # PyPy frees the evicted ones in a collection
+        gc.collect()
+    lua.gccollect()
+    count = lua.execute("local n = 0 for _, v in pairs(debug.getregistry()) do "
+                        "if type(v) == 'function' then n = n + 1 end end return n")
+    assert count < 200         # 500 chunks made, at most 64 kept

@@ -216,8 +216,9 @@ class LuaRuntime(Converter, Bridge):
                 code = "return " + code
         chunk = self._load(code, name, mode, "error loading code: ")
         if key is not None:
+            chunk = _Chunk(self, chunk)
             if len(chunks) >= _CHUNK_CACHE_SIZE:
-                try:      # the oldest goes (its wrapper releases its reference)
+                try:      # the oldest goes (and releases its reference)
                     chunks.pop(next(iter(chunks)), None)
                 except (RuntimeError, StopIteration):     # changed by another thread
                     pass
@@ -702,6 +703,28 @@ def _live_lua_memory(backend):
         if rt is not None and rt._ptr is not None:
             total += rt._lib.lc_memory_used(rt._ptr, 1)
     return total
+
+
+class _Chunk(object):
+    """A compiled chunk in a runtime's cache (see LuaRuntime._chunk): the
+    registry reference of its function wrapper, taken over.  It refers to
+    the runtime only weakly: a wrapper (which holds its runtime) in the
+    runtime's own cache would make a cycle, which CPython frees only in a
+    garbage collection, with the whole Lua state."""
+    __slots__ = ("_ref", "_runtime")
+
+    def __init__(self, runtime, func):
+        self._runtime = weakref.ref(runtime)
+        self._ref = func._ref
+        object.__setattr__(func, "_ref", LUA_NOREF)     # its __del__ releases nothing now
+
+    def __del__(self):
+        runtime = self._runtime()
+        try:
+            if runtime is not None and runtime._ptr is not None:
+                runtime._lib.lc_unref(runtime._ptr, self._ref)
+        except Exception:     # interpreter shutdown
+            pass
 
 
 class _Absent(object):
