@@ -401,7 +401,7 @@ class LuaRuntime(Converter, Bridge):
         its next VM instruction; a Python callback that is running is not
         interrupted, Lua stops when it returns.  Returns True if a call was
         running, False if not: then nothing happens (later calls are not
-        affected; execute() compiles first, a call of its own: repeat
+        affected; execute() may compile first, a call of its own: repeat
         interrupt() until the caller's thread is done to stop it for sure).  On LuaJIT, code compiled by the JIT never checks: an
         interrupt reaches it only when it leaves compiled code (runtimes with
         limits run with the JIT off, and are always reached)."""
