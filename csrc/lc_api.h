@@ -40,6 +40,9 @@ int lc_load(lc_runtime *rt, const char *code, size_t len, const char *name,
 
 /* Calling (functions and callable objects) and coroutines. */
 int lc_call(lc_runtime *rt, int ref, lc_val *args, int nargs, lc_val *out, int nout);
+/* the same for a chunk that lc_load compiled (ref): runs a new closure of it,
+   as if the same code had been loaded again (see lc_fresh_chunk) */
+int lc_call_chunk(lc_runtime *rt, int ref, lc_val *args, int nargs, lc_val *out, int nout);
 int lc_fetch(lc_val *out, int n);
 /* The strings of this thread's last results, one after the other (each
    followed by a NUL): for converting a batch of results in one go. */

@@ -111,9 +111,15 @@ static void lc_limits_begin(lc_runtime *rt)
 {
     rt->budget = rt->max_instructions;
     rt->deadline = rt->max_ns > 0 ? lc_now_ns() + rt->max_ns : 0;
-    __atomic_store_n(&rt->chain[0], rt->L, __ATOMIC_SEQ_CST);
-    __atomic_store_n(&rt->nchain, 1, __ATOMIC_SEQ_CST);
-    __atomic_store_n(&rt->gen, rt->gen + 1, __ATOMIC_SEQ_CST);
+    /* Release stores, no fences (a fence costs as much as the rest of a
+       short call): lc_interrupt() reads gen first, and the store of gen
+       publishes chain and nchain to it.  Whichever way the store of gen and
+       our own read of ireq (lc_hook_wanted) are ordered, an lc_interrupt()
+       that sees the call running hooks chain[0] itself. */
+    if (rt->chain[0] != rt->L)          /* the main thread: set once */
+        __atomic_store_n(&rt->chain[0], rt->L, __ATOMIC_RELEASE);
+    __atomic_store_n(&rt->nchain, 1, __ATOMIC_RELEASE);
+    __atomic_store_n(&rt->gen, rt->gen + 1, __ATOMIC_RELEASE);
     if (lc_hook_wanted(rt) && lua_gethook(rt->L) == NULL)
         lc_install_hook(rt->L, LC_HOOK_EVERY);
 }
@@ -121,9 +127,11 @@ static void lc_limits_begin(lc_runtime *rt)
 /* At the end of an outermost entry: whatever stopped Lua is over. */
 static void lc_limits_end(lc_runtime *rt)
 {
+    /* (release only, as in lc_limits_begin: a late lc_interrupt() may still
+       hook the main thread, and that hook removes itself) */
     if (rt->gen & 1)
-        __atomic_store_n(&rt->gen, rt->gen + 1, __ATOMIC_SEQ_CST);
-    __atomic_store_n(&rt->nchain, 0, __ATOMIC_SEQ_CST);
+        __atomic_store_n(&rt->gen, rt->gen + 1, __ATOMIC_RELEASE);
+    __atomic_store_n(&rt->nchain, 0, __ATOMIC_RELEASE);
     rt->stop = LC_STOP_NONE;
     rt->budget = -1;
     rt->deadline = 0;
@@ -183,9 +191,9 @@ static void lc_begin_abort(lc_runtime *rt, lua_State *L)
 static void lc_hook_coroutine(lc_runtime *rt, lua_State *co)
 {
     int d = rt->nchain;
-    if (d < LC_CHAIN)
-        __atomic_store_n(&rt->chain[d], co, __ATOMIC_SEQ_CST);
-    __atomic_store_n(&rt->nchain, d + 1, __ATOMIC_SEQ_CST);
+    if (d < LC_CHAIN)         /* (published by the store of nchain) */
+        __atomic_store_n(&rt->chain[d], co, __ATOMIC_RELEASE);
+    __atomic_store_n(&rt->nchain, d + 1, __ATOMIC_SEQ_CST);     /* a fence before ireq is read */
     if (rt->stop || lc_interrupt_pending(rt))
         lc_install_hook(co, 1);
     else if (lc_hook_wanted(rt) && lua_gethook(co) == NULL)

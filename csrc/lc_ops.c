@@ -56,11 +56,68 @@ int lc_load(lc_runtime *rt, const char *code, size_t len, const char *name,
 }
 
 /* ---- calls ------------------------------------------------------------------ */
+/* Replaces the Lua function on top of the stack, the main function of a
+   chunk lc_load made, by a new closure of the same prototype, set up the way
+   lua_load sets up a chunk it has compiled (fresh upvalues, the first one the
+   global table; Lua 5.1 and LuaJIT: the thread's globals as environment):
+   what loading the same code again would give, without compiling it. */
+static void lc_fresh_chunk(lua_State *L)
+{
+#if defined(LC_LUAJIT)
+    GCproto *pt = funcproto(funcV(L->top - 1));
+    GCfunc *fn = lj_func_newL_empty(L, pt, tabref(L->env));
+    setfuncV(L, L->top - 1, fn);
+#elif LUA_VERSION_NUM == 501
+    Proto *p = clvalue(L->top - 1)->l.p;
+    Closure *cl = luaF_newLclosure(L, p->nups, hvalue(gt(L)));
+    int i;
+    cl->l.p = p;
+    setclvalue(L, L->top - 1, cl);            /* anchored before more allocations */
+    for (i = 0; i < p->nups; i++)
+        cl->l.upvals[i] = luaF_newupval(L);
+#else
+#if LUA_VERSION_NUM >= 504
+    StkId top = L->top.p - 1;
+    Proto *p = clLvalue(s2v(top))->p;
+    LClosure *cl = luaF_newLclosure(L, p->sizeupvalues);
+    cl->p = p;
+    setclLvalue2s(L, top, cl);                /* anchored before more allocations */
+    luaF_initupvals(L, cl);
+#elif LUA_VERSION_NUM == 503
+    Proto *p = clLvalue(L->top - 1)->p;
+    LClosure *cl = luaF_newLclosure(L, p->sizeupvalues);
+    cl->p = p;
+    setclLvalue(L, L->top - 1, cl);
+    luaF_initupvals(L, cl);
+#else
+    Proto *p = clLvalue(L->top - 1)->p;
+    Closure *cl = luaF_newLclosure(L, p->sizeupvalues);
+    int i;
+    cl->l.p = p;
+    setclLvalue(L, L->top - 1, cl);
+    for (i = 0; i < p->sizeupvalues; i++) {
+        UpVal *up = luaF_newupval(L);
+        cl->l.upvals[i] = up;
+        luaC_objbarrier(L, cl, up);
+    }
+#endif
+    if (p->sizeupvalues >= 1) {               /* as lua_load: _ENV */
+        lua_rawgeti(L, LUA_REGISTRYINDEX, LUA_RIDX_GLOBALS);
+        lua_setupvalue(L, -2, 1);
+    }
+#endif
+}
+
 static int fn_call(lua_State *L, lc_ctx *c)
 {
     if (!lua_checkstack(L, c->nargs + LUA_MINSTACK))
         luaL_error(L, "too many arguments");
     lua_rawgeti(L, LUA_REGISTRYINDEX, c->ref);
+    if (c->what) {            /* lc_call_chunk */
+        if (lua_type(L, -1) != LUA_TFUNCTION || lua_iscfunction(L, -1))
+            luaL_error(L, "not a chunk");
+        lc_fresh_chunk(L);
+    }
     lc_push_vals(c->rt, L, c->args, c->nargs);
     lua_call(L, c->nargs, LUA_MULTRET);
     c->result = lc_results(c->rt, L, 1, lua_gettop(L), c->out, c->nout);
@@ -73,6 +130,16 @@ int lc_call(lc_runtime *rt, int ref, lc_val *args, int nargs, lc_val *out, int n
     lc_ctx_init(&c, fn_call, ref, out, nout);
     c.args = args;
     c.nargs = nargs;
+    return lc_op(rt, &c, args, nargs);
+}
+
+int lc_call_chunk(lc_runtime *rt, int ref, lc_val *args, int nargs, lc_val *out, int nout)
+{
+    lc_ctx c;
+    lc_ctx_init(&c, fn_call, ref, out, nout);
+    c.args = args;
+    c.nargs = nargs;
+    c.what = 1;
     return lc_op(rt, &c, args, nargs);
 }
 

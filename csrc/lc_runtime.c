@@ -189,7 +189,8 @@ static int lc_run(lc_runtime *rt, lc_ctx *c)
     lua_rawgeti(L, LUA_REGISTRYINDEX, rt->body_ref);
     lua_pushlightuserdata(L, c);
     status = lua_pcall(L, 1, 0, top + 1);
-    __atomic_store_n(&rt->nchain, chain, __ATOMIC_SEQ_CST);    /* see lc_interrupt */
+    if (rt->nchain != chain)          /* (outermost calls: unchanged) */
+        __atomic_store_n(&rt->nchain, chain, __ATOMIC_SEQ_CST);    /* see lc_interrupt */
     result = status == LUA_OK ? c->result : lc_error_result(rt, L, status, c->out);
     lua_settop(L, top);
 #if LUA_VERSION_NUM < 502

@@ -15,8 +15,11 @@
    the collector's state (PUC Lua), hook_leave() (LuaJIT). */
 #ifdef LC_LUAJIT
 #include "lj_obj.h"
+#include "lj_func.h"          /* lc_fresh_chunk */
 #else
 #include "lstate.h"
+#include "lfunc.h"            /* lc_fresh_chunk */
+#include "lgc.h"
 #endif
 
 #include "lc_types.h"

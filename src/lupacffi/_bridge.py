@@ -212,17 +212,18 @@ class Bridge(object):
         return self._objects[val.i] if val.tag == PYOBJ else self._from_val(val)
 
     def _python_call(self, func, args):
-        kwargs = {}
-        for arg in args:
-            if type(arg) is _PyArgs:     # python.args{...}: expanded where it stands
-                args, kwargs = self._expand_args(args)
-                break
+        kwargs = None
+        # python.args{...} is expanded where it stands (no loop for one
+        # argument: on PyPy a loop of one round costs as much as the call)
+        if (type(args[0]) is _PyArgs if len(args) == 1 else
+                len(args) > 1 and any(type(arg) is _PyArgs for arg in args)):
+            args, kwargs = self._expand_args(args)
         # (plain Python functions are neither bound methods nor frame builtins)
         if type(func) is not _FunctionType:
             if args and _is_method_of(func, args[0]):
                 args = args[1:]
             if id(func) in _FRAME_BUILTIN_IDS:
-                return self._call_results(self._call_in_caller_frame(func, args, kwargs))
+                return self._call_results(self._call_in_caller_frame(func, args, kwargs or {}))
         return self._call_results(func(*args, **kwargs) if kwargs else func(*args))
 
     def _call_results(self, result):

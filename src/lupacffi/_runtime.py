@@ -20,7 +20,14 @@ _KEEP = object()          # limits(): keep the current value
 _CoroutineType = types.CoroutineType
 
 _DEFAULT_NAME = b"<python>"
+_CHUNK_CACHE_SIZE = 64    # compiled chunks kept per runtime for eval()/execute()
+_CHUNK_MAX_LEN = 4096     # longer code is compiled every time
 _ERR_INTERRUPTED = -10    # csrc/lc_types.h LC_ERR_INTERRUPTED
+
+
+def _is_plain_name(value):
+    """None, str or bytes (as a cache key: exact types, no custom __eq__)."""
+    return value is None or type(value) is str or type(value) is bytes
 
 
 def _as_bytes(value, what, encoding):
@@ -99,6 +106,9 @@ class LuaRuntime(Converter, Bridge):
         self._async = _async.AsyncState()
         self._tls = backend._tls          # per-thread buffers (see _buffers)
         self._rid = next(_runtime_ids)
+        # compiled chunks of execute() and eval(), see _chunk; None: no cache
+        self._chunks = None if max_memory is not None and max_memory > 0 else ({}, {})
+        self._plain_chunks = True     # _load is lua_load's (not the sandbox's)
 
         ptr = lib.lc_new(self._rid, libs, seed is not None, seed or 0)
         if ptr == backend.ffi.NULL:
@@ -117,6 +127,10 @@ class LuaRuntime(Converter, Bridge):
         if sandbox:
             from ._sandbox import apply_sandbox
             apply_sandbox(self)
+            # its loader gives each chunk an environment of its own: no cache,
+            # and chunks run as loaded (see _run_chunk)
+            self._chunks = None
+            self._plain_chunks = False
 
     @staticmethod
     def _hash_seed(seed):
@@ -173,16 +187,64 @@ class LuaRuntime(Converter, Bridge):
 
     def execute(self, lua_code, *args, name=None, mode=None):
         """Runs a chunk of Lua code with args (``...``) and returns its results."""
-        func = self._load(lua_code, name, mode, "error loading code: ")
-        return self._call(func._ref, args)      # `func` keeps the reference alive
+        chunk = self._chunk(lua_code, name, mode, False)
+        return self._run_chunk(chunk._ref, args)    # `chunk` keeps the reference alive
 
     def eval(self, lua_code, *args, name=None, mode=None):
         """Evaluates a Lua expression and returns its value(s)."""
-        if isinstance(lua_code, (bytes, bytearray)):
-            lua_code = b"return " + bytes(lua_code)
-        elif isinstance(lua_code, str):
-            lua_code = "return " + lua_code
-        return self.execute(lua_code, *args, name=name, mode=mode)
+        chunk = self._chunk(lua_code, name, mode, True)
+        return self._run_chunk(chunk._ref, args)
+
+    def _chunk(self, code, name, mode, is_eval):
+        """The compiled chunk of code, from the cache of recent ones if there.
+        It is never called itself: lc_call_chunk runs a new closure of it each
+        time, the same as compiling the code again would give (new upvalues,
+        the current globals), so the cache cannot be seen from Lua except in
+        the memory it holds (runtimes with a memory limit have none)."""
+        caches = self._chunks
+        key = None
+        if caches is not None and (type(code) is str or type(code) is bytes) \
+                and len(code) <= _CHUNK_MAX_LEN:
+            # (the code alone as the key in the common case: much faster on PyPy)
+            if name is None and mode is None:
+                key = code
+            elif _is_plain_name(name) and _is_plain_name(mode):
+                key = (code, name, mode)
+            if key is not None:
+                chunks = caches[is_eval]
+                chunk = chunks.get(key)
+                if chunk is not None:
+                    return chunk
+        if is_eval:
+            if isinstance(code, (bytes, bytearray)):
+                code = b"return " + bytes(code)
+            elif isinstance(code, str):
+                code = "return " + code
+        chunk = self._load(code, name, mode, "error loading code: ")
+        if key is not None:
+            chunk = _Chunk(self, chunk)
+            if len(chunks) >= _CHUNK_CACHE_SIZE:
+                try:      # the oldest goes (and releases its reference)
+                    chunks.pop(next(iter(chunks)), None)
+                except (RuntimeError, StopIteration):     # changed by another thread
+                    pass
+            chunks[key] = chunk
+        return chunk
+
+    def _run_chunk(self, ref, args):
+        """Runs a new closure of chunk ref with args (see _chunk)."""
+        if not self._plain_chunks:
+            return self._call(ref, args)
+        b = self._buffers()
+        if args:
+            r = self._call_any(ref, args, b, self._lib.lc_call_chunk)
+        else:
+            r = self._lib.lc_call_chunk(self._ptr, ref, b.args, 0, b.out, BUFFER_SIZE)
+        if r == 1:
+            return self._value1(b.out0)
+        if r < 0:
+            raise self._error(r, b.out)
+        return self._results(r, b.out, BUFFER_SIZE)
 
     def _load(self, code, name, mode, prefix):
         code = _as_bytes(code, "code", self._source_encoding)
@@ -302,6 +364,9 @@ class LuaRuntime(Converter, Bridge):
         if not isinstance(max_memory, int) or isinstance(max_memory, bool):
             raise TypeError("max_memory must be an int")
         self._lib.lc_set_memory_limit(self._ptr, min(max_memory, 2 ** 62), bool(total))
+        # compiled chunks kept for eval() would count against the limit
+        if self._plain_chunks:
+            self._chunks = None if max_memory > 0 else (self._chunks or ({}, {}))
 
     # ---- execution limits -----------------------------------------------------
     def set_limits(self, max_instructions=None, max_time=None):
@@ -346,7 +411,7 @@ class LuaRuntime(Converter, Bridge):
         its next VM instruction; a Python callback that is running is not
         interrupted, Lua stops when it returns.  Returns True if a call was
         running, False if not: then nothing happens (later calls are not
-        affected; execute() compiles first, a call of its own: repeat
+        affected; execute() may compile first, a call of its own: repeat
         interrupt() until the caller's thread is done to stop it for sure).  On LuaJIT, code compiled by the JIT never checks: an
         interrupt reaches it only when it leaves compiled code (runtimes with
         limits run with the JIT off, and are always reached)."""
@@ -440,24 +505,25 @@ class LuaRuntime(Converter, Bridge):
             elif t is bytes:
                 r = lib.lc_call_s(self._ptr, ref, a, len(a), b.out, BUFFER_SIZE)
             else:
-                r = self._call_any(ref, args, b)
+                r = self._call_any(ref, args, b, lib.lc_call)
         elif n == 0:
             r = lib.lc_call(self._ptr, ref, b.args, 0, b.out, BUFFER_SIZE)
         else:
-            r = self._call_any(ref, args, b)
+            r = self._call_any(ref, args, b, lib.lc_call)
         if r == 1:
             return self._value1(b.out0)
         if r < 0:
             raise self._error(r, b.out)
         return self._results(r, b.out, BUFFER_SIZE)
 
-    def _call_any(self, ref, args, b):
+    def _call_any(self, ref, args, b, entry):
+        """entry (lc_call or lc_call_chunk) with any arguments."""
         n = len(args)
         argv = b.args if n <= BUFFER_SIZE else self._ffi.new("lc_val[]", n)
         keep, pyobjs = self._fill(argv, args)
         if pyobjs:
-            return self._locked(keep, self._lib.lc_call, ref, argv, n, b.out, BUFFER_SIZE)
-        return self._lib.lc_call(self._ptr, ref, argv, n, b.out, BUFFER_SIZE)
+            return self._locked(keep, entry, ref, argv, n, b.out, BUFFER_SIZE)
+        return entry(self._ptr, ref, argv, n, b.out, BUFFER_SIZE)
 
     def _getitem(self, ref, key):
         b = self._buffers()
@@ -649,6 +715,28 @@ def _live_lua_memory(backend):
         if rt is not None and rt._ptr is not None:
             total += rt._lib.lc_memory_used(rt._ptr, 1)
     return total
+
+
+class _Chunk(object):
+    """A compiled chunk in a runtime's cache (see LuaRuntime._chunk): the
+    registry reference of its function wrapper, taken over.  It refers to
+    the runtime only weakly: a wrapper (which holds its runtime) in the
+    runtime's own cache would make a cycle, which CPython frees only in a
+    garbage collection, with the whole Lua state."""
+    __slots__ = ("_ref", "_runtime")
+
+    def __init__(self, runtime, func):
+        self._runtime = weakref.ref(runtime)
+        self._ref = func._ref
+        object.__setattr__(func, "_ref", LUA_NOREF)     # its __del__ releases nothing now
+
+    def __del__(self):
+        runtime = self._runtime()
+        try:
+            if runtime is not None and runtime._ptr is not None:
+                runtime._lib.lc_unref(runtime._ptr, self._ref)
+        except Exception:     # interpreter shutdown
+            pass
 
 
 class _Absent(object):

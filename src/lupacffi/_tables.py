@@ -108,6 +108,13 @@ def _fill(runtime, ref, start, keys, values, narr, nrec):
 
 
 _PYPY = platform.python_implementation() == "PyPy"
+if _PYPY:
+    # PyPy knows when a list holds nothing but exact ints, floats, strs or
+    # bytes (its storage strategy): no need to look at every item
+    from __pypy__ import strategy as _strategy
+    _STRATEGY_KINDS = {"IntegerListStrategy": int, "FloatListStrategy": float,
+                       "AsciiListStrategy": str, "UnicodeListStrategy": str,
+                       "BytesListStrategy": bytes}
 _ONE_BYTE_PER_CHAR = {"utf-8", "ascii", "iso8859-1"}   # ASCII text is its own encoding
 
 
@@ -115,8 +122,10 @@ def _pack(runtime, col, values, keep):
     """Packs values into col when they are all ints (in range), floats, strs
     or bytes; returns whether it did."""
     ffi = runtime._ffi
-    kinds = set(map(type, values))
-    kind = kinds.pop() if len(kinds) == 1 else None
+    kind = _STRATEGY_KINDS.get(_strategy(values)) if _PYPY and type(values) is list else None
+    if kind is None:
+        kinds = set(map(type, values))
+        kind = kinds.pop() if len(kinds) == 1 else None
     if kind is int:
         try:
             col.ints = _int_array(ffi, values, keep)
@@ -134,14 +143,13 @@ def _pack(runtime, col, values, keep):
         text = "".join(values)
         data = text.encode(encoding)
         if len(data) == len(text) and codecs.lookup(encoding).name in _ONE_BYTE_PER_CHAR:
-            lengths = array("q", map(len, values))
+            strings = values          # (their lengths are those of the encoded ones)
         else:
-            encoded = [v.encode(encoding) for v in values]
-            data = b"".join(encoded)
-            lengths = array("q", map(len, encoded))
-        return _str_column(ffi, col, data, lengths, keep)
+            strings = [v.encode(encoding) for v in values]
+            data = b"".join(strings)
+        return _str_column(ffi, col, data, strings, keep)
     if kind is bytes:
-        return _str_column(ffi, col, b"".join(values), array("q", map(len, values)), keep)
+        return _str_column(ffi, col, b"".join(values), values, keep)
     return False
 
 
@@ -154,10 +162,15 @@ def _int_array(ffi, values, keep):
     return _buffer(ffi, "long long[]", array("q", values), keep)
 
 
-def _str_column(ffi, col, data, lengths, keep):
+def _str_column(ffi, col, data, strings, keep):
+    """data: the strings (of the same lengths as those in `strings`) joined."""
     col.kind = COL_STR
     col.bytes = _buffer(ffi, "char[]", data or b"\0", keep)   # never NULL, even for ""s
-    col.ints = _buffer(ffi, "long long[]", lengths, keep)
+    if _PYPY:       # (as in _int_array)
+        col.ints = lengths = ffi.new("long long[]", list(map(len, strings)))
+        keep.append(lengths)
+    else:
+        col.ints = _buffer(ffi, "long long[]", array("q", map(len, strings)), keep)
     return True
 
 
