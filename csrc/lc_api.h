@@ -97,7 +97,10 @@ int lc_pyobj_metatable(lc_runtime *rt, lc_val *out);
    lc_gc_scan (locked) finds the Python objects that Lua reaches only through
    the wrappers' references refs (sorted): *pairs = (index in refs, handle)
    for each, a buffer for lc_free_buffer; returns their number.  lc_gc_end
-   unlocks; frozen = 1 makes the next entry call back (LC_OP_THAW) first. */
+   unlocks; frozen = 1 makes the next entry call back (LC_OP_THAW) first.
+   lc_gc_pending: did rt get new references or Python objects since its last
+   scan (without the lock: a hint)? */
+int lc_gc_pending(lc_runtime *rt);
 int lc_gc_begin(lc_runtime *rt);
 int lc_gc_scan(lc_runtime *rt, const int *refs, int nrefs, long long **pairs, lc_val *out);
 void lc_gc_end(lc_runtime *rt, int frozen);

@@ -420,6 +420,11 @@ int lc_gc_scan(lc_runtime *rt, const int *refs, int nrefs, long long **pairs, lc
     return r;
 }
 
+int lc_gc_pending(lc_runtime *rt)
+{
+    return rt->serial != rt->scanned;
+}
+
 void lc_gc_end(lc_runtime *rt, int frozen)
 {
     rt->frozen = frozen;

@@ -50,12 +50,16 @@ class _Window(object):
 
 
 def _live_runtimes():
+    """The runtimes worth a scan: Python objects held, something new since
+    the last scan, and not throttled (see _SLOW_SCAN)."""
     runtimes = []
+    now = time.monotonic()
     for backend in list(_backends.values()):
         for ref in list(backend.runtimes.values()):
             rt = ref()
             if (rt is not None and rt._ptr is not None and rt._gc_window is None
-                    and len(rt._objects) > rt._gc_objects_base):
+                    and len(rt._objects) > rt._gc_objects_base
+                    and now >= rt._gc_next_scan and rt._lib.lc_gc_pending(rt._ptr)):
                 runtimes.append(rt)
     return runtimes
 
@@ -72,10 +76,15 @@ def freeze(runtimes):
             if ref >= 0:
                 wrappers.setdefault(obj._rt, {}).setdefault(ref, []).append(obj)
     frozen = []
-    for rt in runtimes:
-        by_ref = wrappers.get(rt)
-        if by_ref and _freeze(rt, by_ref):
-            frozen.append(rt)
+    try:
+        for rt in runtimes:
+            by_ref = wrappers.get(rt)
+            if by_ref and _freeze(rt, by_ref):
+                frozen.append(rt)
+    except BaseException:
+        for rt in frozen:
+            thaw(rt)
+        raise
     return frozen
 
 
@@ -194,11 +203,7 @@ def _on_gc(phase, info):
     if info.get("generation") != 2:
         return
     if phase == "start":
-        try:
-            _frozen = [weakref.ref(rt) for rt in freeze(_live_runtimes())]
-        except Exception:
-            _thaw_all()
-            raise
+        _frozen = [weakref.ref(rt) for rt in freeze(_live_runtimes())]
     else:
         _thaw_all()
 
