@@ -33,7 +33,8 @@ static void lc_push_callback(lua_State *L, lc_runtime *rt, int op, int with_obj)
 
 static int fn_push_results(lua_State *L, lc_ctx *c)
 {
-    luaL_checkstack(L, c->nargs, "too many results");
+    /* (+ 4: pushing a Python object uses three slots above it for a moment) */
+    luaL_checkstack(L, c->nargs + 4, "too many results");
     lc_push_vals(c->rt, L, c->args, c->nargs);
     return c->nargs;
 }
