@@ -268,6 +268,13 @@ static int lc_msgh(lua_State *L)
     lc_runtime *rt = (lc_runtime *)lua_touserdata(L, lua_upvalueindex(1));
     size_t len;
     const char *tb, *cut;
+    if (lua_type(L, 1) == LUA_TSTRING && strcmp(lua_tostring(L, 1), "not enough memory") == 0) {
+        /* a memory error that C code raised again as a plain error: building
+           a traceback would need memory too, and fail (error in error handling) */
+        lua_pushnil(L);
+        lua_rawseti(L, LUA_REGISTRYINDEX, rt->tb_ref);
+        return 1;
+    }
     lc_push_tbtext(L, L, 1);
     tb = lua_tolstring(L, -1, &len);
     for (cut = tb + len - 1; cut > tb; cut--)

@@ -32,7 +32,7 @@ ALLOWLIST = [
     # _api.export() puts these into each backend module, not into _api
     r"lupacffi._api.LUA_(VERSION|MAXINTEGER|MININTEGER)",
     # the wrappers' internal slots
-    r"lupacffi._lua_objects._LuaObject.__lua(id|type)__",
+    r"lupacffi._lua_objects._LuaObject.__lua(id|type|kept)__",
 ]
 
 

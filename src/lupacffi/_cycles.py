@@ -194,7 +194,7 @@ def collect_cycles():
 
 
 # ---- when it runs -------------------------------------------------------------
-_frozen = []                  # weak references to the runtimes frozen by _on_gc
+_frozen: list = []            # weak references to the runtimes frozen by _on_gc
 
 
 def _on_gc(phase, info):
