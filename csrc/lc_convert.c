@@ -223,6 +223,9 @@ static void lc_copy_strings(lc_val *vals, int n)
 static int lc_results(lc_runtime *rt, lua_State *L, int first, int n, lc_val *out, int nout)
 {
     int k;
+    /* converting a value uses two slots above the top (lc_topyud); after a
+       call with many results there may be none left */
+    luaL_checkstack(L, 4, "too many results");
     if (n > tls_vals_cap) {
         lc_val *p = (lc_val *)realloc(tls_vals, sizeof(lc_val) * (size_t)n);
         if (p == NULL)
