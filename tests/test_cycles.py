@@ -10,29 +10,10 @@ import weakref
 import pytest
 
 from lupacffi import _cycles
+from test_gc import Obj, collect
+from test_gc import _make_cycle as make_cycle
 
 PYPY = platform.python_implementation() == "PyPy"
-
-
-class Obj(object):
-    def __init__(self, payload=None):
-        self.payload = payload
-
-
-def collect(lua):
-    """What frees such cycles: gc.collect() (CPython), plus gccollect() (PyPy,
-    whose gc.collect() cannot be hooked), and Lua's collector for its part."""
-    for _ in range(3):
-        gc.collect()
-        lua.gccollect()
-
-
-def make_cycle(lua, payload=None):
-    obj = Obj(payload)
-    t = lua.table()
-    t.owner = obj
-    obj.table = t
-    return weakref.ref(obj)
 
 
 def alive(refs):

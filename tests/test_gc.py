@@ -381,7 +381,7 @@ def test_wrappers_return_to_baseline_on_cpython(lua):
 
 
 # ---- cycles through Lua and Python -----------------------------------------------------
-def _make_cycle(lua, payload):
+def _make_cycle(lua, payload=None):
     """A Python object holding a wrapper of a Lua table that holds it."""
     obj = Obj(payload)
     t = lua.table()
