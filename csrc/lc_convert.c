@@ -218,6 +218,17 @@ static void lc_copy_strings(lc_val *vals, int n)
     }
 }
 
+/* Makes room for n results in this thread's buffer; -1 if out of memory. */
+static int lc_reserve_results(int n)
+{
+    lc_val *p = (lc_val *)realloc(tls_vals, sizeof(lc_val) * (size_t)n);
+    if (p == NULL)
+        return -1;
+    tls_vals = p;
+    tls_vals_cap = n;
+    return 0;
+}
+
 /* Converts n stack values from `first` into this thread's result buffer and
    copies up to nout of them into out.  Returns n. */
 static int lc_results(lc_runtime *rt, lua_State *L, int first, int n, lc_val *out, int nout)
@@ -226,13 +237,8 @@ static int lc_results(lc_runtime *rt, lua_State *L, int first, int n, lc_val *ou
     /* converting a value uses two slots above the top (lc_topyud); after a
        call with many results there may be none left */
     luaL_checkstack(L, 4, "too many results");
-    if (n > tls_vals_cap) {
-        lc_val *p = (lc_val *)realloc(tls_vals, sizeof(lc_val) * (size_t)n);
-        if (p == NULL)
-            luaL_error(L, "not enough memory for %d results", n);
-        tls_vals = p;
-        tls_vals_cap = n;
-    }
+    if (n > tls_vals_cap && lc_reserve_results(n) != 0)
+        luaL_error(L, "not enough memory for %d results", n);
     for (k = 0; k < n; k++)
         lc_to_val(rt, L, first + k, &tls_vals[k]);
     tls_nvals = n;

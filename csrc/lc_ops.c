@@ -308,6 +308,88 @@ int lc_globals(lc_runtime *rt, lc_val *out)
     return lc_op(rt, &c, NULL, 0);
 }
 
+/* ---- raw fast paths for plain tables ------------------------------------------
+   Reading a field of a table without a metatable, or overwriting a field it
+   already has with a number, boolean or nil, runs no Lua code and allocates
+   no Lua memory (the keys are numbers or booleans: pushing a string may
+   allocate and collect).  Nothing in it can raise a Lua error, so it needs no
+   protected call, which is most of the cost of a short operation.  Only
+   outside every other call, on the empty main stack, which has room (a
+   callback's frame may have none left).  The lc_fast_* functions
+   return 0 when that does not hold, and the caller takes the protected path,
+   which gives the same result. */
+static int lc_fast_value(const lc_val *v)
+{
+    return v->tag == LC_INT || v->tag == LC_FLOAT || v->tag == LC_BOOL;
+}
+
+/* Locks rt and pushes the plain table `ref` and the value of `key` in it;
+   returns 0 (unlocked, nothing pushed) if the fast path does not apply. */
+static int lc_fast_begin(lc_runtime *rt, int ref, lc_val *key)
+{
+    lua_State *L = rt->L;
+    if (!lc_fast_value(key))
+        return 0;
+    pthread_mutex_lock(&rt->lock);
+    if (rt->closed || rt->frozen || rt->depth != 0 || lua_gettop(L) != 0) {
+        pthread_mutex_unlock(&rt->lock);
+        return 0;
+    }
+    lua_rawgeti(L, LUA_REGISTRYINDEX, ref);
+    if (lua_type(L, -1) != LUA_TTABLE || lua_getmetatable(L, -1)) {
+        lua_settop(L, 0);          /* (the metatable too, if there is one) */
+        pthread_mutex_unlock(&rt->lock);
+        return 0;
+    }
+    lc_push_val(rt, L, key);
+    lua_rawget(L, -2);
+    return 1;
+}
+
+static void lc_fast_end(lc_runtime *rt)
+{
+    lua_settop(rt->L, 0);
+    pthread_mutex_unlock(&rt->lock);
+}
+
+static int lc_fast_getitem(lc_runtime *rt, int ref, lc_val *key, lc_val *out)
+{
+    lc_val *v;
+    int t;
+    if (!lc_fast_begin(rt, ref, key))
+        return 0;
+    t = lua_type(rt->L, -1);
+    if ((t != LUA_TNIL && t != LUA_TBOOLEAN && t != LUA_TNUMBER && t != LUA_TSTRING)
+            || (tls_vals_cap == 0 && lc_reserve_results(1) != 0)) {
+        lc_fast_end(rt);
+        return 0;
+    }
+    v = &tls_vals[0];
+    lc_to_val(rt, rt->L, -1, v);      /* (these types touch neither stack nor heap) */
+    tls_nvals = 1;
+    lc_copy_strings(v, 1);
+    *out = *v;
+    lc_fast_end(rt);
+    return 1;
+}
+
+static int lc_fast_setitem(lc_runtime *rt, int ref, lc_val *key, lc_val *value)
+{
+    lua_State *L = rt->L;
+    if ((!lc_fast_value(value) && value->tag != LC_NIL) || !lc_fast_begin(rt, ref, key))
+        return 0;
+    if (lua_isnil(L, -1)) {            /* a new key may need a bigger table */
+        lc_fast_end(rt);
+        return 0;
+    }
+    lua_pop(L, 1);
+    lc_push_val(rt, L, key);
+    lc_push_val(rt, L, value);
+    lua_rawset(L, -3);
+    lc_fast_end(rt);
+    return 1;
+}
+
 static int fn_getitem(lua_State *L, lc_ctx *c)
 {
     lua_rawgeti(L, LUA_REGISTRYINDEX, c->ref);
@@ -320,6 +402,8 @@ static int fn_getitem(lua_State *L, lc_ctx *c)
 int lc_getitem(lc_runtime *rt, int ref, lc_val *key, lc_val *out)
 {
     lc_ctx c;
+    if (lc_fast_getitem(rt, ref, key, out))
+        return 1;
     lc_ctx_init(&c, fn_getitem, ref, out, 1);
     c.args = key;
     return lc_op(rt, &c, key, 1);
@@ -356,6 +440,8 @@ int lc_setitem(lc_runtime *rt, int ref, lc_val *key, lc_val *value, lc_val *out)
 {
     lc_ctx c;
     lc_val kv[2];
+    if (lc_fast_setitem(rt, ref, key, value))
+        return 0;
     kv[0] = *key;
     kv[1] = *value;
     lc_ctx_init(&c, fn_setitem, ref, out, 0);

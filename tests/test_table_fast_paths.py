@@ -1,0 +1,250 @@
+"""t[k] and t[k] = v on a plain table skip the protected call when nothing in
+them can raise a Lua error (csrc/lc_ops.c, "raw fast paths"): number and
+boolean keys, a table without a metatable, and for assignment an existing key
+and a number, boolean or nil value.  These tests check that every case inside
+and at the edges of that path gives what the protected path gives."""
+import math
+import sys
+import threading
+
+import pytest
+
+
+def test_reads_of_every_result_type(lua, lupa):
+    t = lua.eval("{10, 2.5, 'text', true, false, {}, print, [1.5] = 'half', [true] = 'yes'}")
+    assert t[1] == 10 and t[2] == 2.5 and t[3] == "text"
+    assert t[4] is True and t[5] is False
+    assert lupa.lua_type(t[6]) == "table"            # (a reference: the protected path)
+    assert lupa.lua_type(t[7]) == "function"
+    assert t[1.5] == "half" and t[True] == "yes"
+    assert t[8] is None and t[-1] is None and t[False] is None
+
+
+def test_float_keys_read_as_lua_does(lua):
+    t = lua.eval("{'a', 'b'}")
+    assert t[1.0] == "a" and t[2.0] == "b"
+    assert t[float("nan")] is None
+    assert t[float("inf")] is None and t[-0.0] is None
+
+
+def test_string_results_stay_valid(lua):
+    t = lua.eval("{('x'):rep(100000), 'short', ''}")
+    long, short, empty = t[1], t[2], t[3]
+    assert long == "x" * 100000 and short == "short" and empty == ""
+
+
+def test_string_results_honour_the_encoding(lupa):
+    raw = lupa.LuaRuntime(encoding=None)
+    t = raw.eval("{'\\255\\254'}")
+    assert t[1] == b"\xff\xfe"
+    strict = lupa.LuaRuntime()
+    t = strict.eval("{'\\255\\254'}")
+    with pytest.raises(UnicodeDecodeError):
+        t[1]
+
+
+def test_big_integers(lua, lupa):
+    t = lua.eval("{}")
+    t[lupa.LUA_MAXINTEGER] = 1
+    assert t[lupa.LUA_MAXINTEGER] == 1
+    t[lupa.LUA_MAXINTEGER] = lupa.LUA_MININTEGER
+    assert t[lupa.LUA_MAXINTEGER] == lupa.LUA_MININTEGER
+
+
+def test_overwriting_existing_keys(lua):
+    t = lua.eval("{1, 2, 3, x = 4, [2.5] = 5, [true] = 6}")
+    t[1] = 10
+    t[2] = 2.5
+    t[3] = False
+    t[2.5] = True
+    t[True] = -7
+    assert [t[1], t[2], t[3], t[2.5], t[True], t.x] == [10, 2.5, False, True, -7, 4]
+    assert lua.eval("function(t) return t[1], t[2], t[3], t[2.5], t[true] end")(t) == \
+        (10, 2.5, False, True, -7)
+
+
+def test_overwriting_with_nil_deletes(lua):
+    t = lua.eval("{1, 2, 3, [true] = 1}")
+    t[3] = None
+    t[True] = None
+    assert len(t) == 2 and t[3] is None and t[True] is None
+    assert list(t.keys()) == [1, 2]
+
+
+def test_new_keys_and_other_values_take_the_protected_path(lua):
+    t = lua.eval("{1}")
+    t[2] = 2                          # new key
+    t[1] = "one"                      # string value
+    t[3] = t                          # table value
+    t[1.5] = [1]                      # Python object value
+    assert t[2] == 2 and t[1] == "one" and t[3] == t and t[1.5] == [1]
+    t[1] = 1                          # back to a number on an existing key
+    assert t[1] == 1
+
+
+def test_nan_key_assignment_stays_a_lua_error(lua, lupa):
+    t = lua.eval("{}")
+    with pytest.raises(lupa.LuaError):
+        t[float("nan")] = 1
+    with pytest.raises(lupa.LuaError):
+        t[float("nan")] = None
+
+
+def test_metatables_are_honoured(lua):
+    t = lua.eval("""setmetatable({1, 2}, {
+        __index = function(t, k) return 'index ' .. tostring(k) end,
+        __newindex = function(t, k, v) rawset(t, k, v * 2) end})""")
+    assert t[1] == 1 and t[5] == "index 5" and t[True] == "index true"
+    t[1] = 10                         # existing key: raw, as in Lua
+    t[7] = 3                          # new key: __newindex
+    assert t[1] == 10 and t[7] == 6
+
+
+def test_metatable_without_index_is_raw_either_way(lua):
+    t = lua.eval("setmetatable({1}, {})")
+    assert t[1] == 1 and t[2] is None
+    t[1] = 5
+    assert t[1] == 5
+
+
+def test_metatable_added_and_removed_later(lua):
+    t = lua.eval("{1}")
+    assert t[2] is None
+    lua.eval("function(t) setmetatable(t, {__index = function() return 'mt' end}) end")(t)
+    assert t[2] == "mt"
+    lua.eval("function(t) setmetatable(t, nil) end")(t)
+    assert t[2] is None
+
+
+def test_userdata_takes_the_protected_path(lua, lupa):
+    stdout = lua.eval("io.stdout")
+    assert lupa.lua_type(stdout) == "userdata"
+    assert lupa.lua_type(stdout["write"]) == "function"     # through its __index
+    assert stdout[1] is None
+    with pytest.raises(TypeError):    # as in lupa
+        stdout[1] = 2
+
+
+def test_functions_cannot_be_indexed(lua):
+    f = lua.eval("print")
+    with pytest.raises(TypeError):
+        f[1]
+    with pytest.raises(TypeError):
+        f[1] = 2
+
+
+def test_inside_callbacks(lua):
+    t = lua.eval("{1, 2, 3}")
+    seen = []
+
+    def callback():
+        seen.append(t[2])
+        t[2] = 20
+        seen.append(t[2])
+    lua.eval("function(f, t) f() return t[2] end")(callback, t)
+    assert seen == [2, 20] and t[2] == 20
+
+
+def test_inside_callbacks_with_a_full_stack(lua):
+    # a callback called with many arguments leaves little stack room:
+    # indexing from it takes the protected path, which makes room
+    t = lua.eval("{1, 2, 3}")
+    seen = []
+
+    def callback(*args):
+        seen.append((len(args), t[1]))
+        t[1] = len(args)
+    lua.eval("function(f) local a = {} for i = 1, 5000 do a[i] = i end f(table.unpack(a)) end"
+             if lua.lua_version >= (5, 2) else
+             "function(f) local a = {} for i = 1, 5000 do a[i] = i end f(unpack(a)) end")(callback)
+    assert seen == [(5000, 1)] and t[1] == 5000
+
+
+def test_closed_runtime(lupa):
+    # closed in C (as the runtime's finalizer does): the C side refuses
+    lua = lupa.LuaRuntime()
+    t = lua.eval("{1}")
+    lua._lib.lc_close(lua._ptr)
+    with pytest.raises(lupa.LuaError):
+        t[1]
+    with pytest.raises(lupa.LuaError):
+        t[1] = 2
+
+
+def test_overwriting_needs_no_memory(lupa):
+    # at the memory limit, reading and overwriting existing keys still work;
+    # a new key gives LuaMemoryError, and the table is unharmed
+    lua = lupa.LuaRuntime(max_memory=2 ** 20)
+    t = lua.eval("{1, 2, 3}")
+    lua.execute("junk = {}")
+    fill = lua.eval("""function()
+        return pcall(function() while true do junk[#junk + 1] = {} end end) end""")
+    free = lua.eval("function() junk = nil collectgarbage() end")
+    assert fill() == (False, "not enough memory")
+    t[1] = 100
+    assert t[1] == 100 and t[2] == 2 and t[3] == 3
+    with pytest.raises(lupa.LuaMemoryError):
+        for k in range(4, 100000):
+            t[k] = k
+    assert t[1] == 100 and t[2] == 2 and t[3] == 3
+    free()
+    t[4] = 4
+    assert t[4] == 4
+
+
+def test_threads_on_one_table(lua):
+    # readers and writers on existing keys from several threads: every read
+    # sees a value some writer wrote, and nothing is lost or torn
+    n_keys, n_rounds = 16, 2000
+    t = lua.table_from([0] * n_keys)
+    errors = []
+
+    def writer(w):
+        try:
+            for r in range(n_rounds):
+                t[1 + (r % n_keys)] = w * 100000 + r
+        except Exception as e:     # pragma: no cover - reported below
+            errors.append(e)
+
+    def reader():
+        try:
+            for r in range(n_rounds):
+                v = t[1 + (r % n_keys)]
+                assert isinstance(v, int) and (v == 0 or v // 100000 in (1, 2, 3))
+        except Exception as e:     # pragma: no cover - reported below
+            errors.append(e)
+    threads = [threading.Thread(target=writer, args=(w,)) for w in (1, 2, 3)]
+    threads += [threading.Thread(target=reader) for _ in range(3)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    assert errors == []
+    assert sorted(set(t.values()) - {0})[-1] // 100000 in (1, 2, 3)
+    assert len(t) == n_keys
+
+
+def test_threads_while_lua_runs(lua):
+    # while one thread is inside a long Lua call, another's t[k] waits for it:
+    # its reads never see the call half done
+    t = lua.eval("{0}")
+    spin = lua.eval("function(t, n) for i = 1, n do t[1] = t[1] + 1 end t[1] = -n end")
+    seen = []
+
+    def read():
+        for _ in range(3000):
+            seen.append(t[1])
+    th = threading.Thread(target=read)
+    th.start()
+    spin(t, 200000)
+    th.join()
+    assert set(seen) <= {0, -200000} and t[1] == -200000
+
+
+def test_huge_and_odd_numbers(lua):
+    t = lua.eval("{0}")
+    for value in (sys.float_info.max, -sys.float_info.max, math.inf, -math.inf, 5e-324):
+        t[1] = value
+        assert t[1] == value
+    t[1] = float("nan")
+    assert math.isnan(t[1])
