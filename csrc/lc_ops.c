@@ -311,24 +311,82 @@ int lc_globals(lc_runtime *rt, lc_val *out)
 /* ---- raw fast paths for plain tables ------------------------------------------
    Reading a field of a table without a metatable, or overwriting a field it
    already has with a number, boolean or nil, runs no Lua code and allocates
-   no Lua memory (the keys are numbers or booleans: pushing a string may
-   allocate and collect).  Nothing in it can raise a Lua error, so it needs no
-   protected call, which is most of the cost of a short operation.  Only
-   outside every other call, on the empty main stack, which has room (a
-   callback's frame may have none left).  The lc_fast_* functions
-   return 0 when that does not hold, and the caller takes the protected path,
-   which gives the same result. */
+   no Lua memory, as long as pushing the key makes no new Lua object: number
+   and boolean keys, and string keys remembered from an earlier t[k] (below).
+   Nothing in it can raise a Lua error, so it needs no protected call, which
+   is most of the cost of a short operation.  Only outside every other call,
+   on the empty main stack, which has room (a callback's frame may have none
+   left).  The lc_fast_* functions return 0 when that does not hold, and the
+   caller takes the protected path, which gives the same result. */
 static int lc_fast_value(const lc_val *v)
 {
     return v->tag == LC_INT || v->tag == LC_FLOAT || v->tag == LC_BOOL;
 }
 
-/* Locks rt and pushes the plain table `ref` and the value of `key` in it;
-   returns 0 (unlocked, nothing pushed) if the fast path does not apply. */
+static lc_key *lc_key_slot(lc_runtime *rt, const lc_val *key, unsigned *hash)
+{
+    const unsigned char *s = (const unsigned char *)key->s;
+    unsigned h = 2166136261u;          /* FNV-1a */
+    long long k;
+    for (k = 0; k < key->i; k++)
+        h = (h ^ s[k]) * 16777619u;
+    *hash = h;
+    return &rt->keys[h % LC_KEYS];
+}
+
+/* Pushes the remembered Lua string of the string key `key`; 0 (nothing
+   pushed) if it is not remembered. */
+static int lc_push_known_key(lc_runtime *rt, lua_State *L, const lc_val *key)
+{
+    unsigned h;
+    lc_key *e;
+    const char *s;
+    size_t len;
+    if (key->i > LC_KEY_MAX)
+        return 0;
+    e = lc_key_slot(rt, key, &h);
+    if (e->ref == 0 || e->hash != h || e->len != (int)key->i)
+        return 0;
+    lua_rawgeti(L, LUA_REGISTRYINDEX, e->ref);
+    s = lua_tolstring(L, -1, &len);
+    if ((long long)len == key->i && memcmp(s, key->s, len) == 0)
+        return 1;
+    lua_pop(L, 1);
+    return 0;
+}
+
+/* Remembers a short string key in a protected t[k], in the slot of its hash
+   (replacing what was there).  Not under a memory limit: making the
+   reference could then fail the operation. */
+static void lc_remember_key(lc_runtime *rt, lua_State *L, const lc_val *key)
+{
+    unsigned h;
+    lc_key *e;
+    int ref, old;
+    if (key->tag != LC_STR || key->i > LC_KEY_MAX || rt->limit != 0)
+        return;
+    if (lc_push_known_key(rt, L, key)) {
+        lua_pop(L, 1);
+        return;
+    }
+    lua_pushlstring(L, key->s, (size_t)key->i);
+    ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    e = lc_key_slot(rt, key, &h);      /* (after the allocations, which may run finalizers) */
+    old = e->ref;
+    e->hash = h;
+    e->len = (int)key->i;
+    e->ref = ref;
+    if (old != 0)
+        luaL_unref(L, LUA_REGISTRYINDEX, old);
+}
+
+/* Locks rt and pushes the plain table `ref`, the key and its value in the
+   table; returns 0 (unlocked, nothing pushed) if the fast path does not
+   apply. */
 static int lc_fast_begin(lc_runtime *rt, int ref, lc_val *key)
 {
     lua_State *L = rt->L;
-    if (!lc_fast_value(key))
+    if (!lc_fast_value(key) && key->tag != LC_STR)
         return 0;
     pthread_mutex_lock(&rt->lock);
     if (rt->closed || rt->frozen || rt->depth != 0 || lua_gettop(L) != 0) {
@@ -336,13 +394,14 @@ static int lc_fast_begin(lc_runtime *rt, int ref, lc_val *key)
         return 0;
     }
     lua_rawgeti(L, LUA_REGISTRYINDEX, ref);
-    if (lua_type(L, -1) != LUA_TTABLE || lua_getmetatable(L, -1)) {
-        lua_settop(L, 0);          /* (the metatable too, if there is one) */
+    if (lua_type(L, -1) != LUA_TTABLE || lua_getmetatable(L, -1)
+            || (key->tag == LC_STR ? !lc_push_known_key(rt, L, key) : (lc_push_val(rt, L, key), 0))) {
+        lua_settop(L, 0);
         pthread_mutex_unlock(&rt->lock);
         return 0;
     }
-    lc_push_val(rt, L, key);
-    lua_rawget(L, -2);
+    lua_pushvalue(L, -1);
+    lua_rawget(L, -3);
     return 1;
 }
 
@@ -383,7 +442,6 @@ static int lc_fast_setitem(lc_runtime *rt, int ref, lc_val *key, lc_val *value)
         return 0;
     }
     lua_pop(L, 1);
-    lc_push_val(rt, L, key);
     lc_push_val(rt, L, value);
     lua_rawset(L, -3);
     lc_fast_end(rt);
@@ -392,8 +450,10 @@ static int lc_fast_setitem(lc_runtime *rt, int ref, lc_val *key, lc_val *value)
 
 static int fn_getitem(lua_State *L, lc_ctx *c)
 {
+    lc_val key = *c->args;        /* (c->args may be the buffer a nested call reuses) */
+    lc_remember_key(c->rt, L, &key);
     lua_rawgeti(L, LUA_REGISTRYINDEX, c->ref);
-    lc_push_val(c->rt, L, c->args);
+    lc_push_val(c->rt, L, &key);
     lua_gettable(L, -2);
     c->result = lc_results(c->rt, L, lua_gettop(L), 1, c->out, c->nout);
     return 0;
@@ -428,6 +488,7 @@ int lc_getitem_s(lc_runtime *rt, int ref, const char *key, size_t len, lc_val *o
 
 static int fn_setitem(lua_State *L, lc_ctx *c)
 {
+    lc_remember_key(c->rt, L, &c->args[0]);
     lua_rawgeti(L, LUA_REGISTRYINDEX, c->ref);
     lc_push_val(c->rt, L, &c->args[0]);
     lc_push_val(c->rt, L, &c->args[1]);

@@ -56,6 +56,16 @@ typedef struct lc_counts {     /* handle -> count, open addressing */
     size_t cap, len;
 } lc_counts;
 
+/* A string key remembered for the fast paths of t[k] (lc_ops.c): a registry
+   reference to its Lua string, so that pushing it makes no new string. */
+#define LC_KEYS 64             /* remembered per runtime, one per hash slot */
+#define LC_KEY_MAX 64          /* the longest key remembered, in bytes */
+typedef struct lc_key {
+    unsigned hash;
+    int len;
+    int ref;                   /* 0: empty slot (luaL_ref never gives 0) */
+} lc_key;
+
 struct lc_runtime {
     lua_State *L;
     int rid;                   /* the Python side's id of this runtime */
@@ -94,6 +104,7 @@ struct lc_runtime {
                                  coroutines resumed since, innermost last */
     /* the coroutine library's own functions, which lc_hook.c wraps */
     lua_CFunction co_resume, co_wrap, co_auxwrap, co_close;
+    lc_key keys[LC_KEYS];      /* string keys of recent t[k] (lc_ops.c) */
 };
 
 #define LC_MAX_DEPTH 200       /* nested Python->Lua->Python... entries */

@@ -248,3 +248,114 @@ def test_huge_and_odd_numbers(lua):
         assert t[1] == value
     t[1] = float("nan")
     assert math.isnan(t[1])
+
+
+# ---- string keys: remembered Lua strings (lc_remember_key) ----------------------
+
+def test_string_keys_read_and_write(lua):
+    t = lua.eval("{name = 'n', other = 2, flag = true}")
+    for _ in range(3):                # the first access remembers the key
+        assert t["name"] == "n" and t.other == 2 and t["flag"] is True
+        assert t["missing"] is None and t.missing is None
+    t["other"] = 3
+    t.flag = False
+    t.name = None                     # deletes
+    assert (t.name, t.other, t.flag) == (None, 3, False)
+    assert lua.eval("function(t) return t.name, t.other, t.flag end")(t) == (None, 3, False)
+
+
+def test_many_string_keys_share_the_slots(lua):
+    # more keys than remembered slots: evicted keys are looked up again, and
+    # the registry keeps one reference per slot, not one per key ever used
+    t = lua.table_from({"key%d" % i: i for i in range(1000)})
+    count = lua.eval("function() collectgarbage() collectgarbage() return (collectgarbage('count')) end")
+    for _ in range(2):
+        assert [t["key%d" % i] for i in range(1000)] == list(range(1000))
+    used = count()
+    for i in range(20000):
+        assert t["key%d" % (i % 1000)] == i % 1000
+        assert t["absent%d" % i] is None
+    assert count() - used < 64        # KiB: no reference per key ever seen
+
+
+def test_string_keys_that_differ_late_or_in_nul_bytes(lupa):
+    lua = lupa.LuaRuntime(encoding=None)
+    t = lua.eval("{['a\\0b'] = 1, ['a\\0c'] = 2, ['" + "x" * 63 + "1'] = 3, ['" + "x" * 63 + "2'] = 4}")
+    for _ in range(3):
+        assert t[b"a\x00b"] == 1 and t[b"a\x00c"] == 2 and t[b"a"] is None
+        assert t[b"x" * 63 + b"1"] == 3 and t[b"x" * 63 + b"2"] == 4
+
+
+def test_long_and_empty_string_keys(lua):
+    long = "k" * 1000
+    t = lua.table_from({long: 1, "": 2})
+    for _ in range(3):
+        assert t[long] == 1 and t[""] == 2 and t["k" * 999] is None
+    t[long] = 5
+    assert t[long] == 5
+
+
+def test_string_keys_in_other_encodings(lupa):
+    lua = lupa.LuaRuntime(encoding="latin-1")
+    t = lua.eval("{['\\233t\\233'] = 1}")
+    for _ in range(3):
+        assert t["été"] == 1
+    assert list(t.keys()) == ["été"]
+
+
+def test_string_keys_under_a_memory_limit(lupa):
+    lua = lupa.LuaRuntime(max_memory=2 ** 22)
+    t = lua.eval("{name = 1}")
+    for i in range(3):
+        assert t.name == i + 1
+        t.name = i + 2
+    assert t.name == 4 and t.other is None
+
+
+def test_string_keys_with_metatables(lua):
+    t = lua.eval("setmetatable({x = 1}, {__index = function(t, k) return k .. '!' end})")
+    for _ in range(3):
+        assert t.x == 1 and t.y == "y!"
+
+
+def test_string_keys_from_several_threads(lua):
+    names = ["name%d" % i for i in range(200)]
+    t = lua.table_from({n: i for i, n in enumerate(names)})
+    errors = []
+
+    def work(offset):
+        try:
+            for r in range(3000):
+                i = (r * 7 + offset) % len(names)
+                assert t[names[i]] == i
+        except Exception as e:     # pragma: no cover - reported below
+            errors.append(e)
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(4)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    assert errors == []
+
+
+def test_string_key_read_from_a_finalizer(lua):
+    # a Lua finalizer that indexes a table from Python while t[k] makes its
+    # key string: the nested call must not disturb the outer one
+    t = lua.eval("{}")
+    for i in range(50):
+        t["k%d" % i] = i
+
+    def fin():
+        return [t["k%d" % i] for i in range(50)]
+    make = lua.eval("""function(f)
+        for i = 1, 200 do
+            setmetatable({}, {__gc = function() f() end})
+        end end""")
+    seen = []
+    for r in range(20):
+        make(fin)
+        seen.append(t["k%d" % (r % 50)])
+        t["new%d" % r] = r            # allocates: finalizers may run here
+    lua.eval("collectgarbage")()
+    assert seen == [r % 50 for r in range(20)]
+    assert [t["new%d" % r] for r in range(20)] == list(range(20))
