@@ -77,12 +77,18 @@ def _build_luajit(tree):
     return archive
 
 
+def _use_system_lua():
+    """LUPACFFI_LUA=system: build against the system Lua even where vendored
+    sources exist (how the tests check the fallback)."""
+    return os.environ.get("LUPACFFI_LUA") == "system"
+
+
 def available_backends():
     """Backends that can be built here, each with where its Lua comes from."""
     found = {}
     for name, (tree, pkgs) in BACKENDS.items():
         header = "luajit.h" if name.startswith("jit") else "lua.h"
-        if os.path.exists(os.path.join(HERE, tree, "src", header)):
+        if os.path.exists(os.path.join(HERE, tree, "src", header)) and not _use_system_lua():
             found[name] = "vendor"
         elif _pkg_config(pkgs) is not None:
             found[name] = "system"
@@ -112,7 +118,7 @@ def make_ffi(backend, absolute_paths=False):
         define_macros=[("LC_LUAJIT", "1")] if is_jit else [],
     )
     src = os.path.join(tree, "src")
-    if os.path.isdir(src):                       # vendored sources
+    if os.path.isdir(src) and not _use_system_lua():    # vendored sources
         kwargs["include_dirs"].append(src)
         if is_jit:
             # whole archive: Lua C modules may need API functions we do not call
@@ -124,7 +130,12 @@ def make_ffi(backend, absolute_paths=False):
                 for f in os.listdir(src) if f.endswith(".c") and f not in NOT_LIBRARY)
             kwargs["define_macros"].append(("LUA_USE_LINUX", "1"))
     else:                                        # system Lua: link its shared library
-        cflags, libs = _pkg_config(pkgs)
+        found = _pkg_config(pkgs)
+        if found is None:
+            raise RuntimeError("backend %s: no vendored sources and no system Lua (pkg-config %s)"
+                               % (backend, " / ".join(pkgs)))
+        cflags, libs = found
+        kwargs["define_macros"].append(("LC_SYSTEM_LUA", "1"))
         kwargs["include_dirs"] += [f[2:] for f in cflags if f.startswith("-I")]
         kwargs["libraries"] += [f[2:] for f in libs if f.startswith("-l")]
         kwargs["library_dirs"] = [f[2:] for f in libs if f.startswith("-L")]

@@ -8,6 +8,7 @@
 /* Facts about the compiled Lua. */
 int lc_lua_version_num(void);
 const char *lc_lua_implementation(void);
+int lc_system_lua(void);   /* 1: built against a system Lua, without its internals */
 long long lc_lua_maxinteger(void);
 long long lc_lua_mininteger(void);
 

@@ -52,7 +52,9 @@ static void lc_raise_stop(lc_runtime *rt, lua_State *L)
     /* Lua runs hooks with hooks off and an error handler (xpcall's) called
        for an error raised here would run without them, unstoppable: allow
        hooks again first.  (Lua restores the flag itself at the pcall.) */
-#ifdef LC_LUAJIT
+#if defined(LC_SYSTEM_LUA)
+    /* (not possible through the API: such a handler is not stoppable) */
+#elif defined(LC_LUAJIT)
     hook_leave(G(L));
 #else
     L->allowhook = 1;
@@ -257,10 +259,15 @@ int lc_interrupt(lc_runtime *rt)
 
 /* The allocator of every runtime: lc_alloc, and before a block that may be
    a thread is freed, the thread leaves the chain (see above). */
+#ifdef LC_SYSTEM_LUA
+#define LC_THREAD_SIZE 1          /* unknown: any block may be a thread */
+#else
+#define LC_THREAD_SIZE sizeof(lua_State)
+#endif
 static void *lc_alloc_chain(void *ud, void *ptr, size_t osize, size_t nsize)
 {
     lc_runtime *rt = (lc_runtime *)ud;
-    if (nsize == 0 && ptr != NULL && osize >= sizeof(lua_State)) {
+    if (nsize == 0 && ptr != NULL && osize >= LC_THREAD_SIZE) {
         char *p = (char *)ptr;
         int k, n = __atomic_load_n(&rt->nchain, __ATOMIC_SEQ_CST);
         for (k = 0; k < n && k < LC_CHAIN; k++) {

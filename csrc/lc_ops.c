@@ -63,7 +63,9 @@ int lc_load(lc_runtime *rt, const char *code, size_t len, const char *name,
    what loading the same code again would give, without compiling it. */
 static void lc_fresh_chunk(lua_State *L)
 {
-#if defined(LC_LUAJIT)
+#if defined(LC_SYSTEM_LUA)
+    (void)L;      /* Python caches no chunks then: each one is fresh from lua_load */
+#elif defined(LC_LUAJIT)
     GCproto *pt = funcproto(funcV(L->top - 1));
     GCfunc *fn = lj_func_newL_empty(L, pt, tabref(L->env));
     setfuncV(L, L->top - 1, fn);

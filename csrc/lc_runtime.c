@@ -25,6 +25,15 @@ struct lc_ctx {
 /* ---- facts about the compiled Lua --------------------------------------- */
 int lc_lua_version_num(void) { return LUA_VERSION_NUM; }
 
+int lc_system_lua(void)
+{
+#ifdef LC_SYSTEM_LUA
+    return 1;
+#else
+    return 0;
+#endif
+}
+
 const char *lc_lua_implementation(void)
 {
 #ifdef LC_LUAJIT
@@ -140,6 +149,9 @@ static int lc_gc_running(lua_State *L)
 {
 #if LUA_VERSION_NUM >= 502 || defined(LC_LUAJIT)
     return lua_gc(L, LUA_GCISRUNNING, 0);
+#elif defined(LC_SYSTEM_LUA)
+    (void)L;
+    return 1;         /* cannot tell: a heap scan or an emergency collection may restart it */
 #else
     return G(L)->GCthreshold != MAX_LUMEM;      /* what LUA_GCSTOP sets */
 #endif

@@ -11,14 +11,18 @@
 #include "luajit.h"
 #endif
 
-/* Two internal headers, for what the API does not offer: L->allowhook and
-   the collector's state (PUC Lua), hook_leave() (LuaJIT). */
-#ifdef LC_LUAJIT
+/* Internal headers, for what the API does not offer: L->allowhook and the
+   collector's state (PUC Lua), hook_leave() (LuaJIT), new closures of a
+   compiled chunk (lc_fresh_chunk).  A system Lua (LC_SYSTEM_LUA, the
+   pkg-config fallback of build_ffi.py) has none of them: its build goes
+   without those features (see where LC_SYSTEM_LUA is tested). */
+#if defined(LC_SYSTEM_LUA)
+#elif defined(LC_LUAJIT)
 #include "lj_obj.h"
-#include "lj_func.h"          /* lc_fresh_chunk */
+#include "lj_func.h"
 #else
 #include "lstate.h"
-#include "lfunc.h"            /* lc_fresh_chunk */
+#include "lfunc.h"
 #include "lgc.h"
 #endif
 

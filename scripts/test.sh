@@ -34,8 +34,9 @@ as_root() {
 }
 
 # --- 1. system packages: PyPy (and the tools of the build) ------------------
+# (liblua5.4-dev and pkg-config: the build against a system Lua, tests/test_system_lua.py)
 missing=()
-for pkg in pypy3 pypy3-dev pypy3-venv; do
+for pkg in pypy3 pypy3-dev pypy3-venv liblua5.4-dev pkg-config; do
     dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
 done
 command -v make >/dev/null || missing+=(make)
@@ -145,7 +146,7 @@ run_tests() {             # run_tests NAME [PYTEST ARGS...]
     local venv=$VENVS/$name log=$VENVS/pytest-$name.log
     step "$name: pytest $*"
     set +e
-    env -u PYTHONPATH LUPACFFI_REQUIRE_BACKENDS=all LUPACFFI_EXPECT_PREFIX="$venv" \
+    env -u PYTHONPATH LUPACFFI_REQUIRE_BACKENDS=all LUPACFFI_REQUIRE_SYSTEM_LUA=1 LUPACFFI_EXPECT_PREFIX="$venv" \
         LUPACFFI_DIST="$DIST" LUPACFFI_WHEEL="${WHEEL[$name]}" \
         "$venv/bin/python" -m pytest "$@" 2>&1 | tee "$log"
     STATUS[$name]=${PIPESTATUS[0]}

@@ -33,3 +33,10 @@ def pytest_collection_modifyitems(config, items):
         missing = set(lupacffi.BACKEND_MODULES) - set(BACKENDS)
         if missing:
             raise pytest.UsageError("backends not built: %s" % ", ".join(sorted(missing)))
+
+
+def needs_lua_internals(lupa):
+    """Skips a test of what a build against a system Lua (build_ffi.py's
+    pkg-config fallback, without Lua's internal headers) does not have."""
+    if lupa.LuaRuntime()._backend.system_lua:
+        pytest.skip("built against a system Lua: no access to Lua's internals")

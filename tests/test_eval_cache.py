@@ -5,6 +5,7 @@ import threading
 
 import pytest
 
+from conftest import needs_lua_internals
 from lupacffi.errors import LuaError, LuaSyntaxError
 
 
@@ -139,7 +140,8 @@ def test_bad_arguments(lua):
     assert lua.execute("return 1") == 1
 
 
-def test_many_different_chunks(lua):
+def test_many_different_chunks(lua, lupa):
+    needs_lua_internals(lupa)
     for i in range(300):
         assert lua.eval("%d * 2" % i) == 2 * i
     for i in range(300):
@@ -160,6 +162,7 @@ def test_nested_functions_are_new_per_run(lua):
 
 
 def test_memory_limited_runtime_keeps_no_chunks(lupa):
+    needs_lua_internals(lupa)
     lua = lupa.LuaRuntime(max_memory=10 * 2 ** 20)
     for _ in range(2):
         assert lua.eval("1 + 1") == 2

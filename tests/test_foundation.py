@@ -45,3 +45,32 @@ def test_python_side_constants_match_the_c_shim(lua):
                  "ERR_TIME", "ERR_INSTRUCTIONS", "OP_FETCH", "OP_PYFUNC",
                  "COL_INDEX", "COL_INT", "COL_FLOAT", "COL_STR", "COL_VALS", "LIB_ALL"):
         assert getattr(_constants, name) == getattr(lib, "LC_" + name), name
+
+
+MISSING_BACKEND = """
+import importlib.abc, sys
+
+class Missing(importlib.abc.MetaPathFinder):       # as if Lua %s were not built
+    def find_spec(self, name, path, target=None):
+        if name == "lupacffi._lua_%s":
+            raise ModuleNotFoundError("No module named %%r" %% name)
+
+sys.meta_path.insert(0, Missing())
+import lupacffi
+%s
+print(lupacffi.available_backends()[0], lupacffi.LuaRuntime().lua_version)
+"""
+
+
+@pytest.mark.parametrize("first", ["", "lupacffi.available_backends()", "import lupacffi.lua54",
+                                   "from lupacffi import lua54"])
+def test_default_backend_when_the_newest_is_missing(first):
+    # the default is the newest backend that imports, whatever was imported first
+    # (importing a missing backend must leave no half-made module behind)
+    import subprocess
+    import sys
+    import lupacffi
+    if "lua54" not in lupacffi.available_backends() or "lua55" not in lupacffi.available_backends():
+        pytest.skip("needs Lua 5.4 and 5.5 built")
+    out = subprocess.check_output([sys.executable, "-c", MISSING_BACKEND % ("5.5", "55", first)])
+    assert out.decode().split() == ["lua54", "(5,", "4)"]

@@ -14,6 +14,7 @@ import time
 
 import pytest
 
+from conftest import needs_lua_internals
 from lupacffi.errors import LuaError, LuaLimitError
 
 SHORT = 0.05                 # seconds: time budget for loops that never end
@@ -227,6 +228,7 @@ def test_xpcall_handler_cannot_outrun_the_stop(lupa):
     """The message handler of xpcall is called when the hook raises the stop;
     Lua runs it with hooks off, so it must not get to run a long loop.  The
     counter shows how far it got (10^7 iterations: far beyond the budget)."""
+    needs_lua_internals(lupa)       # (hooks are turned back on through L->allowhook)
     lua = lupa.LuaRuntime(max_instructions=BUDGET)
     counter = lua.table(n=0)
     with pytest.raises(LuaLimitError):

@@ -57,8 +57,11 @@ def allow_lua_module_loading():
 
 
 def __getattr__(name):
-    if name.startswith("__"):
-        raise AttributeError(name)
+    # Private names and the backend modules are looked up here while they are
+    # being imported (`from . import _runtime`): importing the default backend
+    # for them would re-enter a half-done import.
+    if name.startswith("_") or name in BACKEND_MODULES:
+        raise AttributeError("module 'lupacffi' has no attribute %r" % (name,))
     return getattr(_default_backend(), name)
 
 

@@ -40,6 +40,8 @@ class Backend(object):
         self.version = (num // 100, num % 100)
         self.has_integers = num >= 503
         self.is_luajit = name.startswith("jit")
+        # built against a system Lua (pkg-config): no chunk cache, see lupacffi.h
+        self.system_lua = bool(lib.lc_system_lua())
         impl = ffi.string(lib.lc_lua_implementation()).decode("ascii")
         # "Lua 5.4.9" -> "Lua 5.4"; LuaJIT keeps its full version
         self.implementation = impl if self.is_luajit else " ".join(

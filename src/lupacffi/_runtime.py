@@ -107,7 +107,7 @@ class LuaRuntime(Converter, Bridge):
         self._tls = backend._tls          # per-thread buffers (see _buffers)
         self._rid = next(_runtime_ids)
         # compiled chunks of execute() and eval(), see _chunk; None: no cache
-        self._chunks = None if max_memory is not None and max_memory > 0 else ({}, {})
+        self._chunks = None if backend.system_lua or (max_memory or 0) > 0 else ({}, {})
         self._plain_chunks = True     # _load is lua_load's (not the sandbox's)
 
         ptr = lib.lc_new(self._rid, libs, seed is not None, seed or 0)
