@@ -148,7 +148,7 @@ run_tests() {             # run_tests NAME [PYTEST ARGS...]
     set +e
     env -u PYTHONPATH LUPACFFI_REQUIRE_BACKENDS=all LUPACFFI_REQUIRE_SYSTEM_LUA=1 LUPACFFI_EXPECT_PREFIX="$venv" \
         LUPACFFI_DIST="$DIST" LUPACFFI_WHEEL="${WHEEL[$name]}" \
-        "$venv/bin/python" -m pytest "$@" 2>&1 | tee "$log"
+        "$venv/bin/python" -m pytest --durations=15 "$@" 2>&1 | tee "$log"
     STATUS[$name]=${PIPESTATUS[0]}
     set -e
     # pytest's closing line ("=== 250 passed in 41.2s ===", or with -q "250 passed in 41.2s")
