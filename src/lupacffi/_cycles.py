@@ -223,9 +223,19 @@ _GROWTH_FLOOR = 10000         # PyPy: Python objects held by Lua before the firs
 def note_growth(rt):
     """PyPy: called when rt holds more Python objects than its mark; runs a
     collection when no thread is using rt."""
+    mark = rt._gc_objects_mark
     rt._gc_objects_mark = 1 << 62     # (no second run from inside this one)
     try:
-        collect_cycles()
+        # Mostly the objects are held by garbage: Lua values that Lua's
+        # collector has not reached yet, or that only wrappers Python has
+        # dropped still hold (PyPy runs their finalizers in a full
+        # collection).  One collection of each frees those for a fraction of
+        # the cost of a scan, which looks at the whole Python heap.
+        if not rt._nogc_depth:
+            gc.collect()
+            rt._gc(0)
+        if len(rt._objects) > mark:
+            collect_cycles()
     finally:
         rt._gc_objects_mark = max(_GROWTH_FLOOR, 2 * len(rt._objects))
 
