@@ -364,3 +364,4 @@ def test_closed_runtime_wrappers_in_cycles(lupa):
     gc.collect()
     gc.collect()
     assert rref() is None and alive(refs) == 0
+

@@ -30,6 +30,7 @@ import weakref
 
 from ._backend import _backends
 from ._lua_objects import _LuaObject
+from .errors import LuaError
 
 _PYPY = platform.python_implementation() == "PyPy"
 _KEPT_SLOT = _LuaObject.__dict__["__luakept__"]     # (bypasses the tables' __getattr__)
@@ -233,7 +234,10 @@ def note_growth(rt):
         # the cost of a scan, which looks at the whole Python heap.
         if not rt._nogc_depth:
             gc.collect()
-            rt._gc(0)
+            try:
+                rt._gc(0)
+            except LuaError:      # (a finalizer's, Lua 5.1-5.3): not the caller's error
+                pass
         if len(rt._objects) > mark:
             collect_cycles()
     finally:
