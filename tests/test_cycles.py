@@ -364,4 +364,3 @@ def test_closed_runtime_wrappers_in_cycles(lupa):
     gc.collect()
     gc.collect()
     assert rref() is None and alive(refs) == 0
-
