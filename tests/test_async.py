@@ -58,6 +58,20 @@ def test_two_calls_fetch_concurrently(lua):
     assert order == ["start a", "start b", "end b", "end a"]
 
 
+def test_call_async_of_a_lua_function(lua, lupa):
+    f = lua.eval("function(get, name) return get(name), get(name .. '!') end")
+    assert run(f.call_async(fetch, "x")) == ("got x", "got x!")
+    assert run(f.call_async(lambda name: name.upper(), "y")) == ("Y", "Y!")
+
+    async def both():
+        return await asyncio.gather(f.call_async(fetch, "a"), lua.call_async(f, fetch, "b"))
+    assert run(both()) == [("got a", "got a!"), ("got b", "got b!")]
+    with pytest.raises(lupa.LuaError):
+        run(lua.eval("function() error('boom') end").call_async())
+    with pytest.raises(TypeError):        # as any call: a plain function is not async-callable
+        f(fetch, "z")
+
+
 def test_exception_in_awaitable_is_catchable_in_lua(lua):
     if is_lua51(lua):
         pytest.skip("Lua 5.1 cannot yield across pcall")

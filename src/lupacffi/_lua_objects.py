@@ -226,6 +226,11 @@ class _LuaFunction(_NoAccess):
         """A new coroutine (a _LuaThread) that runs this function with args."""
         return _live(self._rt)._new_coroutine(self._ref, args)
 
+    async def call_async(self, *args):
+        """``await f.call_async(*args)``: calls the function with async Python
+        functions callable from Lua (the same as LuaRuntime.call_async)."""
+        return await _live(self._rt).call_async(self, *args)
+
 
 class _LuaCoroutineFunction(_LuaFunction):
     """A Lua coroutine that had not started when it reached Python.  As in
