@@ -30,7 +30,6 @@ import weakref
 
 from ._backend import _backends
 from ._lua_objects import _LuaObject
-from .errors import LuaError
 
 _PYPY = platform.python_implementation() == "PyPy"
 _KEPT_SLOT = _LuaObject.__dict__["__luakept__"]     # (bypasses the tables' __getattr__)
@@ -224,22 +223,9 @@ _GROWTH_FLOOR = 10000         # PyPy: Python objects held by Lua before the firs
 def note_growth(rt):
     """PyPy: called when rt holds more Python objects than its mark; runs a
     collection when no thread is using rt."""
-    mark = rt._gc_objects_mark
     rt._gc_objects_mark = 1 << 62     # (no second run from inside this one)
     try:
-        # Mostly the objects are held by garbage: Lua values that Lua's
-        # collector has not reached yet, or that only wrappers Python has
-        # dropped still hold (PyPy runs their finalizers in a full
-        # collection).  One collection of each frees those for a fraction of
-        # the cost of a scan, which looks at the whole Python heap.
-        if not rt._nogc_depth:
-            gc.collect()
-            try:
-                rt._gc(0)
-            except LuaError:      # (a finalizer's, Lua 5.1-5.3): not the caller's error
-                pass
-        if len(rt._objects) > mark:
-            collect_cycles()
+        collect_cycles()
     finally:
         rt._gc_objects_mark = max(_GROWTH_FLOOR, 2 * len(rt._objects))
 
