@@ -9,6 +9,8 @@ import threading
 
 import pytest
 
+from test_threads import run_threads
+
 
 def test_reads_of_every_result_type(lua, lupa):
     t = lua.eval("{10, 2.5, 'text', true, false, {}, print, [1.5] = 'half', [true] = 'yes'}")
@@ -197,29 +199,16 @@ def test_threads_on_one_table(lua):
     # sees a value some writer wrote, and nothing is lost or torn
     n_keys, n_rounds = 16, 2000
     t = lua.table_from([0] * n_keys)
-    errors = []
 
     def writer(w):
-        try:
-            for r in range(n_rounds):
-                t[1 + (r % n_keys)] = w * 100000 + r
-        except Exception as e:     # pragma: no cover - reported below
-            errors.append(e)
+        for r in range(n_rounds):
+            t[1 + (r % n_keys)] = w * 100000 + r
 
     def reader():
-        try:
-            for r in range(n_rounds):
-                v = t[1 + (r % n_keys)]
-                assert isinstance(v, int) and (v == 0 or v // 100000 in (1, 2, 3))
-        except Exception as e:     # pragma: no cover - reported below
-            errors.append(e)
-    threads = [threading.Thread(target=writer, args=(w,)) for w in (1, 2, 3)]
-    threads += [threading.Thread(target=reader) for _ in range(3)]
-    for th in threads:
-        th.start()
-    for th in threads:
-        th.join()
-    assert errors == []
+        for r in range(n_rounds):
+            v = t[1 + (r % n_keys)]
+            assert isinstance(v, int) and (v == 0 or v // 100000 in (1, 2, 3))
+    run_threads([(writer, (w,)) for w in (1, 2, 3)] + [(reader, ())] * 3)
     assert sorted(set(t.values()) - {0})[-1] // 100000 in (1, 2, 3)
     assert len(t) == n_keys
 
@@ -321,21 +310,12 @@ def test_string_keys_with_metatables(lua):
 def test_string_keys_from_several_threads(lua):
     names = ["name%d" % i for i in range(200)]
     t = lua.table_from({n: i for i, n in enumerate(names)})
-    errors = []
 
     def work(offset):
-        try:
-            for r in range(3000):
-                i = (r * 7 + offset) % len(names)
-                assert t[names[i]] == i
-        except Exception as e:     # pragma: no cover - reported below
-            errors.append(e)
-    threads = [threading.Thread(target=work, args=(k,)) for k in range(4)]
-    for th in threads:
-        th.start()
-    for th in threads:
-        th.join()
-    assert errors == []
+        for r in range(3000):
+            i = (r * 7 + offset) % len(names)
+            assert t[names[i]] == i
+    run_threads([(work, (k,)) for k in range(4)])
 
 
 def test_string_key_read_from_a_finalizer(lua):
