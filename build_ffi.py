@@ -18,9 +18,9 @@ CSRC = os.path.join(HERE, "csrc")
 # The shim's C files, in the order they are included into one translation unit.
 SHIM_SOURCES = [
     "lc_alloc.c", "lc_counts.c", "lc_convert.c", "lc_traceback.c",
-    "lc_hook.c", "lc_runtime.c", "lc_ops.c", "lc_pyobject.c", "lc_gc.c",
+    "lc_hook.c", "lc_runtime.c", "lc_ops.c", "lc_pyobject.c", "lc_gc.c", "lc_floor.c",
 ]
-CDEF_HEADERS = ["lc_types.h", "lc_api.h", "lc_callbacks.h"]
+CDEF_HEADERS = ["lc_types.h", "lc_api.h", "lc_callbacks.h", "lc_floor.h"]
 
 # backend -> (vendored source dir, pkg-config names of a system Lua)
 BACKENDS = {

@@ -18,6 +18,7 @@ class Case(object):
         self.name = name          # short id, used by --filter
         self.what = what          # what one operation is
         self.func = func
+        self.floor = None         # floor(lupacffi backend) -> run: see floor() below
         self.kind = kind          # "crossing", "bulk" (100k / 1 MB) or "compute"
         self.unit = unit
         self.heavy = heavy        # one operation takes milliseconds
@@ -29,6 +30,23 @@ def case(name, what, **kw):
         CASES.append(Case(name, what, func, **kw))
         return func
     return deco
+
+
+def floor(name):
+    """The floor of a crossing case: the same loop around a bare cffi call,
+    with the argument and result types of the case's C entry point, into a C
+    function that does nothing (csrc/lc_floor.c).  What cffi itself costs
+    per operation: lupacffi cannot go below it."""
+    def deco(func):
+        next(c for c in CASES if c.name == name).floor = func
+        return func
+    return deco
+
+
+def _floor_lib(lupa, code="function(x) return x end"):
+    lua = lupa.LuaRuntime()
+    f = lua.eval(code)
+    return lua, lua._lib, lua._ptr, f
 
 
 # ---- Python -> Lua calls ----------------------------------------------------
@@ -44,6 +62,17 @@ def call_1int(lupa):
     return run
 
 
+
+@floor("call_1int")
+def call_1int_floor(lupa):
+    lua, lib, ptr, f = _floor_lib(lupa)
+    call, ref = lib.lc_floor_call_i, f._ref
+
+    def run(n):
+        for i in range(n):
+            call(ptr, ref, i)
+    return run
+
 @case("call_5mixed", "Python->Lua call f(i, 1.5, 'abc', True, None)")
 def call_5mixed(lupa):
     lua = lupa.LuaRuntime()
@@ -55,6 +84,17 @@ def call_5mixed(lupa):
     return run
 
 
+
+@floor("call_5mixed")
+def call_5mixed_floor(lupa):
+    lua, lib, ptr, f = _floor_lib(lupa)
+    call, ref, args = lib.lc_floor_call, f._ref, lua._ffi.new("lc_val[]", 5)
+
+    def run(n):
+        for i in range(n):
+            call(ptr, ref, args, 5)
+    return run
+
 @case("eval_small", "lua.eval('1 + 2')")
 def eval_small(lupa):
     lua = lupa.LuaRuntime()
@@ -65,6 +105,17 @@ def eval_small(lupa):
             ev("1 + 2")
     return run
 
+
+
+@floor("eval_small")
+def eval_small_floor(lupa):
+    lua, lib, ptr, f = _floor_lib(lupa)
+    call, ref, null = lib.lc_floor_call, f._ref, lua._ffi.NULL
+
+    def run(n):
+        for _ in range(n):
+            call(ptr, ref, null, 0)
+    return run
 
 # ---- Lua -> Python ------------------------------------------------------------
 
@@ -80,6 +131,18 @@ def callback(lupa):
         loop(cb, n)
     return run
 
+
+
+@floor("callback")
+def callback_floor(lupa):
+    lua, lib, ptr, f = _floor_lib(lupa)
+    ffi = lua._ffi
+    ffi.def_extern(name="lc_py_floor")(lambda rid, op, args, nargs, out, nout: 0)
+    args, out = ffi.new("lc_val[]", 2), ffi.new("lc_val[]", 8)
+
+    def run(n):
+        lib.lc_floor_callbacks(n, args, out)
+    return run
 
 class _Obj(object):
     pass
@@ -97,6 +160,11 @@ def py_attr(lupa):
     return run
 
 
+
+@floor("py_attr")
+def py_attr_floor(lupa):
+    return callback_floor(lupa)
+
 # ---- tables -----------------------------------------------------------------
 
 @case("getitem", "t[5] on a Lua table from Python (int key)")
@@ -110,6 +178,17 @@ def getitem(lupa):
     return run
 
 
+
+@floor("getitem")
+def getitem_floor(lupa):
+    lua, lib, ptr, f = _floor_lib(lupa)
+    get, ref = lib.lc_floor_call_i, f._ref
+
+    def run(n):
+        for _ in range(n):
+            get(ptr, ref, 5)
+    return run
+
 @case("getitem_str", "t['name'] on a Lua table from Python (str key)")
 def getitem_str(lupa):
     lua = lupa.LuaRuntime()
@@ -120,6 +199,17 @@ def getitem_str(lupa):
             t["name"]
     return run
 
+
+
+@floor("getitem_str")
+def getitem_str_floor(lupa):
+    lua, lib, ptr, f = _floor_lib(lupa)
+    get, ref = lib.lc_floor_getitem_s, f._ref
+
+    def run(n):
+        for _ in range(n):
+            get(ptr, ref, b"name", 4)
+    return run
 
 @case("setitem", "t[5] = i on a Lua table from Python")
 def setitem(lupa):
@@ -135,6 +225,17 @@ def setitem(lupa):
 _LIST_100K = list(range(100000))
 _DICT_100K = {"k%d" % i: i for i in range(100000)}
 
+
+
+@floor("setitem")
+def setitem_floor(lupa):
+    lua, lib, ptr, f = _floor_lib(lupa)
+    put, ref = lib.lc_floor_setitem_i, f._ref
+
+    def run(n):
+        for i in range(n):
+            put(ptr, ref, 5, 2, i, 0.0)
+    return run
 
 @case("table_from_list", "lua.table_from(list of 100k ints)", kind="bulk", heavy=True)
 def table_from_list(lupa):
@@ -217,6 +318,11 @@ def coroutine_send(lupa):
     return run
 
 
+
+@floor("coroutine_send")
+def coroutine_send_floor(lupa):
+    return call_1int_floor(lupa)
+
 @case("wrappers_10k", "a new Lua table wrapper, 10k made then dropped, per wrapper",
       unit=10000)
 def wrappers_10k(lupa):
@@ -229,6 +335,30 @@ def wrappers_10k(lupa):
             del held
     return run
 
+
+
+@floor("wrappers_10k")
+def wrappers_10k_floor(lupa):
+    # a no-argument call and the release of its reference
+    lua, lib, ptr, f = _floor_lib(lupa)
+    call, ref, null = lib.lc_floor_call, f._ref, lua._ffi.NULL
+
+    def run(n):
+        for _ in range(n):
+            for _ in range(10000):
+                call(ptr, ref, null, 0)
+                call(ptr, ref, null, 0)
+    return run
+
+
+@case("runtime_cycle", "LuaRuntime() + eval('1 + 1') + drop it", heavy=True)
+def runtime_cycle(lupa):
+    make = lupa.LuaRuntime
+
+    def run(n):
+        for _ in range(n):
+            make().eval("1 + 1")
+    return run
 
 # ---- threads ----------------------------------------------------------------
 

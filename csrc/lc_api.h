@@ -17,7 +17,12 @@ long long lc_lua_mininteger(void);
    python.builtins, python.eval} (the latter two may be LC_NIL). */
 lc_runtime *lc_new(int rid, int libs, int use_seed, unsigned int seed);
 int lc_init_python(lc_runtime *rt, lc_val *objects, lc_val *out);
-void lc_close(lc_runtime *rt);
+/* lc_close frees the Lua state (then every entry point returns
+   LC_ERR_CLOSED); LC_ERR_DEPTH, and nothing done, while Lua runs (called
+   from a callback).  lc_free frees the rest, once nothing uses rt. */
+int lc_close(lc_runtime *rt);
+/* a runtime that is closed for good (lc_free does nothing to it) */
+lc_runtime *lc_closed_runtime(void);
 void lc_free(lc_runtime *rt);
 
 /* Locking (re-entrant, per runtime; waiting happens without the GIL). */
@@ -39,31 +44,43 @@ void lc_set_memory_limit(lc_runtime *rt, long long limit, int total);
 int lc_load(lc_runtime *rt, const char *code, size_t len, const char *name,
             const char *mode, lc_val *out);
 
-/* Calling (functions and callable objects) and coroutines. */
-int lc_call(lc_runtime *rt, int ref, lc_val *args, int nargs, lc_val *out, int nout);
+/* The result buffer of the calling thread (LC_NOUT values): the entry
+   points that return a packed result (enum lc_packed) leave there what does
+   not fit in it, and their error values. */
+#define LC_NOUT 64
+lc_val *lc_thread_out(void);
+
+/* Calling (functions and callable objects) and coroutines: packed results. */
+long long lc_call(lc_runtime *rt, int ref, lc_val *args, int nargs);
 /* the same for a chunk that lc_load compiled (ref): runs a new closure of it,
    as if the same code had been loaded again (see lc_fresh_chunk) */
-int lc_call_chunk(lc_runtime *rt, int ref, lc_val *args, int nargs, lc_val *out, int nout);
+long long lc_call_chunk(lc_runtime *rt, int ref, lc_val *args, int nargs);
 int lc_fetch(lc_val *out, int n);
 /* The strings of this thread's last results, one after the other (each
    followed by a NUL): for converting a batch of results in one go. */
 const char *lc_result_strings(size_t *len);
-/* the same with one argument of a common type (fewer crossings of fields) */
-int lc_call_i(lc_runtime *rt, int ref, long long i, lc_val *out, int nout);
-int lc_call_d(lc_runtime *rt, int ref, double d, lc_val *out, int nout);
-int lc_call_s(lc_runtime *rt, int ref, const char *s, size_t len, lc_val *out, int nout);
+/* the same with one argument of a common type, no struct to fill; an int
+   that Lua cannot hold exactly (Lua 5.1, LuaJIT: beyond 2^53) gives
+   LC_P_ERR with status LC_ERR_RANGE, and Python takes the general way */
+long long lc_call_i(lc_runtime *rt, int ref, long long i);
+long long lc_call_d(lc_runtime *rt, int ref, double d);
+long long lc_call_s(lc_runtime *rt, int ref, const char *s, size_t len);
 int lc_newthread(lc_runtime *rt, int fref, lc_val *out);
-int lc_resume(lc_runtime *rt, int coref, lc_val *args, int nargs, lc_val *out, int nout,
-              int *done);
+long long lc_resume(lc_runtime *rt, int coref, lc_val *args, int nargs);
+long long lc_resume_i(lc_runtime *rt, int coref, long long i);
 int lc_costatus(lc_runtime *rt, int coref);
 
 /* Tables and other objects. */
 int lc_globals(lc_runtime *rt, lc_val *out);
-int lc_getitem(lc_runtime *rt, int ref, lc_val *key, lc_val *out);
-int lc_getitem_i(lc_runtime *rt, int ref, long long key, lc_val *out);
-int lc_getitem_s(lc_runtime *rt, int ref, const char *key, size_t len, lc_val *out);
-int lc_setitem(lc_runtime *rt, int ref, lc_val *key, lc_val *value, lc_val *out);
-int lc_len(lc_runtime *rt, int ref, lc_val *out);
+long long lc_getitem(lc_runtime *rt, int ref, lc_val *key);
+long long lc_getitem_i(lc_runtime *rt, int ref, long long key);
+long long lc_getitem_s(lc_runtime *rt, int ref, const char *key, size_t len);
+/* status 0 or < 0 (the error in the thread's result buffer) */
+int lc_setitem(lc_runtime *rt, int ref, lc_val *key, lc_val *value);
+/* the same for an int key (as lc_call_i) and a value of a common kind:
+   vtag LC_NIL, LC_BOOL or LC_INT (vi), LC_FLOAT (vd) */
+int lc_setitem_i(lc_runtime *rt, int ref, long long key, int vtag, long long vi, double vd);
+long long lc_len(lc_runtime *rt, int ref);
 int lc_next(lc_runtime *rt, int ref, int *cursor, int what, lc_val *out, int cap);
 int lc_tostring(lc_runtime *rt, int ref, lc_val *out);
 int lc_fill_table(lc_runtime *rt, int ref, lc_val *items, int npairs, lc_val *out);

@@ -13,6 +13,60 @@ LC_TLS int tls_nvals;
 LC_TLS char *tls_str;
 LC_TLS size_t tls_str_cap;
 LC_TLS size_t tls_str_len;      /* bytes of tls_str the last results use */
+LC_TLS lc_val *tls_out;         /* lc_thread_out(), freed when the thread ends */
+
+static pthread_key_t lc_out_key;
+static pthread_once_t lc_out_once = PTHREAD_ONCE_INIT;
+
+static void lc_make_out_key(void)
+{
+    pthread_key_create(&lc_out_key, free);
+}
+
+lc_val *lc_thread_out(void)
+{
+    if (tls_out == NULL) {
+        pthread_once(&lc_out_once, lc_make_out_key);
+        tls_out = (lc_val *)calloc(LC_NOUT, sizeof(lc_val));
+        if (tls_out == NULL)
+            abort();          /* (as lc_copy_strings: 2 KiB per thread) */
+        pthread_setspecific(lc_out_key, tls_out);
+    }
+    return tls_out;
+}
+
+/* r (a count of results in out, or a status) as a packed result. */
+#define LC_PACK(x, kind) ((long long)((unsigned long long)(x) << 3) | (kind))
+#define LC_PACK_MAX (1LL << 60)
+static long long lc_packed(int r, const lc_val *out)
+{
+    if (r == 1) {
+        switch (out->tag) {
+        case LC_NIL:
+            return LC_P_NIL;
+        case LC_BOOL:
+            return LC_PACK(out->i != 0, LC_P_BOOL);
+        case LC_INT:
+            if (out->i >= -LC_PACK_MAX && out->i < LC_PACK_MAX)
+                return LC_PACK(out->i, LC_P_INT);
+            break;
+#if !LC_HAS_INTEGERS
+        case LC_FLOAT:        /* whole numbers are ints in Python (_convert.py) */
+            if (out->d >= -9007199254740991.0 && out->d <= 9007199254740991.0
+                    && out->d == (double)(long long)out->d)
+                return LC_PACK((long long)out->d, LC_P_INT);
+            break;
+#endif
+        case LC_REF:
+            return LC_PACK(out->i << 4 | out->aux, LC_P_REF);
+        }
+    } else if (r == 0) {
+        return LC_P_NIL;
+    } else if (r < 0) {
+        return LC_PACK(r, LC_P_ERR);
+    }
+    return LC_PACK(r, LC_P_OUT);
+}
 
 static void lc_pushhandle(lua_State *L, long long h)
 {

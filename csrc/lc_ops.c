@@ -126,48 +126,62 @@ static int fn_call(lua_State *L, lc_ctx *c)
     return 0;
 }
 
-int lc_call(lc_runtime *rt, int ref, lc_val *args, int nargs, lc_val *out, int nout)
+static long long lc_call_with(lc_runtime *rt, int ref, lc_val *args, int nargs, int chunk)
 {
     lc_ctx c;
-    lc_ctx_init(&c, fn_call, ref, out, nout);
+    lc_val *out = lc_thread_out();
+    lc_ctx_init(&c, fn_call, ref, out, LC_NOUT);
     c.args = args;
     c.nargs = nargs;
-    return lc_op(rt, &c, args, nargs);
+    c.what = chunk;
+    return lc_packed(lc_op(rt, &c, args, nargs), out);
 }
 
-int lc_call_chunk(lc_runtime *rt, int ref, lc_val *args, int nargs, lc_val *out, int nout)
+long long lc_call(lc_runtime *rt, int ref, lc_val *args, int nargs)
 {
-    lc_ctx c;
-    lc_ctx_init(&c, fn_call, ref, out, nout);
-    c.args = args;
-    c.nargs = nargs;
-    c.what = 1;
-    return lc_op(rt, &c, args, nargs);
+    return lc_call_with(rt, ref, args, nargs, 0);
 }
 
-int lc_call_i(lc_runtime *rt, int ref, long long i, lc_val *out, int nout)
+long long lc_call_chunk(lc_runtime *rt, int ref, lc_val *args, int nargs)
+{
+    return lc_call_with(rt, ref, args, nargs, 1);
+}
+
+/* An int argument as an lc_val: 0 if Lua cannot hold it exactly. */
+static int lc_int_val(long long i, lc_val *v)
+{
+#if !LC_HAS_INTEGERS
+    if (i < -9007199254740991LL || i > 9007199254740991LL)
+        return 0;
+#endif
+    v->tag = LC_INT;
+    v->i = i;
+    return 1;
+}
+
+long long lc_call_i(lc_runtime *rt, int ref, long long i)
 {
     lc_val v;
-    v.tag = LC_INT;
-    v.i = i;
-    return lc_call(rt, ref, &v, 1, out, nout);
+    if (!lc_int_val(i, &v))
+        return LC_PACK(LC_ERR_RANGE, LC_P_ERR);
+    return lc_call_with(rt, ref, &v, 1, 0);
 }
 
-int lc_call_d(lc_runtime *rt, int ref, double d, lc_val *out, int nout)
+long long lc_call_d(lc_runtime *rt, int ref, double d)
 {
     lc_val v;
     v.tag = LC_FLOAT;
     v.d = d;
-    return lc_call(rt, ref, &v, 1, out, nout);
+    return lc_call_with(rt, ref, &v, 1, 0);
 }
 
-int lc_call_s(lc_runtime *rt, int ref, const char *s, size_t len, lc_val *out, int nout)
+long long lc_call_s(lc_runtime *rt, int ref, const char *s, size_t len)
 {
     lc_val v;
     v.tag = LC_STR;
     v.s = s;
     v.i = (long long)len;
-    return lc_call(rt, ref, &v, 1, out, nout);
+    return lc_call_with(rt, ref, &v, 1, 0);
 }
 
 /* ---- coroutines --------------------------------------------------------------- */
@@ -283,16 +297,31 @@ static int fn_resume(lua_State *L, lc_ctx *c)
     return 0;
 }
 
-int lc_resume(lc_runtime *rt, int coref, lc_val *args, int nargs, lc_val *out, int nout,
-              int *done)
+long long lc_resume(lc_runtime *rt, int coref, lc_val *args, int nargs)
 {
     lc_ctx c;
-    *done = 0;
-    lc_ctx_init(&c, fn_resume, coref, out, nout);
-    c.cursor = done;
+    lc_val *out = lc_thread_out();
+    int done = 0, r;
+    long long p;
+    lc_ctx_init(&c, fn_resume, coref, out, LC_NOUT);
+    c.cursor = &done;
     c.args = args;
     c.nargs = nargs;
-    return lc_op(rt, &c, args, nargs);
+    r = lc_op(rt, &c, args, nargs);
+    if (r == 1 && !done) {        /* the common case: one value yielded */
+        p = lc_packed(r, out);
+        if ((p & 7) != LC_P_OUT)
+            return p;
+    }
+    return r < 0 ? LC_PACK(r, LC_P_ERR) : LC_PACK(r << 1 | done, LC_P_OUT);
+}
+
+long long lc_resume_i(lc_runtime *rt, int coref, long long i)
+{
+    lc_val v;
+    if (!lc_int_val(i, &v))
+        return LC_PACK(LC_ERR_RANGE, LC_P_ERR);
+    return lc_resume(rt, coref, &v, 1);
 }
 
 /* ---- tables and other objects -------------------------------------------------- */
@@ -461,31 +490,32 @@ static int fn_getitem(lua_State *L, lc_ctx *c)
     return 0;
 }
 
-int lc_getitem(lc_runtime *rt, int ref, lc_val *key, lc_val *out)
+long long lc_getitem(lc_runtime *rt, int ref, lc_val *key)
 {
     lc_ctx c;
+    lc_val *out = lc_thread_out();
     if (lc_fast_getitem(rt, ref, key, out))
-        return 1;
+        return lc_packed(1, out);
     lc_ctx_init(&c, fn_getitem, ref, out, 1);
     c.args = key;
-    return lc_op(rt, &c, key, 1);
+    return lc_packed(lc_op(rt, &c, key, 1), out);
 }
 
-int lc_getitem_i(lc_runtime *rt, int ref, long long key, lc_val *out)
+long long lc_getitem_i(lc_runtime *rt, int ref, long long key)
 {
     lc_val v;
-    v.tag = LC_INT;
-    v.i = key;
-    return lc_getitem(rt, ref, &v, out);
+    if (!lc_int_val(key, &v))
+        return LC_PACK(LC_ERR_RANGE, LC_P_ERR);
+    return lc_getitem(rt, ref, &v);
 }
 
-int lc_getitem_s(lc_runtime *rt, int ref, const char *key, size_t len, lc_val *out)
+long long lc_getitem_s(lc_runtime *rt, int ref, const char *key, size_t len)
 {
     lc_val v;
     v.tag = LC_STR;
     v.s = key;
     v.i = (long long)len;
-    return lc_getitem(rt, ref, &v, out);
+    return lc_getitem(rt, ref, &v);
 }
 
 static int fn_setitem(lua_State *L, lc_ctx *c)
@@ -499,7 +529,7 @@ static int fn_setitem(lua_State *L, lc_ctx *c)
     return 0;
 }
 
-int lc_setitem(lc_runtime *rt, int ref, lc_val *key, lc_val *value, lc_val *out)
+int lc_setitem(lc_runtime *rt, int ref, lc_val *key, lc_val *value)
 {
     lc_ctx c;
     lc_val kv[2];
@@ -507,9 +537,20 @@ int lc_setitem(lc_runtime *rt, int ref, lc_val *key, lc_val *value, lc_val *out)
         return 0;
     kv[0] = *key;
     kv[1] = *value;
-    lc_ctx_init(&c, fn_setitem, ref, out, 0);
+    lc_ctx_init(&c, fn_setitem, ref, lc_thread_out(), 0);
     c.args = kv;
     return lc_op(rt, &c, kv, 2);
+}
+
+int lc_setitem_i(lc_runtime *rt, int ref, long long key, int vtag, long long vi, double vd)
+{
+    lc_val k, v;
+    if (!lc_int_val(key, &k) || (vtag == LC_INT && !lc_int_val(vi, &v)))
+        return LC_ERR_RANGE;
+    v.tag = vtag == LC_BOOL || vtag == LC_INT || vtag == LC_FLOAT ? vtag : LC_NIL;
+    v.i = vi;
+    v.d = vd;
+    return lc_setitem(rt, ref, &k, &v);
 }
 
 static int fn_len(lua_State *L, lc_ctx *c)
@@ -520,11 +561,12 @@ static int fn_len(lua_State *L, lc_ctx *c)
     return 0;
 }
 
-int lc_len(lc_runtime *rt, int ref, lc_val *out)
+long long lc_len(lc_runtime *rt, int ref)
 {
     lc_ctx c;
+    lc_val *out = lc_thread_out();
     lc_ctx_init(&c, fn_len, ref, out, 1);
-    return lc_op(rt, &c, NULL, 0);
+    return lc_packed(lc_op(rt, &c, NULL, 0), out);
 }
 
 /* Raw iteration in batches.  *cursor is a registry slot holding the last key

@@ -466,9 +466,13 @@ lc_runtime *lc_new(int rid, int libs, int use_seed, unsigned int seed)
     return rt;
 }
 
-void lc_close(lc_runtime *rt)
+int lc_close(lc_runtime *rt)
 {
     pthread_mutex_lock(&rt->lock);
+    if (rt->depth > 0) {      /* Lua runs below us, in this thread (a callback) */
+        pthread_mutex_unlock(&rt->lock);
+        return LC_ERR_DEPTH;
+    }
     if (!rt->closed) {
         pthread_mutex_lock(&rt->qlock);
         rt->closed = 1;
@@ -479,10 +483,38 @@ void lc_close(lc_runtime *rt)
         rt->L = NULL;
     }
     pthread_mutex_unlock(&rt->lock);
+    return 0;
+}
+
+/* A runtime closed for good, shared: what Python's LuaRuntime points at once
+   its own is freed, so that a wrapper that outlives it (finalizers of a
+   cycle run in any order) gets LC_ERR_CLOSED instead of freed memory. */
+static lc_runtime lc_closed_rt;
+static pthread_once_t lc_closed_once = PTHREAD_ONCE_INIT;
+
+static void lc_init_closed_runtime(void)
+{
+    pthread_mutexattr_t attr;
+    pthread_mutexattr_init(&attr);
+    pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_RECURSIVE);
+    pthread_mutex_init(&lc_closed_rt.lock, &attr);
+    pthread_mutexattr_destroy(&attr);
+    pthread_mutex_init(&lc_closed_rt.qlock, NULL);
+    lc_closed_rt.closed = 1;
+    lc_closed_rt.none_ref = LUA_NOREF;
+    lc_closed_rt.max_instructions = lc_closed_rt.budget = -1;
+}
+
+lc_runtime *lc_closed_runtime(void)
+{
+    pthread_once(&lc_closed_once, lc_init_closed_runtime);
+    return &lc_closed_rt;
 }
 
 void lc_free(lc_runtime *rt)
 {
+    if (rt == &lc_closed_rt)
+        return;
     if (rt->L != NULL)
         lc_close(rt);
     pthread_mutex_destroy(&rt->lock);

@@ -72,7 +72,8 @@ enum lc_status {
     LC_ERR_DEAD = -7,     /* resuming a dead coroutine */
     LC_ERR_INSTRUCTIONS = -8,  /* the instruction limit stopped Lua */
     LC_ERR_TIME = -9,     /* the time limit stopped Lua */
-    LC_ERR_INTERRUPTED = -10   /* lc_interrupt() stopped Lua */
+    LC_ERR_INTERRUPTED = -10,  /* lc_interrupt() stopped Lua */
+    LC_ERR_RANGE = -11    /* a fast path's number does not fit: take the general way */
 };
 
 /* Why Lua is being stopped (lc_runtime.stop). */
@@ -133,6 +134,21 @@ enum lc_lib {
     LC_LIB_JIT = 2048,
     LC_LIB_FFI = 4096,
     LC_LIB_ALL = 8191
+};
+
+/* A packed result: the entry points that return `long long` give their one
+   result, when it is of a common kind, in the return value itself, so that
+   Python reads no struct field for it.  The low 3 bits say what the rest
+   (r >> 3, an arithmetic shift) holds: */
+enum lc_packed {
+    LC_P_INT = 0,    /* the integer (those of 61 bits; Lua 5.1 and LuaJIT: whole
+                        numbers within 2^53, as Python gets them) */
+    LC_P_NIL = 1,    /* nil, or no result at all: 0 */
+    LC_P_BOOL = 2,   /* 0 or 1 */
+    LC_P_REF = 3,    /* registry reference << 4 | Lua type */
+    LC_P_OUT = 4,    /* the number of results, in this thread's result buffer
+                        (lc_thread_out); lc_resume: number << 1 | finished */
+    LC_P_ERR = 5     /* the (negative) status; the error in the result buffer */
 };
 
 typedef struct lc_runtime lc_runtime;

@@ -6,7 +6,9 @@ import os
 import sys
 import threading
 
-BUFFER_SIZE = 64          # lc_val slots in each per-thread buffer
+from . import _constants
+
+BUFFER_SIZE = _constants.NOUT    # lc_val slots in each per-thread buffer
 
 _backends = {}
 _lock = threading.Lock()
@@ -14,14 +16,16 @@ _lock = threading.Lock()
 
 class _Buffers(object):
     """A thread's own argument and result arrays (so that no allocation is
-    needed per call, and threads never share them).  out0, args0 and args1
-    point at single elements: reading a field through them creates no cdata
-    object (out[0] would, every time)."""
+    needed per call, and threads never share them).  `out` is the thread's
+    result buffer in C (lc_thread_out), where the entry points with packed
+    results leave the rest.  out0, args0 and args1 point at single elements:
+    reading a field through them creates no cdata object (out[0] would,
+    every time)."""
     __slots__ = ("args", "out", "int1", "out0", "args0", "args1")
 
-    def __init__(self, ffi):
+    def __init__(self, ffi, lib):
         self.args = ffi.new("lc_val[]", BUFFER_SIZE)
-        self.out = ffi.new("lc_val[]", BUFFER_SIZE)
+        self.out = lib.lc_thread_out()
         self.int1 = ffi.new("int *")
         self.out0 = ffi.addressof(self.out, 0)
         self.args0 = ffi.addressof(self.args, 0)
@@ -36,6 +40,7 @@ class Backend(object):
         self.name = name
         self.ffi = ffi = module.ffi
         self.lib = lib = module.lib
+        _constants.check(lib)
         num = lib.lc_lua_version_num()
         self.version = (num // 100, num % 100)
         self.has_integers = num >= 503
@@ -48,6 +53,8 @@ class Backend(object):
             [impl.split()[0], ".".join(impl.split()[1].split(".")[:2])])
         self.maxinteger = lib.lc_lua_maxinteger() if self.has_integers else 2 ** 63 - 1
         self.mininteger = lib.lc_lua_mininteger() if self.has_integers else -2 ** 63
+        # what a LuaRuntime's _ptr becomes when its Lua state is freed
+        self.closed_runtime = lib.lc_closed_runtime()
         self.runtimes = {}        # runtime id -> weak reference to the LuaRuntime
         self.new_runtimes = 0     # PyPy: runtimes made since the last Lua memory check
         self.lua_memory_mark = 0  # PyPy: the live runtimes' Lua memory after the last collection
@@ -60,7 +67,7 @@ class Backend(object):
         try:
             return self._tls.buffers
         except AttributeError:
-            b = self._tls.buffers = _Buffers(self.ffi)
+            b = self._tls.buffers = _Buffers(self.ffi, self.lib)
             return b
 
     def _dispatch(self, rid, op, args, nargs, out, nout):

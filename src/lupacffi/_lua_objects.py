@@ -10,7 +10,15 @@ reference (``_ref``); both names are used by the rest of the package.  The
 other per-wrapper fields have dunder names because ``t.name`` looks up
 non-dunder names in the Lua table.
 """
+from ._constants import BOOL as _BOOL
+from ._constants import ERR_RANGE as _ERR_RANGE
+from ._constants import FLOAT as _FLOAT
+from ._constants import INT as _INT
 from ._constants import LUA_NOREF as _LUA_NOREF
+from ._constants import NIL as _NIL
+from ._constants import NOUT as _NOUT
+from ._constants import P_ERR as _P_ERR
+from ._constants import P_OUT as _P_OUT
 from ._constants import STR as _STR
 from ._constants import TFUNCTION as _TFUNCTION
 from ._constants import TLIGHTUSERDATA as _TLIGHTUSERDATA
@@ -28,16 +36,20 @@ _CO_DEAD, _CO_NEW, _CO_SUSPENDED, _CO_RUNNING, _CO_FAILED = 0, 1, 2, 3, 4
 _set = object.__setattr__
 _NO_ACCESS = "item/attribute access not supported on functions"
 
+# The hot paths (calls, t[k], t[k] = v, send) call the C entry point
+# themselves, one Python frame per operation.  Those take the common
+# argument types as C scalars and give one result of a common kind packed in
+# their return value r (csrc/lc_types.h, enum lc_packed): r & 7 == 0 is an
+# int, r >> 3; anything else goes to LuaRuntime._unpack.  _RANGE is what
+# they return for a number Lua cannot hold exactly (and what an int too
+# large for C stands for here): the general path then handles it.  A closed
+# runtime needs no check: C answers LC_ERR_CLOSED.
+_RANGE = (_ERR_RANGE << 3) | _P_ERR
+_SCALAR_TAGS = {int: _INT, float: _FLOAT, bool: _BOOL, type(None): _NIL}
+
 
 def _is_dunder(name):
     return name[:2] == "__" and name[-2:] == "__"
-
-
-def _live(rt):
-    """rt, unless its Lua state is gone (then a LuaError, never a crash)."""
-    if rt._ptr is None:
-        raise LuaError("the Lua runtime is closed")
-    return rt
 
 
 class _LuaObject(object):
@@ -95,8 +107,8 @@ class _LuaObject(object):
     def __str__(self):
         """Lua's tostring() when the value has a __tostring metamethod,
         otherwise the same text as repr()."""
-        rt = _live(self._rt)
-        out = rt._backend.buffers().out
+        rt = self._rt
+        out = rt._buffers().out
         n = rt._lib.lc_tostring(rt._ptr, self._ref, out)
         if n < 0:
             raise rt._error(n, out)
@@ -116,15 +128,41 @@ class _LuaObject(object):
 
     # ---- operations through Lua ----
     def __call__(self, *args):
-        return _live(self._rt)._call(self._ref, args)
+        rt = self._rt
+        if len(args) == 1 and type(args[0]) is int:
+            try:
+                r = rt._lib.lc_call_i(rt._ptr, self._ref, args[0])
+            except OverflowError:
+                r = _RANGE
+            if r & 7 == 0:
+                return r >> 3
+            if r != _RANGE:
+                return rt._unpack(r)
+        return rt._call(self._ref, args)
 
     def __getitem__(self, key):
-        return _live(self._rt)._getitem(self._ref, key)
+        rt = self._rt
+        t = type(key)
+        if t is int:
+            try:
+                r = rt._lib.lc_getitem_i(rt._ptr, self._ref, key)
+            except OverflowError:
+                r = _RANGE
+        elif t is str and rt._encoding is not None:
+            key = key.encode(rt._encoding)
+            r = rt._lib.lc_getitem_s(rt._ptr, self._ref, key, len(key))
+        else:
+            return rt._getitem(self._ref, key)
+        if r & 7 == 0:
+            return r >> 3
+        if r != _RANGE:
+            return rt._unpack(r)
+        return rt._getitem(self._ref, key)
 
     def __getattr__(self, name):
         if _is_dunder(name):
             raise AttributeError(name)
-        return _live(self._rt)._getitem(self._ref, name)
+        return self._rt._getitem(self._ref, name)
 
     def __setattr__(self, name, value):
         raise AttributeError("'%s' object has no attribute %r" % (type(self).__name__, name))
@@ -133,7 +171,9 @@ class _LuaObject(object):
         raise AttributeError("'%s' object has no attribute %r" % (type(self).__name__, name))
 
     def __len__(self):
-        return _live(self._rt)._len(self._ref)
+        rt = self._rt
+        r = rt._lib.lc_len(rt._ptr, self._ref)
+        return r >> 3 if r & 7 == 0 else rt._unpack(r)
 
     def __iter__(self):
         raise TypeError("iteration is only supported for tables")
@@ -163,23 +203,41 @@ class _LuaTable(_LuaObject):
     def __getattr__(self, name):
         if _is_dunder(name):
             raise AttributeError(name)
-        return _live(self._rt)._getitem(self._ref, name)
+        return self[name]
 
     def __setattr__(self, name, value):
         if _is_dunder(name):
             raise TypeError("cannot set attribute %r of a Lua table" % (name,))
-        _live(self._rt)._setitem(self._ref, name, value)
+        self._rt._setitem(self._ref, name, value)
 
     def __delattr__(self, name):
         if _is_dunder(name):
             raise TypeError("cannot delete attribute %r of a Lua table" % (name,))
-        _live(self._rt)._setitem(self._ref, name, None)
+        self._rt._setitem(self._ref, name, None)
 
     def __setitem__(self, key, value):
-        _live(self._rt)._setitem(self._ref, key, value)
+        rt = self._rt
+        if type(key) is int:
+            tag = _SCALAR_TAGS.get(type(value))
+            try:
+                if tag == _INT:
+                    r = rt._lib.lc_setitem_i(rt._ptr, self._ref, key, tag, value, 0.0)
+                elif tag == _FLOAT:
+                    r = rt._lib.lc_setitem_i(rt._ptr, self._ref, key, tag, 0, value)
+                elif tag is not None:     # True, False, None
+                    r = rt._lib.lc_setitem_i(rt._ptr, self._ref, key, tag, value is True, 0.0)
+                else:
+                    r = _ERR_RANGE
+            except OverflowError:
+                r = _ERR_RANGE
+            if r == 0:
+                return
+            if r != _ERR_RANGE:
+                raise rt._error(r, rt._buffers().out)
+        rt._setitem(self._ref, key, value)
 
     def __delitem__(self, key):
-        _live(self._rt)._setitem(self._ref, key, None)
+        self._rt._setitem(self._ref, key, None)
 
     def __contains__(self, key):
         for k in _LuaIter(self, 1):
@@ -224,12 +282,12 @@ class _LuaFunction(_NoAccess):
 
     def coroutine(self, *args):
         """A new coroutine (a _LuaThread) that runs this function with args."""
-        return _live(self._rt)._new_coroutine(self._ref, args)
+        return self._rt._new_coroutine(self._ref, args)
 
     async def call_async(self, *args):
         """``await f.call_async(*args)``: calls the function with async Python
         functions callable from Lua (the same as LuaRuntime.call_async)."""
-        return await _live(self._rt).call_async(self, *args)
+        return await self._rt.call_async(self, *args)
 
 
 class _LuaCoroutineFunction(_LuaFunction):
@@ -274,6 +332,19 @@ class _LuaThread(_NoAccess):
 
     def send(self, value):
         """Resumes the coroutine with value and returns what it yields next."""
+        if type(value) is int and self._state == _CO_SUSPENDED:
+            rt = self._rt
+            try:
+                r = rt._lib.lc_resume_i(rt._ptr, self._ref, value)
+            except OverflowError:
+                r = _RANGE
+            if r & 7 == 0:            # one int yielded
+                return r >> 3
+            if r != _RANGE:
+                return self._resumed(r)
+        return self._send(value)
+
+    def _send(self, value):
         state = self._state
         if state is None or state == _CO_DEAD or state == _CO_FAILED:
             state = self._check_resumable(state)
@@ -289,12 +360,23 @@ class _LuaThread(_NoAccess):
             args = value
         else:
             args = (value,)
-        rt = _live(self._rt)
-        try:
-            result, done, count = rt._resume(self._ref, args)
-        except BaseException:
-            self._after_error()
-            raise
+        return self._resumed(self._rt._resume_packed(self._ref, args))
+
+    def _resumed(self, r):
+        """What send() returns for packed result r of lc_resume (see
+        csrc/lc_ops.c): the values yielded, or returned at the end."""
+        kind = r & 7
+        if kind == _P_ERR:
+            try:
+                raise self._rt._error(r >> 3, self._rt._buffers().out)
+            except BaseException:
+                self._after_error()
+                raise
+        if kind != _P_OUT:            # one value yielded
+            return self._rt._unpack(r)
+        count, done = r >> 4, r & 8
+        rt = self._rt
+        result = rt._results(count, rt._buffers().out, _NOUT)
         if done:
             _set(self, "_state", _CO_DEAD)
             if count == 0:
@@ -306,7 +388,7 @@ class _LuaThread(_NoAccess):
         gives a new coroutine of the same function with them (as in lupa)."""
         if self._args is not None:    # f.coroutine(...): Lua cannot call a thread
             return _LuaObject.__call__(self, *args)
-        return _live(self._rt)._new_coroutine(self._ref, args)
+        return self._rt._new_coroutine(self._ref, args)
 
     def _check_resumable(self, state):
         if state is None:             # made in Lua: ask where it stands
@@ -330,19 +412,20 @@ class _LuaThread(_NoAccess):
             _set(self, "_state", _CO_FAILED)
 
     def _status(self):
-        rt = _live(self._rt)
+        rt = self._rt
         status = rt._lib.lc_costatus(rt._ptr, self._ref)
         if status < 0:
-            raise rt._error(status, rt._backend.buffers().out)
+            raise rt._error(status, rt._buffers().out)
         return status
 
     def __bool__(self):
         state = self._state
         if state == _CO_DEAD or state == _CO_FAILED:
             return False
-        if self._rt._ptr is None:
+        try:
+            return self._status() in (_CO_NEW, _CO_SUSPENDED, _CO_RUNNING)
+        except LuaError:      # the runtime is closed
             return False
-        return self._status() in (_CO_NEW, _CO_SUSPENDED, _CO_RUNNING)
 
 
 _BIG_BATCH = 1024       # lc_vals per batch once a table turned out to be big
@@ -374,15 +457,16 @@ class _LuaIter(object):
         if cursor is False:           # finished
             raise StopIteration
         table = self._table
-        rt = _live(table._rt)
+        rt = table._rt
         if cursor is None:          # the first batch: most tables are small
             cursor = self._cursor = rt._ffi.new("int *", _LUA_NOREF)
-            out = rt._backend.buffers().out
+            out = rt._buffers().out
         else:         # a big table: bigger batches, in a buffer of our own
             out = self._out
             if out is None:
                 out = self._out = rt._ffi.new("lc_val[]", _BIG_BATCH)
-        n = rt._lib.lc_next(rt._ptr, table._ref, cursor, self._what, out, len(out))
+        n = rt._lib.lc_next(rt._ptr, table._ref, cursor, self._what, out,
+                            _NOUT if out is not self._out else _BIG_BATCH)
         if n <= 0 or cursor[0] == _LUA_NOREF:     # an error, or the last batch
             self._finish()
         if n < 0:

@@ -11,9 +11,10 @@ import weakref
 from . import _async, _cycles
 from ._backend import BUFFER_SIZE, get_backend
 from ._bridge import Bridge
-from ._constants import ERR_SYNTAX, LIB_ALL, LUA_NOREF, NONE, PYOBJ
+from ._constants import (ERR_INTERRUPTED, ERR_SYNTAX, LIB_ALL, LUA_NOREF, NONE, P_BOOL, P_INT,
+                         P_NIL, P_OUT, P_REF, PYOBJ)
 from ._convert import Converter
-from ._lua_objects import _LuaThread
+from ._lua_objects import _LuaThread, _wrap
 from .errors import LuaError, LuaInterrupted, LuaMemoryError
 _runtime_ids = itertools.count(1)
 _KEEP = object()          # limits(): keep the current value
@@ -22,7 +23,6 @@ _CoroutineType = types.CoroutineType
 _DEFAULT_NAME = b"<python>"
 _CHUNK_CACHE_SIZE = 64    # compiled chunks kept per runtime for eval()/execute()
 _CHUNK_MAX_LEN = 4096     # longer code is compiled every time
-_ERR_INTERRUPTED = -10    # csrc/lc_types.h LC_ERR_INTERRUPTED
 
 
 def _is_plain_name(value):
@@ -89,6 +89,7 @@ class LuaRuntime(Converter, Bridge):
 
         self._ffi = backend.ffi
         self._lib = lib = backend.lib
+        self._null = backend.ffi.NULL
         self._encoding = encoding
         self._source_encoding = source_encoding or encoding or "utf-8"
         self._attribute_filter = attribute_filter
@@ -155,19 +156,37 @@ class LuaRuntime(Converter, Bridge):
                 objects[k].i = id(value)
                 self._objects[id(value)] = value
                 keep.append(value)
-        out = self._backend.buffers().out
+        out = self._buffers().out
         r = self._lib.lc_init_python(self._ptr, objects, out)
         if r < 0:
             raise self._error(r, out)
 
     def __del__(self):
-        ptr, self._ptr = getattr(self, "_ptr", None), None
-        if ptr is not None:
+        ptr = getattr(self, "_ptr", None)
+        if ptr is not None and ptr != self._backend.closed_runtime:
+            # what is left (wrappers in the same garbage cycle) finds it closed
+            self._ptr = self._backend.closed_runtime
             try:
                 self._lib.lc_free(ptr)
                 self._backend.runtimes.pop(self._rid, None)
             except Exception:     # interpreter shutdown
                 pass
+
+    def close(self):
+        """Frees the Lua state now: its memory, and the Python objects Lua
+        held.  Afterwards every use of the runtime and of its Lua objects
+        raises LuaError ("the Lua runtime is closed"); closing again does
+        nothing.  Not from inside Lua (a callback): that raises LuaError.
+        ``with LuaRuntime() as lua:`` closes it at the end of the block."""
+        if self._lib.lc_close(self._ptr) < 0:
+            raise LuaError("cannot close the Lua runtime while Lua code runs in it")
+        self._chunks = None       # (their references are gone with the state)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.close()
 
     # ---- properties -------------------------------------------------------
     @property
@@ -187,11 +206,23 @@ class LuaRuntime(Converter, Bridge):
 
     def execute(self, lua_code, *args, name=None, mode=None):
         """Runs a chunk of Lua code with args (``...``) and returns its results."""
+        chunks = self._chunks
+        if chunks is not None and not args and type(lua_code) is str and name is mode is None:
+            chunk = chunks[0].get(lua_code)     # (held: keeps the reference alive)
+            if chunk is not None:
+                r = self._lib.lc_call_chunk(self._ptr, chunk._ref, self._null, 0)
+                return r >> 3 if r & 7 == 0 else self._unpack(r)
         chunk = self._chunk(lua_code, name, mode, False)
-        return self._run_chunk(chunk._ref, args)    # `chunk` keeps the reference alive
+        return self._run_chunk(chunk._ref, args)
 
     def eval(self, lua_code, *args, name=None, mode=None):
         """Evaluates a Lua expression and returns its value(s)."""
+        chunks = self._chunks
+        if chunks is not None and not args and type(lua_code) is str and name is mode is None:
+            chunk = chunks[1].get(lua_code)
+            if chunk is not None:
+                r = self._lib.lc_call_chunk(self._ptr, chunk._ref, self._null, 0)
+                return r >> 3 if r & 7 == 0 else self._unpack(r)
         chunk = self._chunk(lua_code, name, mode, True)
         return self._run_chunk(chunk._ref, args)
 
@@ -235,16 +266,11 @@ class LuaRuntime(Converter, Bridge):
         """Runs a new closure of chunk ref with args (see _chunk)."""
         if not self._plain_chunks:
             return self._call(ref, args)
-        b = self._buffers()
         if args:
-            r = self._call_any(ref, args, b, self._lib.lc_call_chunk)
+            r = self._call_any(ref, args, self._lib.lc_call_chunk)
         else:
-            r = self._lib.lc_call_chunk(self._ptr, ref, b.args, 0, b.out, BUFFER_SIZE)
-        if r == 1:
-            return self._value1(b.out0)
-        if r < 0:
-            raise self._error(r, b.out)
-        return self._results(r, b.out, BUFFER_SIZE)
+            r = self._lib.lc_call_chunk(self._ptr, ref, self._null, 0)
+        return r >> 3 if r & 7 == 0 else self._unpack(r)
 
     def _load(self, code, name, mode, prefix):
         code = _as_bytes(code, "code", self._source_encoding)
@@ -255,7 +281,7 @@ class LuaRuntime(Converter, Bridge):
             mode = mode.encode("ascii") if isinstance(mode, str) else mode
         else:
             mode = self._ffi.NULL
-        out = self._backend.buffers().out
+        out = self._buffers().out
         r = self._lib.lc_load(self._ptr, code, len(code), name, mode, out)
         if r < 0:
             raise self._error(r, out, prefix if r == ERR_SYNTAX else "")
@@ -273,7 +299,7 @@ class LuaRuntime(Converter, Bridge):
 
     def globals(self):
         """The table of Lua's global variables."""
-        out = self._backend.buffers().out
+        out = self._buffers().out
         r = self._lib.lc_globals(self._ptr, out)
         if r < 0:
             raise self._error(r, out)
@@ -307,7 +333,7 @@ class LuaRuntime(Converter, Bridge):
                 pyobjs = True
             if to_val(vals[2 * k + 1], value, keep):
                 pyobjs = True
-        out = self._backend.buffers().out
+        out = self._buffers().out
         if pyobjs:
             r = self._locked(keep, self._lib.lc_fill_table, ref, vals, n, out)
         else:
@@ -419,7 +445,7 @@ class LuaRuntime(Converter, Bridge):
         return ptr is not None and bool(self._lib.lc_interrupt(ptr))
 
     def _error(self, status, out, prefix=""):
-        if status == _ERR_INTERRUPTED:
+        if status == ERR_INTERRUPTED:
             return LuaInterrupted()
         return Converter._error(self, status, out, prefix)
 
@@ -449,7 +475,7 @@ class LuaRuntime(Converter, Bridge):
         return results
 
     def _pyobj_metatable(self):
-        out = self._backend.buffers().out
+        out = self._buffers().out
         r = self._lib.lc_pyobj_metatable(self._ptr, out)
         if r < 0:
             raise self._error(r, out)
@@ -486,65 +512,68 @@ class LuaRuntime(Converter, Bridge):
         except AttributeError:
             return self._backend.buffers()
 
-    def _call(self, ref, args):
-        """Calls the Lua value `ref` (fast paths for no argument and for one
-        int, float or string)."""
-        b = self._buffers()
-        lib = self._lib
-        n = len(args)
-        if n == 1:
-            a = args[0]
-            t = type(a)
-            if t is int and self._minint <= a <= self._maxint:
-                r = lib.lc_call_i(self._ptr, ref, a, b.out, BUFFER_SIZE)
-            elif t is str and self._encoding is not None:
-                a = a.encode(self._encoding)
-                r = lib.lc_call_s(self._ptr, ref, a, len(a), b.out, BUFFER_SIZE)
-            elif t is float:
-                r = lib.lc_call_d(self._ptr, ref, a, b.out, BUFFER_SIZE)
-            elif t is bytes:
-                r = lib.lc_call_s(self._ptr, ref, a, len(a), b.out, BUFFER_SIZE)
-            else:
-                r = self._call_any(ref, args, b, lib.lc_call)
-        elif n == 0:
-            r = lib.lc_call(self._ptr, ref, b.args, 0, b.out, BUFFER_SIZE)
-        else:
-            r = self._call_any(ref, args, b, lib.lc_call)
-        if r == 1:
-            return self._value1(b.out0)
-        if r < 0:
-            raise self._error(r, b.out)
-        return self._results(r, b.out, BUFFER_SIZE)
+    def _unpack(self, r):
+        """The value of packed result r (csrc/lc_types.h, enum lc_packed),
+        raising the error it reports."""
+        kind = r & 7
+        if kind == P_NIL:
+            return None
+        if kind == P_REF:
+            r >>= 3
+            return _wrap(self, r >> 4, r & 15)
+        if kind == P_OUT:
+            return self._results(r >> 3, self._buffers().out, BUFFER_SIZE)
+        if kind == P_BOOL:
+            return r > 7
+        if kind == P_INT:
+            return r >> 3
+        raise self._error(r >> 3, self._buffers().out)
 
-    def _call_any(self, ref, args, b, entry):
-        """entry (lc_call or lc_call_chunk) with any arguments."""
+    def _call(self, ref, args):
+        """Calls the Lua value `ref` with any arguments (the wrappers call
+        lc_call_i themselves for one int)."""
         n = len(args)
-        argv = b.args if n <= BUFFER_SIZE else self._ffi.new("lc_val[]", n)
+        lib = self._lib
+        if n == 0:
+            r = lib.lc_call(self._ptr, ref, self._null, 0)
+        elif n == 1 and type(args[0]) is str and self._encoding is not None:
+            a = args[0].encode(self._encoding)
+            r = lib.lc_call_s(self._ptr, ref, a, len(a))
+        elif n == 1 and type(args[0]) is float:
+            r = lib.lc_call_d(self._ptr, ref, args[0])
+        elif n == 1 and type(args[0]) is bytes:
+            r = lib.lc_call_s(self._ptr, ref, args[0], len(args[0]))
+        else:
+            r = self._call_any(ref, args, lib.lc_call)
+        return r >> 3 if r & 7 == 0 else self._unpack(r)
+
+    def _call_any(self, ref, args, entry):
+        """entry (lc_call, lc_call_chunk or lc_resume) with any arguments."""
+        n = len(args)
+        argv = self._buffers().args if n <= BUFFER_SIZE else self._ffi.new("lc_val[]", n)
         keep, pyobjs = self._fill(argv, args)
         if pyobjs:
-            return self._locked(keep, entry, ref, argv, n, b.out, BUFFER_SIZE)
-        return entry(self._ptr, ref, argv, n, b.out, BUFFER_SIZE)
+            return self._locked(keep, entry, ref, argv, n)
+        return entry(self._ptr, ref, argv, n)
 
     def _getitem(self, ref, key):
+        """t[key] for any key (the wrappers call lc_getitem_i and
+        lc_getitem_s themselves for int and str keys)."""
         b = self._buffers()
         t = type(key)
         if t is str and self._encoding is not None:
             key = key.encode(self._encoding)
-            r = self._lib.lc_getitem_s(self._ptr, ref, key, len(key), b.out)
-        elif t is int and self._minint <= key <= self._maxint:
-            r = self._lib.lc_getitem_i(self._ptr, ref, key, b.out)
+            r = self._lib.lc_getitem_s(self._ptr, ref, key, len(key))
         elif key is None:
             b.args0.tag = NONE
-            r = self._lib.lc_getitem(self._ptr, ref, b.args, b.out)
+            r = self._lib.lc_getitem(self._ptr, ref, b.args0)
         else:
             keep = []
             if self._to_val(b.args0, key, keep):
-                r = self._locked(keep, self._lib.lc_getitem, ref, b.args, b.out)
+                r = self._locked(keep, self._lib.lc_getitem, ref, b.args0)
             else:
-                r = self._lib.lc_getitem(self._ptr, ref, b.args, b.out)
-        if r == 1:
-            return self._value1(b.out0)
-        raise self._error(r, b.out)
+                r = self._lib.lc_getitem(self._ptr, ref, b.args0)
+        return r >> 3 if r & 7 == 0 else self._unpack(r)
 
     def _setitem(self, ref, key, value):
         b = self._buffers()
@@ -557,42 +586,33 @@ class LuaRuntime(Converter, Bridge):
         if self._to_val(b.args1, value, keep):
             pyobjs = True
         if pyobjs:
-            r = self._locked(keep, self._lib.lc_setitem, ref, b.args0, b.args1, b.out)
+            r = self._locked(keep, self._lib.lc_setitem, ref, b.args0, b.args1)
         else:
-            r = self._lib.lc_setitem(self._ptr, ref, b.args0, b.args1, b.out)
+            r = self._lib.lc_setitem(self._ptr, ref, b.args0, b.args1)
         if r < 0:
             raise self._error(r, b.out)
-
-    def _len(self, ref):
-        b = self._buffers()
-        r = self._lib.lc_len(self._ptr, ref, b.out)
-        if r < 0:
-            raise self._error(r, b.out)
-        return self._value1(b.out0)
 
     def _new_coroutine(self, fref, args):
-        out = self._backend.buffers().out
+        out = self._buffers().out
         r = self._lib.lc_newthread(self._ptr, fref, out)
         if r < 0:
             raise self._error(r, out)
         return _LuaThread(self, out[0].i, out[0].aux, args)
 
+    def _resume_packed(self, ref, args):
+        """Resumes coroutine ref: lc_resume's packed result (see _LuaThread)."""
+        if not args:
+            return self._lib.lc_resume(self._ptr, ref, self._null, 0)
+        return self._call_any(ref, args, self._lib.lc_resume)
+
     def _resume(self, ref, args):
         """Resumes coroutine ref: (results, finished, number of results)."""
-        lib = self._lib
-        b = self._backend.buffers()
-        n = len(args)
-        argv = b.args if n <= BUFFER_SIZE else self._ffi.new("lc_val[]", n)
-        keep, pyobjs = self._fill(argv, args)
-        out = b.out
-        if pyobjs:
-            r = self._locked(keep, lib.lc_resume, ref, argv, n, out, BUFFER_SIZE, b.int1)
-        else:
-            r = lib.lc_resume(self._ptr, ref, argv, n, out, BUFFER_SIZE, b.int1)
-        if r < 0:
-            raise self._error(r, out)
-        done = b.int1[0]
-        return self._results(r, out, BUFFER_SIZE), done, r
+        r = self._resume_packed(ref, args)
+        kind = r & 7
+        if kind != P_OUT:
+            return self._unpack(r), False, 1     # one value yielded (or an error)
+        count = r >> 4
+        return self._results(count, self._buffers().out, BUFFER_SIZE), bool(r & 8), count
 
 
 # the `libraries` argument: names of the standard libraries to open

@@ -4,6 +4,7 @@ import platform
 from array import array
 from collections.abc import Mapping, Sequence
 
+from ._backend import BUFFER_SIZE
 from ._constants import COL_FLOAT, COL_INDEX, COL_INT, COL_STR, COL_VALS, LUA_NOREF, NONE
 from ._lua_objects import _LuaTable
 
@@ -96,7 +97,7 @@ def _fill(runtime, ref, start, keys, values, narr, nrec):
         pyobjs = _vals_column(runtime, kcol, keys, keep, True)
     if not packed_values:
         pyobjs = _vals_column(runtime, vcol, values, keep, False)
-    out = runtime._backend.buffers().out
+    out = runtime._buffers().out
     args = (ref, len(values), kcol, vcol, narr, nrec, out)
     if pyobjs:
         r = runtime._locked(keep, runtime._lib.lc_fill_columns, *args)
@@ -104,7 +105,7 @@ def _fill(runtime, ref, start, keys, values, narr, nrec):
         r = runtime._lib.lc_fill_columns(runtime._ptr, *args)
     if r < 0:
         raise runtime._error(r, out)
-    return runtime._results(r, out, len(out)) if ref == LUA_NOREF else None
+    return runtime._results(r, out, BUFFER_SIZE) if ref == LUA_NOREF else None
 
 
 _PYPY = platform.python_implementation() == "PyPy"
