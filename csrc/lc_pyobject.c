@@ -70,6 +70,62 @@ static void lc_push_results(lc_runtime *rt, lua_State *L, lc_val *vals, int n)
         lua_error(L);
 }
 
+/* The scalar callbacks (lc_callbacks.h) where they apply: Lua calls the
+   Python object at 1 with one argument that packs, or reads a string key of
+   it.  Returns the number of results pushed, -1 when Python holds the result
+   (LC_OP_PENDING fetches it), -2 when they do not apply. */
+static int lc_callback_packed(lc_runtime *rt, lua_State *L, int op)
+{
+    lc_pyud *ud;
+    lc_val v;
+    long long arg, r;
+    size_t len;
+    const char *key;
+    if (lua_type(L, 1) != LUA_TUSERDATA || (ud = lc_topyud(rt, L, 1)) == NULL || ud->h == 0)
+        return -2;
+    if (op == LC_OP_INDEX) {
+        if (lua_type(L, 2) != LUA_TSTRING)
+            return -2;
+        key = lua_tolstring(L, 2, &len);
+        r = lc_py_index(rt->rid, ud->h, key, len);
+    } else {
+        switch (lua_type(L, 2)) {
+        case LUA_TNIL:
+            arg = LC_P_NIL;
+            break;
+        case LUA_TBOOLEAN:
+            arg = LC_PACK(lua_toboolean(L, 2), LC_P_BOOL);
+            break;
+        case LUA_TNUMBER:
+            lc_to_val(rt, L, 2, &v);
+            arg = lc_packed(1, &v);
+            if ((arg & 7) == LC_P_INT)
+                break;
+            /* fall through: a float */
+        default:
+            return -2;
+        }
+        r = lc_py_call1(rt->rid, ud->h, arg);
+    }
+    switch (r & 7) {
+    case LC_P_INT:
+        v.tag = LC_INT;
+        v.i = r >> 3;
+        break;
+    case LC_P_BOOL:
+        v.tag = LC_BOOL;
+        v.i = r >> 3;
+        break;
+    case LC_P_NIL:
+        v.tag = LC_NIL;
+        break;
+    default:
+        return -1;
+    }
+    lc_push_val(rt, L, &v);
+    return 1;
+}
+
 static int lc_callback(lua_State *L)
 {
     lc_runtime *rt = (lc_runtime *)lua_touserdata(L, lua_upvalueindex(1));
@@ -90,6 +146,13 @@ static int lc_callback(lua_State *L)
             return luaL_error(L, "the Python object is gone (its userdata was finalized)");
     }
     n = lua_gettop(L);
+    r = n == 2 && (op == LC_OP_CALL || op == LC_OP_INDEX) ? lc_callback_packed(rt, L, op) : -2;
+    if (r >= 0)
+        return r;
+    if (r == -1) {            /* what Python holds goes through out */
+        op = LC_OP_PENDING;
+        n = 0;
+    }
     if (n > LC_NVALS)
         args = (lc_val *)lc_newuserdata(L, sizeof(lc_val) * (size_t)n);
     for (k = 0; k < n; k++)

@@ -117,6 +117,8 @@ struct lc_runtime {
 
 /* prototypes shared between the shim's .c files */
 static int lc_py_dispatch(int rid, int op, lc_val *args, int nargs, lc_val *out, int nout);
+static long long lc_py_call1(int rid, long long handle, long long arg);
+static long long lc_py_index(int rid, long long handle, const char *key, size_t len);
 static void lc_to_val(lc_runtime *rt, lua_State *L, int idx, lc_val *v);
 static void lc_push_vals(lc_runtime *rt, lua_State *L, lc_val *vals, int n);
 static void lc_push_val(lc_runtime *rt, lua_State *L, lc_val *v);

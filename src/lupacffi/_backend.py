@@ -62,6 +62,21 @@ class Backend(object):
         # error=-1 (LC_CB_ERROR): if Python fails before _dispatch can report
         # (e.g. at the recursion limit), C raises a generic Lua error
         ffi.def_extern(name="lc_py_dispatch", error=-1)(self._dispatch)
+        # the scalar callbacks: error=-1 is not a packed result, so C asks
+        # for it (LC_OP_PENDING), and finds the generic error
+        runtimes = self.runtimes
+
+        def call1(rid, handle, arg):
+            ref = runtimes.get(rid)
+            runtime = ref() if ref is not None else None
+            return runtime._call1(handle, arg) if runtime is not None else _constants.P_NIL
+
+        def index1(rid, handle, key, length):
+            ref = runtimes.get(rid)
+            runtime = ref() if ref is not None else None
+            return runtime._index1(handle, key, length) if runtime is not None else _constants.P_NIL
+        ffi.def_extern(name="lc_py_call1", error=-1)(call1)
+        ffi.def_extern(name="lc_py_index", error=-1)(index1)
 
     def buffers(self):
         try:

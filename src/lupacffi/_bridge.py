@@ -9,9 +9,9 @@ from types import FunctionType as _FunctionType
 
 from ._constants import (BOOL, CB_ERROR, CB_FUNC, CB_ITER, FLOAT, INT, NIL, NONE, OP_ADD,
                          OP_CALL, OP_CONCAT, OP_DIV, OP_EQ, OP_FETCH, OP_IDIV, OP_INDEX,
-                         OP_ITER_NEXT, OP_LE, OP_LEN, OP_LT, OP_MOD, OP_MUL, OP_NEWINDEX, OP_POW,
-                         OP_PYFUNC, OP_RELEASE, OP_SUB, OP_THAW, OP_TOSTRING, OP_UNM, PYOBJ,
-                         REF, STR)
+                         OP_ITER_NEXT, OP_LE, OP_LEN, OP_LT, OP_MOD, OP_MUL, OP_NEWINDEX,
+                         OP_PENDING, OP_POW, OP_PYFUNC, OP_RELEASE, OP_SUB, OP_THAW, OP_TOSTRING,
+                         OP_UNM, P_BOOL, P_INT, P_NIL, P_OUT, PYOBJ, REF, STR)
 from . import _cycles
 from ._lua_objects import _TYPE_NAMES, _LuaTable
 from ._protocols import _AS_NONE, _AttrGetter, _ItemGetter, _PyArgs, _PyIterator, _table_args, unwrap
@@ -33,6 +33,10 @@ _PY_NAMES = {_PY_ITER: "iter", _PY_ITEREX: "iterex", _PY_ENUMERATE: "enumerate",
 _FRAME_BUILTINS = (builtins.eval, builtins.exec, builtins.globals, builtins.locals,
                    builtins.vars, builtins.dir)
 _FRAME_BUILTIN_IDS = frozenset(id(f) for f in _FRAME_BUILTINS)   # by identity: no __eq__ calls
+
+
+def _lost_callback():
+    return RuntimeError("Python callback failed (is Python's recursion limit reached?)")
 
 
 class _LuaMessage(Exception):
@@ -69,6 +73,58 @@ class Bridge(object):
 
     _cb_depth = 0             # callbacks running now (nested), see _callback
     _views = None             # (protocol, id(obj)) -> the view Lua holds
+    _held = None              # (results, exception) of _call1/_index1 for OP_PENDING
+
+    # ---- the scalar callbacks (csrc/lc_callbacks.h) ----------------------------
+    def _call1(self, handle, arg):
+        """Lua calls the Python object `handle` with one packed argument."""
+        depth = self._cb_depth
+        try:
+            if depth >= sys.getrecursionlimit() // 10:
+                raise RecursionError("too many nested calls between Lua and Python")
+            self._cb_depth = depth + 1
+            kind = arg & 7
+            value = arg >> 3 if kind == P_INT else None if kind == P_NIL else arg > 7
+            return self._pack_results(
+                self._python_call(unwrap(self._objects[handle]), (value,)))
+        except BaseException as e:
+            self._held = (None, e)
+            return P_OUT
+        finally:
+            self._cb_depth = depth
+
+    def _index1(self, handle, key, length):
+        """Lua reads the string key `key` of the Python object `handle`."""
+        depth = self._cb_depth
+        try:
+            if depth >= sys.getrecursionlimit() // 10:
+                raise RecursionError("too many nested calls between Lua and Python")
+            self._cb_depth = depth + 1
+            key = self._ffi.unpack(key, length)
+            if self._encoding is not None:
+                key = key.decode(self._encoding)
+            view = self._objects[handle]
+            return self._pack_results((self._python_getitem(view, unwrap(view), key),))
+        except BaseException as e:
+            self._held = (None, e)
+            return P_OUT
+        finally:
+            self._cb_depth = depth
+
+    def _pack_results(self, results):
+        """One int (that Lua holds exactly), boolean or None packed (enum
+        lc_packed); anything else is held for OP_PENDING."""
+        if len(results) == 1:
+            value = results[0]
+            t = type(value)
+            if t is int and self._pack_min <= value <= self._pack_max:
+                return value << 3
+            if value is None:
+                return P_NIL
+            if t is bool:
+                return P_BOOL | 8 if value else P_BOOL
+        self._held = (results, None)
+        return P_OUT
 
     def _callback(self, op, args, nargs, out, nout):
         if op == OP_RELEASE:
@@ -86,6 +142,11 @@ class Bridge(object):
             if depth >= sys.getrecursionlimit() // 10:
                 raise RecursionError("too many nested calls between Lua and Python")
             self._cb_depth = depth + 1
+            if op == OP_PENDING:      # what _call1 or _index1 held
+                (results, error), self._held = self._held or ((), _lost_callback()), None
+                if error is not None:
+                    raise error
+                return self._write_results(results, out, nout)
             from_val = self._from_val
             if op == OP_CALL:         # the common cases first, without a list
                 func = unwrap(self._view_of(args[0]))

@@ -99,6 +99,9 @@ class LuaRuntime(Converter, Bridge):
         self._has_integers = backend.has_integers
         self._maxint = backend.maxinteger
         self._minint = backend.mininteger
+        # the ints a packed result holds (csrc/lc_types.h) that Lua holds exactly
+        self._pack_max = min(backend.maxinteger, 2 ** 60 - 1)
+        self._pack_min = max(backend.mininteger, -2 ** 60)
         self._objects = {}        # id(obj) -> obj for Python objects held by Lua
         self._cb_keep = None      # what the last callback handed to C
         self._pending = None      # callback results beyond the buffer
