@@ -234,7 +234,7 @@ def setitem_floor(lupa):
 
     def run(n):
         for i in range(n):
-            put(ptr, ref, 5, 2, i, 0.0)
+            put(ptr, ref, 5, i << 3)
     return run
 
 @case("table_from_list", "lua.table_from(list of 100k ints)", kind="bulk", heavy=True)

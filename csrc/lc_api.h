@@ -77,9 +77,9 @@ long long lc_getitem_i(lc_runtime *rt, int ref, long long key);
 long long lc_getitem_s(lc_runtime *rt, int ref, const char *key, size_t len);
 /* status 0 or < 0 (the error in the thread's result buffer) */
 int lc_setitem(lc_runtime *rt, int ref, lc_val *key, lc_val *value);
-/* the same for an int key (as lc_call_i) and a value of a common kind:
-   vtag LC_NIL, LC_BOOL or LC_INT (vi), LC_FLOAT (vd) */
-int lc_setitem_i(lc_runtime *rt, int ref, long long key, int vtag, long long vi, double vd);
+/* the same for an int key (as lc_call_i) and a value that packs (enum
+   lc_packed: an int, a boolean or nil) */
+int lc_setitem_i(lc_runtime *rt, int ref, long long key, long long value);
 long long lc_len(lc_runtime *rt, int ref);
 int lc_next(lc_runtime *rt, int ref, int *cursor, int what, lc_val *out, int cap);
 int lc_tostring(lc_runtime *rt, int ref, lc_val *out);

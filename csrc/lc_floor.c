@@ -25,14 +25,12 @@ long long lc_floor_getitem_s(lc_runtime *rt, int ref, const char *key, size_t le
     return (long long)len << 3;
 }
 
-int lc_floor_setitem_i(lc_runtime *rt, int ref, long long key, int vtag, long long vi, double vd)
+int lc_floor_setitem_i(lc_runtime *rt, int ref, long long key, long long value)
 {
     (void)rt;
     (void)ref;
     (void)key;
-    (void)vtag;
-    (void)vi;
-    (void)vd;
+    (void)value;
     return 0;
 }
 

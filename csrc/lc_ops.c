@@ -542,14 +542,26 @@ int lc_setitem(lc_runtime *rt, int ref, lc_val *key, lc_val *value)
     return lc_op(rt, &c, kv, 2);
 }
 
-int lc_setitem_i(lc_runtime *rt, int ref, long long key, int vtag, long long vi, double vd)
+int lc_setitem_i(lc_runtime *rt, int ref, long long key, long long value)
 {
     lc_val k, v;
-    if (!lc_int_val(key, &k) || (vtag == LC_INT && !lc_int_val(vi, &v)))
+    if (!lc_int_val(key, &k))
         return LC_ERR_RANGE;
-    v.tag = vtag == LC_BOOL || vtag == LC_INT || vtag == LC_FLOAT ? vtag : LC_NIL;
-    v.i = vi;
-    v.d = vd;
+    switch (value & 7) {
+    case LC_P_INT:
+        if (!lc_int_val(value >> 3, &v))
+            return LC_ERR_RANGE;
+        break;
+    case LC_P_BOOL:
+        v.tag = LC_BOOL;
+        v.i = value >> 3;
+        break;
+    case LC_P_NIL:
+        v.tag = LC_NIL;
+        break;
+    default:
+        return LC_ERR_RANGE;
+    }
     return lc_setitem(rt, ref, &k, &v);
 }
 

@@ -10,14 +10,12 @@ reference (``_ref``); both names are used by the rest of the package.  The
 other per-wrapper fields have dunder names because ``t.name`` looks up
 non-dunder names in the Lua table.
 """
-from ._constants import BOOL as _BOOL
 from ._constants import ERR_RANGE as _ERR_RANGE
-from ._constants import FLOAT as _FLOAT
-from ._constants import INT as _INT
 from ._constants import LUA_NOREF as _LUA_NOREF
-from ._constants import NIL as _NIL
 from ._constants import NOUT as _NOUT
+from ._constants import P_BOOL as _P_BOOL
 from ._constants import P_ERR as _P_ERR
+from ._constants import P_NIL as _P_NIL
 from ._constants import P_OUT as _P_OUT
 from ._constants import STR as _STR
 from ._constants import TFUNCTION as _TFUNCTION
@@ -45,7 +43,6 @@ _NO_ACCESS = "item/attribute access not supported on functions"
 # large for C stands for here): the general path then handles it.  A closed
 # runtime needs no check: C answers LC_ERR_CLOSED.
 _RANGE = (_ERR_RANGE << 3) | _P_ERR
-_SCALAR_TAGS = {int: _INT, float: _FLOAT, bool: _BOOL, type(None): _NIL}
 
 
 def _is_dunder(name):
@@ -218,22 +215,26 @@ class _LuaTable(_LuaObject):
     def __setitem__(self, key, value):
         rt = self._rt
         if type(key) is int:
-            tag = _SCALAR_TAGS.get(type(value))
-            try:
-                if tag == _INT:
-                    r = rt._lib.lc_setitem_i(rt._ptr, self._ref, key, tag, value, 0.0)
-                elif tag == _FLOAT:
-                    r = rt._lib.lc_setitem_i(rt._ptr, self._ref, key, tag, 0, value)
-                elif tag is not None:     # True, False, None
-                    r = rt._lib.lc_setitem_i(rt._ptr, self._ref, key, tag, value is True, 0.0)
-                else:
+            t = type(value)
+            # the value packed (see above); one too large for a long long
+            # raises OverflowError in cffi, and takes the general path
+            if t is int:
+                value_packed = value << 3
+            elif value is None:
+                value_packed = _P_NIL
+            elif t is bool:
+                value_packed = _P_BOOL | 8 if value else _P_BOOL
+            else:
+                value_packed = None
+            if value_packed is not None:
+                try:
+                    r = rt._lib.lc_setitem_i(rt._ptr, self._ref, key, value_packed)
+                except OverflowError:
                     r = _ERR_RANGE
-            except OverflowError:
-                r = _ERR_RANGE
-            if r == 0:
-                return
-            if r != _ERR_RANGE:
-                raise rt._error(r, rt._buffers().out)
+                if r == 0:
+                    return
+                if r != _ERR_RANGE:
+                    raise rt._error(r, rt._buffers().out)
         rt._setitem(self._ref, key, value)
 
     def __delitem__(self, key):
