@@ -4,12 +4,12 @@ import itertools
 import platform
 import struct
 
-from ._constants import (BOOL, ERR_CLOSED, ERR_DEPTH, ERR_INSTRUCTIONS, ERR_MEMORY, ERR_SYNTAX,
-                         ERR_TIME, FLOAT, INT, NIL, NONE, PYOBJ, REF, STR)
+from ._constants import (BOOL, ERR_CLOSED, ERR_DEPTH, ERR_INSTRUCTIONS, ERR_INTERRUPTED,
+                         ERR_MEMORY, ERR_SYNTAX, ERR_TIME, FLOAT, INT, NIL, NONE, PYOBJ, REF, STR)
 from ._lua_objects import _LuaObject, _wrap
 from ._protocols import unwrap
 from ._traceback import add_lua_frames, split as _split_traceback
-from .errors import LuaError, LuaLimitError, LuaMemoryError, LuaSyntaxError
+from .errors import LuaError, LuaInterrupted, LuaLimitError, LuaMemoryError, LuaSyntaxError
 
 _STATUS_MESSAGES = {
     ERR_CLOSED: "the Lua runtime is closed",
@@ -332,10 +332,13 @@ class Converter(object):
 
     # ---- errors ------------------------------------------------------------
     def _error(self, status, out, prefix=""):
-        """The exception for a negative status; out[0] and out[1] are the error
-        value and the traceback."""
+        """The exception for a negative status of an entry point (the one
+        place that maps them); out[0] and out[1] are the error value and the
+        traceback."""
         if status in _STATUS_MESSAGES:
             return LuaError(_STATUS_MESSAGES[status])
+        if status == ERR_INTERRUPTED:
+            return LuaInterrupted()
         if status == ERR_INSTRUCTIONS:
             budget = self._limits[0]      # (another thread may have changed it since)
             return self._stopped_at(LuaLimitError(

@@ -11,11 +11,11 @@ import weakref
 from . import _async, _cycles
 from ._backend import BUFFER_SIZE, get_backend
 from ._bridge import Bridge
-from ._constants import (ERR_INTERRUPTED, ERR_SYNTAX, LIB_ALL, LUA_NOREF, NONE, P_BOOL, P_INT,
+from ._constants import (ERR_SYNTAX, LIB_ALL, LUA_NOREF, NONE, P_BOOL, P_INT,
                          P_NIL, P_OUT, P_REF, PYOBJ)
 from ._convert import Converter
 from ._lua_objects import _LuaThread, _wrap
-from .errors import LuaError, LuaInterrupted, LuaMemoryError
+from .errors import LuaError, LuaMemoryError
 _runtime_ids = itertools.count(1)
 _KEEP = object()          # limits(): keep the current value
 _CoroutineType = types.CoroutineType
@@ -446,11 +446,6 @@ class LuaRuntime(Converter, Bridge):
         limits run with the JIT off, and are always reached)."""
         ptr = self._ptr
         return ptr is not None and bool(self._lib.lc_interrupt(ptr))
-
-    def _error(self, status, out, prefix=""):
-        if status == ERR_INTERRUPTED:
-            return LuaInterrupted()
-        return Converter._error(self, status, out, prefix)
 
     # ---- asyncio ------------------------------------------------------------------
     async def eval_async(self, lua_code, *args, name=None, mode=None):
