@@ -330,3 +330,17 @@ def test_close_waits_for_a_call_in_another_thread(lupa):
     assert results == [sum(range(1, 3 * 10 ** 6 + 1))]
     with pytest.raises(lupa.LuaError, match="closed"):
         f(slow)
+
+
+def test_whole_floats_at_the_edge_of_ints(lua):
+    """Lua 5.1 and LuaJIT have only floats: whole ones below 9.2e18 (in
+    magnitude) are Python ints, one by one (packed within 2^53, the rest in
+    Python) and in bulk (_batch) alike; 9.25e18 stays a float both ways."""
+    one_by_one = [lua.eval(code) for code in ("2^53 - 1", "-(2^53 - 1)", "2^53", "9.25e18", "-0.0")]
+    in_bulk = list(lua.eval("{2^53 - 1, -(2^53 - 1), 2^53, 9.25e18, -0.0}").values())
+    for values in (one_by_one, in_bulk):
+        if lua.lua_version >= (5, 3):
+            assert [type(v) for v in values] == [float] * 5
+        else:
+            assert [type(v) for v in values] == [int, int, int, float, int]
+        assert values[:4] == [2 ** 53 - 1, -(2 ** 53 - 1), 2 ** 53, 9.25e18]

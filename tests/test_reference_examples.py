@@ -1,4 +1,4 @@
-"""The examples of lupa's project description (shared/reference/) about
+"""The examples of lupa 2.0's project description (its PyPI page) about
 Python objects in Lua, as tests with lupa's results.  Each test takes only
 the backend module, so the same functions also run against lupa itself
 (see the __main__ block)."""

@@ -28,6 +28,10 @@ _COPY_MAX = 1 << 16
 _LC_VAL_SIZE = struct.calcsize("iiqdP")
 
 _MAX_HANDLE = 1 << 53        # handles must be exact as Lua 5.1 numbers
+# Lua 5.1 and LuaJIT: a whole float below this (in magnitude) that the
+# backend's integers hold becomes a Python int (the C side packs those within
+# 2^53 the same way, lc_packed in csrc/lc_convert.c)
+_WHOLE_MAX = 9.2e18
 _surrogate_handles = itertools.count(-1, -1)   # (next() is atomic)
 
 
@@ -99,9 +103,7 @@ class Converter(object):
             v.tag = REF
             v.i = obj._ref
             return False
-        if isinstance(obj, bool):
-            return self._to_val(v, bool(obj), keep)
-        if isinstance(obj, int):
+        if isinstance(obj, int):          # (bool has no subclasses: handled above)
             return self._to_val(v, int(obj), keep)
         if isinstance(obj, float):
             return self._to_val(v, float(obj), keep)
@@ -205,7 +207,7 @@ class Converter(object):
             return b.decode(self._encoding) if self._encoding else b
         if tag == FLOAT:
             d = v.d
-            if not self._has_integers and d.is_integer() and -9.3e18 < d < 9.3e18:
+            if not self._has_integers and d.is_integer() and -_WHOLE_MAX < d < _WHOLE_MAX:
                 i = int(d)
                 if self._minint <= i <= self._maxint:
                     return i
@@ -272,7 +274,7 @@ class Converter(object):
             return ints
         floats = raw.cast("d")[2::_LC_VAL_SIZE // 8].tolist()
         whole = not self._has_integers    # Lua 5.1, LuaJIT: whole numbers are ints
-        if whole and tags.count(FLOAT) == n and -9.2e18 < min(floats) and max(floats) < 9.2e18:
+        if whole and tags.count(FLOAT) == n and -_WHOLE_MAX < min(floats) and max(floats) < _WHOLE_MAX:
             return [int(d) if d.is_integer() else d for d in floats]
         lo, hi = self._minint, self._maxint
         if STR in tags:
@@ -300,7 +302,7 @@ class Converter(object):
             elif tag == FLOAT:
                 d = floats[k]
                 # (as _from_val does)
-                if whole and d.is_integer() and -9.3e18 < d < 9.3e18 and lo <= int(d) <= hi:
+                if whole and d.is_integer() and -_WHOLE_MAX < d < _WHOLE_MAX and lo <= int(d) <= hi:
                     append(int(d))
                 else:
                     append(d)

@@ -159,7 +159,7 @@ class _LuaObject(object):
     def __getattr__(self, name):
         if _is_dunder(name):
             raise AttributeError(name)
-        return self._rt._getitem(self._ref, name)
+        return self[name]
 
     def __setattr__(self, name, value):
         raise AttributeError("'%s' object has no attribute %r" % (type(self).__name__, name))
@@ -196,11 +196,6 @@ class _LuaTable(_LuaObject):
     again, but never crashes.
     """
     __slots__ = ()
-
-    def __getattr__(self, name):
-        if _is_dunder(name):
-            raise AttributeError(name)
-        return self[name]
 
     def __setattr__(self, name, value):
         if _is_dunder(name):

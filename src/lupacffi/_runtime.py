@@ -85,7 +85,7 @@ class LuaRuntime(Converter, Bridge):
             attribute_filter = options["attribute_filter"]
             libraries, max_memory = options["libraries"], options["max_memory"]
             max_instructions, max_time = options["max_instructions"], options["max_time"]
-        libs = _library_mask(libraries, backend.is_luajit)
+        libs = _library_mask(libraries)
 
         self._ffi = backend.ffi
         self._lib = lib = backend.lib
@@ -148,7 +148,6 @@ class LuaRuntime(Converter, Bridge):
 
     def _init_python_table(self, register_eval, register_builtins):
         objects = self._ffi.new("lc_val[3]")
-        keep = []
         values = [None, builtins if register_builtins else _Absent,
                   builtins.eval if register_eval else _Absent]
         for k, value in enumerate(values):
@@ -158,7 +157,6 @@ class LuaRuntime(Converter, Bridge):
                 objects[k].tag = PYOBJ
                 objects[k].i = id(value)
                 self._objects[id(value)] = value
-                keep.append(value)
         out = self._buffers().out
         r = self._lib.lc_init_python(self._ptr, objects, out)
         if r < 0:
@@ -619,7 +617,7 @@ LIBRARY_BITS = {"base": 1, "package": 2, "coroutine": 4, "table": 8, "io": 16, "
                 "ffi": 4096}
 
 
-def _library_mask(libraries, is_luajit):
+def _library_mask(libraries):
     if libraries == "all" or libraries is None:
         return LIB_ALL
     if isinstance(libraries, (str, bytes)):
