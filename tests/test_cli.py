@@ -10,24 +10,13 @@ import time
 import pytest
 
 import lupacffi
+from helpers import child_env
 
 BACKENDS = lupacffi.available_backends()
-# the directory that holds the lupacffi under test (src/ or site-packages)
-PACKAGE_PARENT = os.path.dirname(os.path.dirname(os.path.abspath(lupacffi.__file__)))
 # --lua values of each backend module
 SPEC = {"lua51": "5.1", "lua52": "5.2", "lua53": "5.3", "lua54": "5.4", "lua55": "5.5",
         "luajit21": "jit"}
 TIMEOUT = 120        # seconds; only a hang would reach it
-
-
-def child_env(**extra):
-    """The environment of a child: it imports the same lupacffi as we do."""
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(
-        [PACKAGE_PARENT] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p])
-    env.pop("PYTHONSTARTUP", None)
-    env.update(extra)
-    return env
 
 
 def run(*args, stdin=b"", cwd=None):

@@ -10,7 +10,7 @@ import weakref
 import pytest
 
 from lupacffi import _cycles
-from test_gc import Obj, collect
+from helpers import Obj, collect
 from test_gc import _make_cycle as make_cycle
 
 PYPY = platform.python_implementation() == "PyPy"

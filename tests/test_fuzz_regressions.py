@@ -1,15 +1,10 @@
 """Regression tests for what fuzzing and the stress runs found (RELIABILITY.md
 lists the findings).  Each test is the smallest reproducer of one finding."""
-import os
 import subprocess
 import sys
-import pytest
 
+from helpers import child_env
 
-
-def child_env():
-    """A child interpreter imports the same lupacffi as this one."""
-    return dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
 
 
 # Finding 1 (scripts/stress.sh on PyPy): runtimes dropped without an explicit

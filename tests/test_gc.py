@@ -1,26 +1,12 @@
 """Garbage: gccollect(), nogc(), the lifetime of Python objects held by Lua and
 of Lua values held by Python wrappers, leaks, and reference cycles that run
 through both heaps."""
-import gc
 import weakref
 
 import pytest
 
 
-def collect(lua=None):
-    """A full collection on both sides (PyPy needs several passes for objects
-    with finalizers, and a wrapper's release reaches Lua on the next entry)."""
-    for _ in range(3):
-        gc.collect()
-        if lua is not None:
-            lua.gccollect()
-
-
-class Obj(object):
-    """A weak-referenceable Python object to hand to Lua."""
-
-    def __init__(self, payload=None):
-        self.payload = payload
+from helpers import Obj, collect
 
 
 def has_isrunning(lupa):

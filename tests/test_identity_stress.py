@@ -9,6 +9,8 @@ import weakref
 
 import pytest
 
+from helpers import run_threads
+
 pytestmark = pytest.mark.slow
 
 # round trips per backend: at least a million in total
@@ -216,22 +218,6 @@ def test_identity_stress(lupa):
     assert_all_freed(lua, clear, [stress])
 
 
-def run_threads(targets):
-    errors = []
-
-    def wrap(target):
-        try:
-            target()
-        except BaseException as e:     # reported by the assertion below
-            errors.append(e)
-    threads = [threading.Thread(target=wrap, args=(t,)) for t in targets]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert errors == []
-
-
 def test_identity_stress_threads_own_runtimes(lupa):
     results = []
 
@@ -242,7 +228,7 @@ def test_identity_stress_threads_own_runtimes(lupa):
         run(lua, stress, step, iterations(PER_THREAD), collect_every=150)
         assert_all_freed(lua, clear, [stress])
         results.append(stress)
-    run_threads([lambda s=s: worker(s) for s in range(THREADS)])
+    run_threads([(worker, (s,)) for s in range(THREADS)])
     assert len(results) == THREADS
     for stress in results:
         assert stress.wrong == []
@@ -262,7 +248,7 @@ def test_identity_stress_threads_sharing_a_runtime(lupa):
                                        next_serial=k * 10 ** 9)
         stresses.append(stress)
         run(lua, stress, step, iterations(PER_THREAD), collect_every=150)
-    run_threads([lambda k=k: worker(k) for k in range(THREADS)])
+    run_threads([(worker, (k,)) for k in range(THREADS)])
     assert len(stresses) == THREADS
     for stress in stresses:
         assert stress.wrong == []

@@ -27,7 +27,8 @@ import pytest
 
 import lupacffi
 from test_identity_stress import Stress, setup_step
-from test_threads import JOIN_TIMEOUT, Obj, collect, hammer_thread, run_threads, setup_hammer
+from helpers import JOIN_TIMEOUT, Obj, collect, run_threads
+from test_threads import hammer_thread, setup_hammer
 
 # The precise checks are on live memory: Python objects, bytes malloc has
 # handed out (glibc's mallinfo2: the shim's and Lua's C memory) and each

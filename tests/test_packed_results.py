@@ -10,7 +10,7 @@ import weakref
 
 import pytest
 
-from test_threads import run_threads
+from helpers import run_threads
 
 
 def _general(lua):

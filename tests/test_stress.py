@@ -14,7 +14,8 @@ import weakref
 import pytest
 
 import lupacffi
-from test_threads import JOIN_TIMEOUT, Obj, collect, hammer, run_threads
+from helpers import JOIN_TIMEOUT, Obj, collect, run_threads
+from test_threads import hammer
 
 pytestmark = pytest.mark.slow
 
@@ -52,7 +53,7 @@ def test_collector_thread_while_others_work(lupa):
     def worker(tid):
         for i in range(3000):
             t = pack(tid, i, Obj(i))
-            assert t[1] == tid and t[2] == i and t[3].value == i
+            assert t[1] == tid and t[2] == i and t[3].payload == i
             assert len(lua.table_from([i] * 10)) == 10
         return tid
 
@@ -100,7 +101,7 @@ def test_runtimes_made_and_dropped_on_many_threads(lupa):
                 time.sleep(0.0005)
                 continue
             lua, t, k, i = item
-            assert t[1] == k and t[2] == i and lua.eval("obj.value") == i
+            assert t[1] == k and t[2] == i and lua.eval("obj.payload") == i
             del item, lua, t           # freed here, or later on some other thread
             done += 1
 

@@ -9,7 +9,7 @@ import threading
 
 import pytest
 
-from test_threads import run_threads
+from helpers import run_threads
 
 
 def test_reads_of_every_result_type(lua, lupa):

@@ -7,7 +7,7 @@ import threading
 
 import pytest
 
-from test_threads import run_threads
+from helpers import run_threads
 
 
 def lua_items(lua, table):

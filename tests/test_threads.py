@@ -7,49 +7,9 @@ a hung one cannot keep the test process alive)."""
 import gc
 import threading
 import time
-import traceback
 import weakref
 
-JOIN_TIMEOUT = 120.0       # seconds; only reached when something hangs
-
-
-def run_threads(targets, timeout=JOIN_TIMEOUT):
-    """Runs each (function, args) in its own daemon thread and waits for all.
-    Fails if a thread hangs or raised; returns the functions' results."""
-    results = [None] * len(targets)
-    errors = []
-
-    def runner(k, function, args):
-        try:
-            results[k] = function(*args)
-        except BaseException:
-            errors.append(traceback.format_exc())
-
-    threads = [threading.Thread(target=runner, args=(k, f, tuple(a)), daemon=True)
-               for k, (f, a) in enumerate(targets)]
-    for t in threads:
-        t.start()
-    deadline = time.monotonic() + timeout
-    for t in threads:
-        t.join(max(0.0, deadline - time.monotonic()))
-    hung = [t.name for t in threads if t.is_alive()]
-    assert not hung, "threads did not finish (deadlock?): %s" % hung
-    assert not errors, "a thread failed:\n" + errors[0]
-    return results
-
-
-def collect():
-    """Python's full collection; PyPy needs more than one pass for objects
-    with finalizers (and the weak references to them)."""
-    for _ in range(3):
-        gc.collect()
-
-
-class Obj(object):
-    """A plain Python object (weak-referenceable) to pass into Lua."""
-
-    def __init__(self, value=None):
-        self.value = value
+from helpers import JOIN_TIMEOUT, Obj, collect, run_threads
 
 
 # ---------------------------------------------------------------------------
