@@ -11,7 +11,7 @@ import pytest
 
 from lupacffi import _cycles
 from helpers import Obj, collect
-from test_gc import _make_cycle as make_cycle
+from workloads import make_cycle
 
 PYPY = platform.python_implementation() == "PyPy"
 

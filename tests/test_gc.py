@@ -7,6 +7,7 @@ import pytest
 
 
 from helpers import Obj, collect
+from workloads import make_cycle
 
 
 def has_isrunning(lupa):
@@ -367,18 +368,9 @@ def test_wrappers_return_to_baseline_on_cpython(lua):
 
 
 # ---- cycles through Lua and Python -----------------------------------------------------
-def _make_cycle(lua, payload=None):
-    """A Python object holding a wrapper of a Lua table that holds it."""
-    obj = Obj(payload)
-    t = lua.table()
-    t.owner = obj
-    obj.table = t
-    return weakref.ref(obj)
-
-
 def test_cycles_of_dropped_runtime_are_freed(lupa):
     lua = lupa.LuaRuntime()
-    refs = [_make_cycle(lua, i) for i in range(100)]
+    refs = [make_cycle(lua, i) for i in range(100)]
     rref = weakref.ref(lua)
     del lua
     collect()
@@ -399,7 +391,7 @@ def test_object_in_dropped_runtime_is_freed(lupa):
 
 
 def test_cycles_through_lua_are_collected(lua):
-    refs = [_make_cycle(lua, i) for i in range(100)]
+    refs = [make_cycle(lua, i) for i in range(100)]
     collect(lua)
     assert sum(r() is not None for r in refs) == 0
 
@@ -422,7 +414,7 @@ def test_cycles_across_two_runtimes_are_collected(lupa):
 def test_cycle_leak_is_bounded_by_the_runtime(lupa):
     """Whatever the cycles leak while a runtime lives goes with the runtime."""
     lua = lupa.LuaRuntime()
-    refs = [_make_cycle(lua, "x" * 1000) for _ in range(1000)]
+    refs = [make_cycle(lua, "x" * 1000) for _ in range(1000)]
     del lua
     collect()
     assert sum(r() is not None for r in refs) == 0

@@ -26,9 +26,8 @@ import time
 import pytest
 
 import lupacffi
-from test_identity_stress import Stress, setup_step
 from helpers import JOIN_TIMEOUT, Obj, collect, run_threads
-from test_threads import hammer_thread, setup_hammer
+from workloads import Stress, hammer_thread, setup_hammer, setup_step
 
 # The precise checks are on live memory: Python objects, bytes malloc has
 # handed out (glibc's mallinfo2: the shim's and Lua's C memory) and each

@@ -15,7 +15,7 @@ import pytest
 
 import lupacffi
 from helpers import JOIN_TIMEOUT, Obj, collect, run_threads
-from test_threads import hammer
+from workloads import hammer
 
 pytestmark = pytest.mark.slow
 

@@ -10,6 +10,7 @@ import time
 import weakref
 
 from helpers import JOIN_TIMEOUT, Obj, collect, run_threads
+from workloads import hammer
 
 
 # ---------------------------------------------------------------------------
@@ -61,99 +62,6 @@ def test_parallel_runtimes_of_every_backend():
 
 # ---------------------------------------------------------------------------
 # 2. one runtime, many threads
-HAMMER_SETUP = """
-counter = 0
-shared = {}
-function double(x) return 2 * x end
-function via_python(x) return py_square(x) + 1 end
-function gen(n) for i = 1, n do coroutine.yield(i) end end
-function endless() local i = 0 while true do i = i + 1 coroutine.yield(i) end end
--- read, call Python (which lets other threads run), write: only atomic if
--- the runtime lock keeps every other thread out while this thread is in Lua
-function incr(n) for i = 1, n do local c = counter; py_pause(); counter = c + 1 end end
-function identity(...) return ... end
-function store(k, v) shared[k] = v end
-function fetch(k) return shared[k] end
-"""
-
-
-def setup_hammer(lua):
-    lua.execute(HAMMER_SETUP)
-    g = lua.globals()
-    double = g.double
-
-    def py_square(x):                    # calls back into the same runtime
-        return double(x) * x // 2
-
-    def py_pause():
-        time.sleep(0)                    # a chance for other threads to run
-        t = lua.table(1, 2, 3)           # wrappers made and dropped inside a callback
-        assert t[3] == 3
-        del t
-
-    g.py_square = py_square
-    g.py_pause = py_pause
-
-
-def hammer_thread(lua, tid, duration, min_rounds, dropbox):
-    """One thread's share of the work; returns the number of incr() calls made."""
-    g = lua.globals()
-    double, via_python, gen, incr = g.double, g.via_python, g.gen, g.incr
-    identity, store, fetch = g.identity, g.store, g.fetch
-    endless = g.endless.coroutine()
-    expected_next = 1
-    increments = 0
-    end = time.monotonic() + duration
-    i = 0
-    while i < min_rounds or time.monotonic() < end:
-        i += 1
-        assert double(i) == 2 * i
-        assert via_python(i) == i * i + 1
-        # globals and tables
-        key = "t%d_%d" % (tid, i % 5)
-        g[key] = i
-        assert lua.eval(key) == i
-        t = lua.table(tid, i, name="x%d" % i)
-        store(key, t)
-        back = fetch(key)
-        assert back[2] == i and back.name == "x%d" % i
-        assert back == t
-        # Python objects in and out
-        obj = Obj(i)
-        assert identity(obj, i, "s") == (obj, i, "s")
-        # coroutines: a fresh one, and a long-lived one resumed step by step
-        assert [v for v in gen.coroutine(4)] == [1, 2, 3, 4]
-        assert next(endless) == expected_next
-        expected_next += 1
-        # the lock must make each incr() atomic
-        incr(2)
-        increments += 2
-        # wrappers created here, dropped later by some other thread
-        dropbox.append(lua.eval("{...}", i))
-        if len(dropbox) > 50:
-            for _ in range(25):
-                try:
-                    dropbox.pop(0)
-                except IndexError:
-                    break
-        if i % 50 == 0:
-            gc.collect()                 # wrappers freed on this thread, any of them
-    return increments
-
-
-def hammer(lupa, seconds, nthreads=8, min_rounds=20):
-    lua = lupa.LuaRuntime()
-    setup_hammer(lua)
-    dropbox = []
-    counts = run_threads([(hammer_thread, (lua, tid, seconds, min_rounds, dropbox))
-                          for tid in range(nthreads)], timeout=seconds + JOIN_TIMEOUT)
-    assert lua.eval("counter") == sum(counts)
-    del dropbox[:]
-    collect()
-    lua.gccollect()
-    assert lua.eval("1 + 1") == 2
-
-
 def test_one_runtime_many_threads(lupa):
     hammer(lupa, seconds=1.0)
 
