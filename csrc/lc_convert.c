@@ -50,13 +50,6 @@ static long long lc_packed(int r, const lc_val *out)
             if (out->i >= -LC_PACK_MAX && out->i < LC_PACK_MAX)
                 return LC_PACK(out->i, LC_P_INT);
             break;
-#if !LC_HAS_INTEGERS
-        case LC_FLOAT:        /* whole numbers are ints in Python (_convert.py) */
-            if (out->d >= -9007199254740991.0 && out->d <= 9007199254740991.0
-                    && out->d == (double)(long long)out->d)
-                return LC_PACK((long long)out->d, LC_P_INT);
-            break;
-#endif
         case LC_REF:
             return LC_PACK(out->i << 4 | out->aux, LC_P_REF);
         }
@@ -133,6 +126,16 @@ static void lc_to_val(lc_runtime *rt, lua_State *L, int idx, lc_val *v)
 #endif
         v->tag = LC_FLOAT;
         v->d = (double)lua_tonumber(L, idx);
+#if !LC_HAS_INTEGERS
+        /* Lua 5.1, LuaJIT: whole numbers are ints in Python (_convert.py);
+           those within 2^53 come as ints already, so that bulk results of
+           them need no work in Python (the rest is left to Python) */
+        if (v->d >= -9007199254740991.0 && v->d <= 9007199254740991.0
+                && v->d == (double)(long long)v->d) {
+            v->tag = LC_INT;
+            v->i = (long long)v->d;
+        }
+#endif
         return;
     case LUA_TSTRING:
         v->tag = LC_STR;

@@ -4,7 +4,8 @@
    meaningful depends on `tag`:
      LC_NIL, LC_NONE                      -
      LC_BOOL                              i = 0 / 1
-     LC_INT                               i
+     LC_INT                               i (Lua 5.1, LuaJIT: a whole number
+                                          within 2^53, from Lua; see lc_to_val)
      LC_FLOAT                             d
      LC_STR                               s, i = length in bytes
      LC_REF    (table, function, ...)     i = registry reference, aux = Lua type
@@ -142,8 +143,7 @@ enum lc_lib {
    Python reads no struct field for it.  The low 3 bits say what the rest
    (r >> 3, an arithmetic shift) holds: */
 enum lc_packed {
-    LC_P_INT = 0,    /* the integer (those of 61 bits; Lua 5.1 and LuaJIT: whole
-                        numbers within 2^53, as Python gets them) */
+    LC_P_INT = 0,    /* the integer (those of 61 bits) */
     LC_P_NIL = 1,    /* nil, or no result at all: 0 */
     LC_P_BOOL = 2,   /* 0 or 1 */
     LC_P_REF = 3,    /* registry reference << 4 | Lua type */
