@@ -33,6 +33,7 @@ ALLOWLIST = [
     r"lupacffi._api.LUA_(VERSION|MAXINTEGER|MININTEGER)",
     # the wrappers' internal slots
     r"lupacffi._lua_objects._LuaObject.__lua(id|type|kept)__",
+    r"lupacffi._lua_objects._Lua\w+.__luatype__",
 ]
 
 

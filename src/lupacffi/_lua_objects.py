@@ -32,6 +32,7 @@ _TYPE_NAMES = {_TLIGHTUSERDATA: "userdata", _TTABLE: "table", _TFUNCTION: "funct
 _CO_DEAD, _CO_NEW, _CO_SUSPENDED, _CO_RUNNING, _CO_FAILED = 0, 1, 2, 3, 4
 
 _set = object.__setattr__
+_new = object.__new__
 _NO_ACCESS = "item/attribute access not supported on functions"
 
 # The hot paths (calls, t[k], t[k] = v, send) call the C entry point
@@ -52,6 +53,8 @@ def _is_dunder(name):
 class _LuaObject(object):
     """A Lua value without a Python equivalent.  Used as is for userdata:
     reading items and attributes goes through Lua (``__index``)."""
+    # (__luatype__: the Lua type; a class attribute in the subclasses, which
+    # are of one type each, so that making their wrappers sets two slots)
     __slots__ = ("_rt", "_ref", "__luatype__", "__luaid__", "__luakept__", "__weakref__")
 
     def __init__(self, runtime, ref, luatype):
@@ -64,8 +67,8 @@ class _LuaObject(object):
             rt = self._rt
             if rt._gc_window is not None:     # see _cycles.py
                 rt._gc_window.wrapper_died(self._ref)
-            if rt._ptr is not None:       # else the runtime has freed everything
-                rt._lib.lc_unref(rt._ptr, self._ref)
+            # (a freed runtime's _ptr is lc_closed_runtime(), which ignores it)
+            rt._lib.lc_unref(rt._ptr, self._ref)
         except Exception:     # interpreter shutdown, half-built wrapper
             pass
 
@@ -196,6 +199,7 @@ class _LuaTable(_LuaObject):
     again, but never crashes.
     """
     __slots__ = ()
+    __luatype__ = _TTABLE
 
     def __setattr__(self, name, value):
         if _is_dunder(name):
@@ -275,6 +279,7 @@ class _LuaFunction(_NoAccess):
     """A Lua function: call it with any arguments; it returns None, one
     value or a tuple.  ``coroutine(*args)`` runs it as a coroutine."""
     __slots__ = ()
+    __luatype__ = _TFUNCTION
 
     def coroutine(self, *args):
         """A new coroutine (a _LuaThread) that runs this function with args."""
@@ -293,6 +298,7 @@ class _LuaCoroutineFunction(_LuaFunction):
     Lua coroutine itself stays untouched; passed back to Lua it is that
     coroutine)."""
     __slots__ = ()
+    __luatype__ = _TTHREAD
 
     def __call__(self, *args):
         return self.coroutine(*args)
@@ -313,9 +319,11 @@ class _LuaThread(_NoAccess):
     an error LuaError ("cannot resume dead coroutine").
     """
     __slots__ = ("_args", "_state")
+    __luatype__ = _TTHREAD
 
-    def __init__(self, runtime, ref, luatype, args=None):
-        _LuaObject.__init__(self, runtime, ref, luatype)
+    def __init__(self, runtime, ref, args=None):
+        _set(self, "_rt", runtime)
+        _set(self, "_ref", ref)
         _set(self, "_args", args)
         # known state: new (args pending), None = ask Lua on the first resume
         _set(self, "_state", _CO_NEW if args is not None else None)
@@ -496,14 +504,20 @@ class _LuaIter(object):
 def _wrap(runtime, ref, luatype):
     """The wrapper of a Lua value that reached Python as registry reference ref."""
     if luatype == _TTABLE:
-        return _LuaTable(runtime, ref, luatype)
-    if luatype == _TFUNCTION:
-        return _LuaFunction(runtime, ref, luatype)
-    if luatype == _TTHREAD:
+        cls = _LuaTable
+    elif luatype == _TFUNCTION:
+        cls = _LuaFunction
+    elif luatype == _TTHREAD:
         if runtime._lib.lc_costatus(runtime._ptr, ref) == _CO_NEW:
-            return _LuaCoroutineFunction(runtime, ref, luatype)
-        return _LuaThread(runtime, ref, luatype)
-    return _LuaObject(runtime, ref, luatype)
+            cls = _LuaCoroutineFunction
+        else:
+            return _LuaThread(runtime, ref)
+    else:
+        return _LuaObject(runtime, ref, luatype)
+    wrapper = _new(cls)       # (no __init__: two slots to set)
+    _set(wrapper, "_rt", runtime)
+    _set(wrapper, "_ref", ref)
+    return wrapper
 
 
 def lua_type(obj):

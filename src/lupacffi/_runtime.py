@@ -593,7 +593,7 @@ class LuaRuntime(Converter, Bridge):
         r = self._lib.lc_newthread(self._ptr, fref, out)
         if r < 0:
             raise self._error(r, out)
-        return _LuaThread(self, out[0].i, out[0].aux, args)
+        return _LuaThread(self, out[0].i, args)
 
     def _resume_packed(self, ref, args):
         """Resumes coroutine ref: lc_resume's packed result (see _LuaThread)."""
