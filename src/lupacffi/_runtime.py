@@ -58,19 +58,11 @@ class LuaRuntime(Converter, Bridge):
         backend = self._backend = get_backend(self._backend_name)
         encoding = _encoding_name(encoding)
         source_encoding = _encoding_name(source_encoding)
+        attribute_handlers = _attribute_handlers(attribute_handlers)
         if attribute_filter is not None and attribute_handlers is not None:
             raise ValueError("attribute_filter and attribute_handlers are mutually exclusive")
         if attribute_filter is not None and not callable(attribute_filter):
             raise ValueError("attribute_filter must be callable")
-        if attribute_handlers is not None:
-            try:
-                getter, setter = attribute_handlers
-            except (TypeError, ValueError):
-                raise ValueError("attribute_handlers must be a sequence of two callables")
-            if not all(f is None or callable(f) for f in (getter, setter)):
-                raise ValueError("attribute_handlers must be a sequence of two callables")
-            # a None side keeps the default behaviour (see Bridge._python_getitem)
-            attribute_handlers = None if getter is None and setter is None else (getter, setter)
         if overflow_handler is not None and not callable(overflow_handler):
             raise ValueError("overflow_handler must be callable")
         if max_memory is not None:
@@ -613,6 +605,24 @@ def _library_mask(libraries, is_luajit):
                              % (name, ", ".join(sorted(LIBRARY_BITS))))
         mask |= LIBRARY_BITS[name]
     return mask
+
+
+def _attribute_handlers(handlers):
+    """The attribute_handlers argument as (getter, setter), or None for the
+    default behaviour: None, an empty sequence or (None, None) (as lupa).
+    Any iterable of two works, a one-shot iterator included."""
+    if handlers is None:
+        return None
+    try:
+        handlers = tuple(handlers)
+    except TypeError:
+        raise ValueError("attribute_handlers must be a sequence of two callables")
+    if not handlers:
+        return None
+    if len(handlers) != 2 or not all(f is None or callable(f) for f in handlers):
+        raise ValueError("attribute_handlers must be a sequence of two callables")
+    # a None side keeps the default behaviour (see Bridge._python_getitem)
+    return None if handlers[0] is None and handlers[1] is None else handlers
 
 
 def _encoding_name(encoding):
