@@ -65,3 +65,29 @@ def test_attribute_handlers_empty_with_filter(lupa):
     assert seen == ["abc", "abc"]
     with pytest.raises(ValueError, match="mutually exclusive"):
         lupa.LuaRuntime(attribute_filter=attribute_filter, attribute_handlers=(_getter, None))
+
+
+# ---- 11. lupacffi.version ----------------------------------------------------------
+def test_version_module():
+    import lupacffi
+    import lupacffi.version
+    assert lupacffi.version is lupacffi.version
+    assert isinstance(lupacffi.version.__version__, str) and lupacffi.version.__version__
+    assert lupacffi.version.__version__ == lupacffi.__version__
+    assert "version" in dir(lupacffi)
+
+
+# ---- 12. set_max_memory() on a runtime made without max_memory ------------------------
+def test_set_max_memory_without_max_memory(lupa):
+    # lupa raises RuntimeError; lupacffi sets the limit (README: Differences from lupa)
+    lua = lupa.LuaRuntime()
+    assert lua.get_max_memory() is None and lua.get_max_memory(total=True) is None
+    assert isinstance(lua.get_memory_used(), int)
+    lua.set_max_memory(10 ** 6)
+    assert lua.get_max_memory() == 10 ** 6
+    assert 10 ** 6 < lua.get_max_memory(total=True) < 10 ** 6 + 200000   # + the base use
+    with pytest.raises(lupa.LuaMemoryError):
+        lua.execute("return #string.rep('x', 2000000)")
+    lua.set_max_memory(0)
+    assert lua.get_max_memory() is None and lua.get_max_memory(total=True) is None
+    assert lua.execute("return #string.rep('x', 2000000)") == 2000000
