@@ -91,3 +91,151 @@ def test_set_max_memory_without_max_memory(lupa):
     lua.set_max_memory(0)
     assert lua.get_max_memory() is None and lua.get_max_memory(total=True) is None
     assert lua.execute("return #string.rep('x', 2000000)") == 2000000
+
+
+# ---- 5. a userdata resurrected by a __gc metamethod after Python dropped it -------------
+class Resurrected(object):
+    x = 1
+
+    def __call__(self):
+        return 5
+
+    def __iter__(self):
+        return iter([1, 2])
+
+    def __getitem__(self, key):
+        return key
+
+    def __str__(self):
+        return "alive"
+
+
+_DEAD_USES = {
+    "tostring": "return tostring(o)",
+    "index": "return o.x",
+    "index item": "return o[1]",
+    "assign": "o.y = 2",
+    "call": "return o()",
+    "as_attrgetter": "return python.as_attrgetter(o)",
+    "as_itemgetter": "return python.as_itemgetter(o)",
+    "as_attrgetter index": "return python.as_attrgetter(o).x",
+    "as_itemgetter index": "return python.as_itemgetter(o)[1]",
+    "as_function": "return python.as_function(o)",
+    "iter": "for x in python.iter(o) do end",
+    "iterex": "for x in python.iterex(o) do end",
+    "enumerate": "for i, x in python.enumerate(o) do end",
+    "print": "python.builtins.print(o)",
+    "passed to Python": "return python.builtins.id(o)",
+    "len": "return #o",
+    "concat": "return o .. 'x'",
+    "arithmetic": "return o + 1",
+}
+
+
+def test_resurrected_userdata_is_a_lua_error(lupa, lua, capsys):
+    # The holder's finalizer is set before the userdata exists, so it runs
+    # after the userdata's own (which releases the Python object) and sees
+    # the userdata again (Lua 5.1 and LuaJIT: a newproxy, tables have no __gc).
+    lua.execute("""
+        function make(get, code)
+          local box = {}
+          local function fin()
+            local env = setmetatable({o = box.o}, {__index = _G})
+            local f
+            if setfenv then f = loadstring(code, 'op'); setfenv(f, env)
+            else f = load(code, 'op', 't', env) end
+            result = {pcall(f)}
+            kept = box.o
+          end
+          if newproxy then
+            local p = newproxy(true); getmetatable(p).__gc = fin
+          else
+            setmetatable({}, {__gc = fin})
+          end
+          box.o = get()
+        end""")
+    failures = []
+    for name, code in _DEAD_USES.items():
+        lua.execute("result = nil")
+        lua.globals().make(Resurrected, code)
+        lua.execute("collectgarbage(); collectgarbage()")
+        result = lua.eval("result")
+        assert result is not None, "the finalizer did not run"
+        ok, message = result[1], str(result[2])
+        if ok is not False or "deleted python object" not in message:
+            failures.append((name, ok, message))
+    assert failures == []
+    assert "alive" not in capsys.readouterr().out
+    # the same from Python: a LuaError, and the runtime goes on
+    with pytest.raises(lupa.LuaError, match="deleted python object"):
+        lua.eval("tostring(kept)")
+    with pytest.raises(lupa.LuaError, match="deleted python object"):
+        lua.eval("kept.x")
+    assert lua.eval("type(kept)") == "userdata"
+    assert lua.eval("function(o) return o[2] end")(Resurrected()) == 2
+
+
+# ---- 6. str() of a table whose __tostring returns a non-string ---------------------------
+@pytest.mark.parametrize("value", ["true", "nil", "{}", "function() end", "python.eval('[1]')",
+                                   "coroutine.create(function() end)"])
+def test_tostring_returning_non_string(lua, value):
+    t = lua.eval("setmetatable({}, {__tostring = function() return %s end})" % value)
+    with pytest.raises(TypeError, match="^__tostring returned non-string object$"):
+        str(t)
+    assert lua.eval("1 + 1") == 2
+
+
+def test_tostring_returning_number_or_string(lua):
+    make = lua.eval("function(v) return setmetatable({}, {__tostring = function() return v end}) end")
+    assert str(make(42)) == "42"
+    assert str(make(4.5)) == "4.5"
+    assert str(make("text")) == "text"
+    with pytest.raises(lupa_error(lua), match="bad"):
+        str(lua.eval("setmetatable({}, {__tostring = function() error('bad') end})"))
+
+
+def lupa_error(lua):
+    return sys.modules[type(lua).__module__].LuaError
+
+
+# ---- 7. the globals and del under a lowered memory limit ----------------------------------
+def test_del_global_under_lowered_memory_limit(lupa):
+    lua = lupa.LuaRuntime(max_memory=10 ** 7)
+    lua.execute("a = {} for i = 1, 10000 do a[i] = {} end")
+    lua.set_max_memory(lua.get_memory_used() // 2)
+    with pytest.raises(lupa.LuaMemoryError):
+        lua.eval("{}")
+    repr(lua.globals())       # a reference made and dropped: reused by the next
+    for _ in range(3):
+        assert lua.globals() is not None
+    del lua.globals()["a"]
+    assert lua.globals()["a"] is None
+    lua.gccollect()
+    if lupa.LUA_VERSION >= (5, 2):
+        assert lua.eval("{}") is not None
+        assert lua.execute("b = {} for i = 1, 100 do b[i] = {} end return #b") == 100
+
+
+# ---- 8. no "stack traceback:" without Lua's debug.traceback ---------------------------------
+@pytest.mark.parametrize("removal", ["debug = nil", "debug.traceback = nil", "debug = {traceback = 5}"])
+def test_no_traceback_text_without_debug_traceback(lupa, removal):
+    lua = lupa.LuaRuntime()
+    with pytest.raises(lupa.LuaError) as info:
+        lua.execute("error('before')")
+    assert "stack traceback:" in str(info.value)
+    lua.execute(removal)
+    for code in ["error('x')", "local t = nil; return t.x"]:
+        with pytest.raises(lupa.LuaError) as info:
+            lua.execute(code)
+        assert "stack traceback" not in str(info.value)
+        assert str(info.value).startswith('[string "<python>"]:1: ')
+    with pytest.raises(lupa.LuaError) as info:
+        lua.eval("function() error('y') end")()
+    assert str(info.value) == '[string "<python>"]:1: y'
+    with pytest.raises(lupa.LuaError) as info:
+        list(lua.eval("function() error('z') end").coroutine())
+    assert str(info.value) == '[string "<python>"]:1: z'
+    # the Lua frames are still in the Python traceback
+    import traceback
+    text = "".join(traceback.format_exception(info.type, info.value, info.tb))
+    assert '[string "<python>"]' in text
