@@ -239,3 +239,84 @@ def test_no_traceback_text_without_debug_traceback(lupa, removal):
     import traceback
     text = "".join(traceback.format_exception(info.type, info.value, info.tb))
     assert '[string "<python>"]' in text
+
+
+# ---- 2. python.enumerate with a start that is not an integer ------------------------------
+_ENUMERATE = """
+local out = {}
+for i, v in python.enumerate(python.eval('[10, 20]'), %s) do out[#out + 1] = i .. '=' .. v end
+return table.concat(out, ',')"""
+
+
+@pytest.mark.parametrize("start", ["'x'", "{}", "function() end", "true", "1.5", "'1.5'",
+                                   "python.eval('[1]')", "coroutine.create(print)"])
+def test_enumerate_bad_start_is_lua_error(lupa, lua, start):
+    if start == "coroutine.create(print)" and lupa.LUA_VERSION < (5, 2):
+        start = "coroutine.create(function() end)"
+    with pytest.raises(lupa.LuaError, match=r"bad argument #2 to 'enumerate'"):
+        lua.execute(_ENUMERATE % start)
+    ok, message = lua.execute("return pcall(python.enumerate, python.eval('[1]'), %s)" % start)
+    assert ok is False and "bad argument #2 to 'enumerate'" in message
+
+
+@pytest.mark.parametrize("start, expected", [("nil", "0=10,1=20"), ("3", "3=10,4=20"),
+                                             ("2.0", "2=10,3=20"), ("'3'", "3=10,4=20"),
+                                             ("-1", "-1=10,0=20"), ("python.none", "0=10,1=20")])
+def test_enumerate_start(lua, start, expected):
+    assert lua.execute(_ENUMERATE % start) == expected
+
+
+# ---- 3. encoding=None: attributes by str name ------------------------------------------------
+def test_attribute_names_without_encoding(lupa):
+    lua = lupa.LuaRuntime(encoding=None)
+    assert lua.eval("string").lower(b"ABC") == b"abc"
+    assert lua.globals().string == lua.globals()[b"string"]
+    assert lua.globals()["string"] is None        # an item key: a str is a Python object
+    t = lua.table()
+    t.x = 1
+    assert list(t.keys()) == [b"x"] and t.x == 1 and t[b"x"] == 1
+    del t.x
+    assert list(t.keys()) == []
+    setattr(t, "é", 2)
+    assert list(t.keys()) == ["é".encode("utf-8")]
+    assert lua.eval("io.stdout").write is not None       # userdata: through __index
+    latin = lupa.LuaRuntime(encoding=None, source_encoding="latin-1")
+    t = latin.table()
+    setattr(t, "é", 3)
+    assert list(t.keys()) == [b"\xe9"] and getattr(t, "é") == 3
+
+
+# ---- 4. the overflow handler set from Lua ------------------------------------------------------
+def test_overflow_handler_from_lua(lupa, lua):
+    ty = lua.eval("function(x) return type(x), x end")
+    with pytest.raises(OverflowError):
+        ty(2 ** 64)
+    lua.execute("python.set_overflow_handler(function(o) return o end)")
+    assert ty(2 ** 64) == ("userdata", 2 ** 64)
+    assert lua.eval("function(x) return x end")(-2 ** 70) == -2 ** 70
+    lua.execute("python.set_overflow_handler(function(o) return python.builtins.float(o) end)")
+    assert ty(2 ** 64) == ("number", float(2 ** 64))
+    assert lua.eval("python.eval('2**64')") == float(2 ** 64)          # a callback's result
+    assert lua.table_from([2 ** 64])[1] == float(2 ** 64)
+    assert ty(1, 2 ** 64, "s") == ("number", 1)       # other arguments survive the nested call
+    lua.execute("python.set_overflow_handler(function(o) return {tostring(o)}, 2 end)")
+    t = ty(2 ** 64)
+    assert t[0] == "table" and t[1][1] == str(2 ** 64)
+    lua.set_overflow_handler(str)                     # Python's replaces Lua's ...
+    assert ty(2 ** 64) == ("string", str(2 ** 64))
+    lua.execute("python.set_overflow_handler(function(o) return 7 end)")   # ... and back
+    assert ty(2 ** 64) == ("number", 7)
+    lua.execute("python.set_overflow_handler(nil)")
+    with pytest.raises(OverflowError):
+        ty(2 ** 64)
+
+
+@pytest.mark.parametrize("value", ["1", "{}", "true", "'s'", "coroutine.create(function() end)",
+                                   "python.eval('object()')"])
+def test_overflow_handler_from_lua_bad(lupa, lua, value):
+    lua.set_overflow_handler(float)
+    ok, message = lua.execute("return pcall(python.set_overflow_handler, %s)" % value)
+    assert ok is False and "bad argument #1 to 'set_overflow_handler'" in message
+    with pytest.raises(lupa.LuaError, match="set_overflow_handler"):
+        lua.execute("python.set_overflow_handler(%s)" % value)
+    assert lua.eval("function(x) return x end")(2 ** 64) == float(2 ** 64)   # unchanged

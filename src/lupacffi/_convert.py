@@ -7,7 +7,7 @@ import struct
 from ._constants import (BOOL, ERR_CLOSED, ERR_DEPTH, ERR_INSTRUCTIONS, ERR_MEMORY, ERR_SYNTAX,
                          ERR_TIME, FLOAT, INT, NIL, NONE, PYOBJ, REF, STR)
 from ._lua_objects import _LuaObject, _wrap
-from ._protocols import unwrap
+from ._protocols import _Boxed, unwrap
 from ._traceback import add_lua_frames, split as _split_traceback
 from .errors import LuaError, LuaLimitError, LuaMemoryError, LuaSyntaxError
 
@@ -27,6 +27,7 @@ _COPY_MAX = 1 << 16
 # const char *s}: 32 bytes, read as columns when converting many results
 _LC_VAL_SIZE = struct.calcsize("iiqdP")
 
+_HANDLER_RESULTS = 8        # results read of an overflow handler set from Lua
 _MAX_HANDLE = 1 << 53        # handles must be exact as Lua 5.1 numbers
 _surrogate_handles = itertools.count(-1, -1)   # (next() is atomic)
 
@@ -66,7 +67,7 @@ class Converter(object):
                 v.tag = INT
                 v.i = obj
                 return False
-            return self._to_val(v, self._overflow(obj), keep)
+            return self._to_val(v, self._overflow(obj, keep), keep)
         if t is str and self._encoding is not None:
             b = obj.encode(self._encoding)
             buf = self._ffi.new("char[]", b) if _PYPY and len(b) < _COPY_MAX else self._ffi.from_buffer(b)
@@ -156,13 +157,45 @@ class Converter(object):
             if self._surrogates.get(key) == handle:
                 del self._surrogates[key]
 
-    def _overflow(self, value):
+    def _overflow(self, value, keep):
+        """What the overflow handler makes of int `value`.  A Lua object it
+        returns is a new wrapper that nothing else holds: kept alive (in
+        `keep`, as a cffi handle, which is never registered) until C has
+        pushed its reference."""
         handler = self._overflow_handler
         if handler is None:
             raise OverflowError("Python int too large to convert to Lua integer")
-        result = handler(value)
-        if type(result) is int and not (self._minint <= result <= self._maxint):
-            raise OverflowError("overflow handler returned an int out of range")
+        if isinstance(handler, _LuaObject):
+            result = self._overflow_in_lua(handler, value)
+        else:
+            result = handler(value)
+            if type(result) is int and not (self._minint <= result <= self._maxint):
+                raise OverflowError("overflow handler returned an int out of range")
+        if isinstance(result, _LuaObject):
+            keep.append(self._ffi.new_handle(result))
+        return result
+
+    def _overflow_in_lua(self, handler, value):
+        """A handler set from Lua (a Lua function): it gets the int as a
+        Python object (a userdata), and its first result goes to Lua as it
+        is, the int itself staying a userdata (as in lupa).  With buffers of
+        its own: the thread's are being filled by the caller."""
+        if handler._rt is not self:
+            raise ValueError("cannot mix objects from different Lua runtimes")
+        ffi = self._ffi
+        argv = ffi.new("lc_val[1]")
+        out = ffi.new("lc_val[]", _HANDLER_RESULTS)
+        keep = []
+        self._to_val(argv[0], _Boxed(value), keep)
+        r = self._locked(keep, self._lib.lc_call, handler._ref, argv, 1, out, _HANDLER_RESULTS)
+        if r < 0:
+            raise self._error(r, out)
+        result = self._results(r, out, _HANDLER_RESULTS)
+        if r > 1:
+            result = result[0]
+        if isinstance(result, int) and not isinstance(result, bool) \
+                and not (self._minint <= result <= self._maxint):
+            return _Boxed(result)
         return result
 
     def _register(self, keep):

@@ -33,6 +33,13 @@ def _is_dunder(name):
     return name[:2] == "__" and name[-2:] == "__"
 
 
+def _name_key(rt, name):
+    """The key of attribute `name` in a runtime without an encoding: its Lua
+    string, encoded with the source encoding (as lupa), not a str userdata
+    as ``t[name]`` would give."""
+    return name.encode(rt._source_encoding) if type(name) is str else name
+
+
 def _live(rt):
     """rt, unless its Lua state is gone (then a LuaError, never a crash)."""
     if rt._ptr is None:
@@ -124,7 +131,10 @@ class _LuaObject(object):
     def __getattr__(self, name):
         if _is_dunder(name):
             raise AttributeError(name)
-        return _live(self._rt)._getitem(self._ref, name)
+        rt = _live(self._rt)
+        if rt._encoding is None:          # names are Lua strings there too
+            name = _name_key(rt, name)
+        return rt._getitem(self._ref, name)
 
     def __setattr__(self, name, value):
         raise AttributeError("'%s' object has no attribute %r" % (type(self).__name__, name))
@@ -163,17 +173,22 @@ class _LuaTable(_LuaObject):
     def __getattr__(self, name):
         if _is_dunder(name):
             raise AttributeError(name)
-        return _live(self._rt)._getitem(self._ref, name)
+        rt = _live(self._rt)
+        if rt._encoding is None:          # names are Lua strings there too
+            name = _name_key(rt, name)
+        return rt._getitem(self._ref, name)
 
     def __setattr__(self, name, value):
         if _is_dunder(name):
             raise TypeError("cannot set attribute %r of a Lua table" % (name,))
-        _live(self._rt)._setitem(self._ref, name, value)
+        rt = _live(self._rt)
+        rt._setitem(self._ref, name if rt._encoding is not None else _name_key(rt, name), value)
 
     def __delattr__(self, name):
         if _is_dunder(name):
             raise TypeError("cannot delete attribute %r of a Lua table" % (name,))
-        _live(self._rt)._setitem(self._ref, name, None)
+        rt = _live(self._rt)
+        rt._setitem(self._ref, name if rt._encoding is not None else _name_key(rt, name), None)
 
     def __setitem__(self, key, value):
         _live(self._rt)._setitem(self._ref, key, value)
