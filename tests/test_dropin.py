@@ -320,3 +320,27 @@ def test_overflow_handler_from_lua_bad(lupa, lua, value):
     with pytest.raises(lupa.LuaError, match="set_overflow_handler"):
         lua.execute("python.set_overflow_handler(%s)" % value)
     assert lua.eval("function(x) return x end")(2 ** 64) == float(2 ** 64)   # unchanged
+
+
+# ---- 9. one table iterator shared by threads ----------------------------------------------------
+@pytest.mark.parametrize("size", [99, 3000])      # one batch; several (the big-table buffer)
+def test_iterator_shared_by_threads(lua, size):
+    from test_threads import run_threads
+    table = lua.eval("function(n) local t = {} for i = 1, n do t['k' .. i] = i end return t end")(size)
+    for rounds in range(3):
+        it = iter(table.items()) if rounds else iter(table)
+        start = threading.Barrier(6)
+
+        def drain():
+            start.wait()
+            got = []
+            for item in it:
+                got.append(item)
+            return got
+        results = run_threads([(drain, ())] * 6)
+        everything = [x for r in results for x in r]
+        expected = ["k%d" % i for i in range(1, size + 1)]
+        if rounds:
+            assert sorted(everything) == sorted(zip(expected, range(1, size + 1)))
+        else:
+            assert sorted(everything) == sorted(expected)

@@ -385,11 +385,28 @@ class _LuaIter(object):
             return self._fetch()
 
     def _fetch(self):
+        if self._cursor is False:     # finished
+            raise StopIteration
+        rt = _live(self._table._rt)
+        lib, ptr = rt._lib, rt._ptr
+        # One refill at a time, for an iterator shared by threads (each item
+        # once in all): under the runtime's own re-entrant lock, which
+        # lc_next takes anyway (so no lock of our own to make, and none to
+        # wait for in a callback of the thread that holds the runtime).
+        lib.lc_lock(ptr)
+        try:
+            try:
+                return self._batch.pop()      # another thread refilled it
+            except IndexError:
+                return self._refill(rt)
+        finally:
+            lib.lc_unlock(ptr)
+
+    def _refill(self, rt):
         cursor = self._cursor
-        if cursor is False:           # finished
+        if cursor is False:           # finished (by another thread)
             raise StopIteration
         table = self._table
-        rt = _live(table._rt)
         if cursor is None:          # the first batch: most tables are small
             cursor = self._cursor = rt._ffi.new("int *", _LUA_NOREF)
             out = rt._backend.buffers().out
@@ -408,8 +425,9 @@ class _LuaIter(object):
         if self._what == 3:
             values = list(zip(values[0::2], values[1::2]))
         values.reverse()
+        item = values.pop()           # ours, before other threads can pop
         self._batch = values
-        return values.pop()
+        return item
 
     def _finish(self):
         cursor, self._cursor = self._cursor, False
