@@ -344,3 +344,91 @@ def test_iterator_shared_by_threads(lua, size):
             assert sorted(everything) == sorted(zip(expected, range(1, size + 1)))
         else:
             assert sorted(everything) == sorted(expected)
+
+
+# ---- 10. runtimes leave nothing behind -------------------------------------------------------------
+_PYPY = sys.implementation.name == "pypy"
+
+
+def _runtime_with_function(lupa):
+    lua = lupa.LuaRuntime()
+    lua.globals().f = lambda: lua.eval("1 + 1")
+    assert lua.eval("f()") == 2
+    return lua
+
+
+def _runtime_with_handlers(lupa):
+    lua = None
+
+    def getter(obj, name):
+        return lua.eval("'got'")
+    lua = lupa.LuaRuntime(attribute_handlers=(getter, None))
+    assert lua.eval("function(o) return o.x end")(object()) == "got"
+    return lua
+
+
+def _runtime_dropped_with_table(lupa):
+    lua = lupa.LuaRuntime()
+    t = lua.eval("{1, 2, 3, x = {}}")
+    rt = weakref_of(lua)
+    del lua
+    assert list(t.keys()) == [1, 2, 3, "x"] or sorted(t.keys(), key=str) == [1, 2, 3, "x"]
+    t[4] = t.x
+    assert len(t) == 4
+    return rt
+
+
+def weakref_of(obj):
+    import weakref
+    return weakref.ref(obj)
+
+
+@pytest.mark.parametrize("scenario", [_runtime_with_function, _runtime_with_handlers,
+                                      _runtime_dropped_with_table],
+                         ids=["globals-hold-function", "attribute-handlers", "table-outlives"])
+def test_runtimes_leave_nothing_behind(lupa, scenario):
+    import weakref
+
+    def one_round():
+        made = scenario(lupa)
+        return made if isinstance(made, weakref.ref) else weakref.ref(made)
+    one_round()                   # the first use of each C function and such
+    gc.collect()
+    before = len(gc.get_objects())
+    refs = [one_round() for _ in range(100)]
+    for _ in range(3 if _PYPY else 1):        # PyPy: finalizers first, then freeing
+        gc.collect()
+    assert [r for r in refs if r() is not None] == []
+    del refs
+    if not _PYPY:                 # (PyPy's gc.get_objects() lists other things)
+        assert len(gc.get_objects()) <= before
+
+
+def test_runtime_freed_without_collection(lupa):
+    """No cycle of the runtime with itself: freed as soon as it is dropped
+    (CPython's reference counting), also with a handler set from Lua and
+    after Lua errors made by the python table's functions."""
+    import weakref
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        lua = lupa.LuaRuntime()
+        lua.execute("python.set_overflow_handler(function(o) return o end)")
+        assert lua.eval("function(x) return x end")(2 ** 65) == 2 ** 65
+        for _ in range(10):
+            lua.execute("pcall(python.args, 1)")
+        objects = len(lua._objects)
+        lua.gccollect()
+        for _ in range(10):
+            lua.execute("pcall(python.args, 1)")
+        lua.gccollect()
+        assert len(lua._objects) <= objects       # the messages' exceptions are not kept
+        ref = weakref.ref(lua)
+        del lua
+        if _PYPY:                 # (PyPy frees objects only in a collection)
+            for _ in range(3):
+                gc.collect()
+        assert ref() is None
+    finally:
+        if enabled:
+            gc.enable()

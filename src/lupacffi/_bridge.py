@@ -14,6 +14,7 @@ from ._constants import (BOOL, CB_ERROR, CB_FUNC, CB_ITER, FLOAT, INT, NIL, NONE
                          REF, STR)
 from . import _cycles
 from ._constants import TFUNCTION
+from ._convert import _LuaHandler
 from ._lua_objects import _TYPE_NAMES, _LuaTable
 from ._protocols import _AS_NONE, _AttrGetter, _ItemGetter, _PyArgs, _PyIterator, _table_args, unwrap
 
@@ -158,6 +159,7 @@ class Bridge(object):
         """exc is the error value in out[0] (a userdata whose tostring is
         str(exc)); if it comes back to Python it is re-raised as itself."""
         if type(exc) is _LuaMessage:
+            self._objects.pop(id(exc), None)      # (Lua gets a string instead)
             return self._lua_message(str(exc), out)
         if not isinstance(exc, Exception):      # KeyboardInterrupt & co
             self._abort(exc)
@@ -420,8 +422,10 @@ class Bridge(object):
             return None
         handler = values[0]
         tag = args[0].tag
-        if (tag == PYOBJ and callable(handler)) or (tag == REF and args[0].aux == TFUNCTION):
+        if tag == PYOBJ and callable(handler):
             return handler
+        if tag == REF and args[0].aux == TFUNCTION:
+            return _LuaHandler(self, handler)      # (no cycle through the runtime)
         got = "Python object that is not callable" if tag == PYOBJ else self._lua_type_name(args[0])
         raise _LuaMessage("bad argument #1 to 'set_overflow_handler' (function expected, got %s)"
                           % got)

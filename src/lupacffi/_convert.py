@@ -3,7 +3,9 @@ and turning error results into Python exceptions.  Mixed into LuaRuntime."""
 import itertools
 import platform
 import struct
+import weakref
 
+from ._constants import LUA_NOREF
 from ._constants import (BOOL, ERR_CLOSED, ERR_DEPTH, ERR_INSTRUCTIONS, ERR_MEMORY, ERR_SYNTAX,
                          ERR_TIME, FLOAT, INT, NIL, NONE, PYOBJ, REF, STR)
 from ._lua_objects import _LuaObject, _wrap
@@ -44,6 +46,33 @@ class _Surrogate(object):
         # (again: Lua may have released the handle since it was chosen)
         rt._objects[self.h] = self.obj
         rt._surrogates[id(self.obj)] = self.h
+
+
+class _LuaHandler(object):
+    """An overflow handler set from Lua (python.set_overflow_handler): the
+    Lua function's registry reference, taken over from its wrapper, and the
+    runtime only weakly (a wrapper, which holds its runtime, kept by the
+    runtime would make a cycle that only a garbage collection frees)."""
+    __slots__ = ("_ref", "_runtime")
+
+    def __init__(self, runtime, func):
+        self._runtime = weakref.ref(runtime)
+        self._ref = func._ref
+        object.__setattr__(func, "_ref", LUA_NOREF)     # its __del__ releases nothing now
+
+    def __call__(self, value):     # (callable, as a handler must be; used through _overflow)
+        runtime = self._runtime()
+        if runtime is None:
+            raise ValueError("the Lua runtime of this handler is gone")
+        return runtime._overflow(value, [])
+
+    def __del__(self):
+        runtime = self._runtime()
+        try:
+            if runtime is not None and runtime._ptr is not None:
+                runtime._lib.lc_unref(runtime._ptr, self._ref)
+        except Exception:     # interpreter shutdown
+            pass
 
 
 def _format_traceback(tb):
@@ -165,8 +194,12 @@ class Converter(object):
         handler = self._overflow_handler
         if handler is None:
             raise OverflowError("Python int too large to convert to Lua integer")
-        if isinstance(handler, _LuaObject):
-            result = self._overflow_in_lua(handler, value)
+        if type(handler) is _LuaHandler:
+            result = self._overflow_in_lua(handler._ref, value)
+        elif isinstance(handler, _LuaObject):
+            if handler._rt is not self:
+                raise ValueError("cannot mix objects from different Lua runtimes")
+            result = self._overflow_in_lua(handler._ref, value)
         else:
             result = handler(value)
             if type(result) is int and not (self._minint <= result <= self._maxint):
@@ -175,19 +208,17 @@ class Converter(object):
             keep.append(self._ffi.new_handle(result))
         return result
 
-    def _overflow_in_lua(self, handler, value):
-        """A handler set from Lua (a Lua function): it gets the int as a
-        Python object (a userdata), and its first result goes to Lua as it
-        is, the int itself staying a userdata (as in lupa).  With buffers of
-        its own: the thread's are being filled by the caller."""
-        if handler._rt is not self:
-            raise ValueError("cannot mix objects from different Lua runtimes")
+    def _overflow_in_lua(self, ref, value):
+        """A handler that is a Lua function (registry reference ref): it gets
+        the int as a Python object (a userdata), and its first result goes to
+        Lua as it is, the int itself staying a userdata (as in lupa).  With
+        buffers of its own: the thread's are being filled by the caller."""
         ffi = self._ffi
         argv = ffi.new("lc_val[1]")
         out = ffi.new("lc_val[]", _HANDLER_RESULTS)
         keep = []
         self._to_val(argv[0], _Boxed(value), keep)
-        r = self._locked(keep, self._lib.lc_call, handler._ref, argv, 1, out, _HANDLER_RESULTS)
+        r = self._locked(keep, self._lib.lc_call, ref, argv, 1, out, _HANDLER_RESULTS)
         if r < 0:
             raise self._error(r, out)
         result = self._results(r, out, _HANDLER_RESULTS)
