@@ -432,3 +432,74 @@ def test_runtime_freed_without_collection(lupa):
     finally:
         if enabled:
             gc.enable()
+
+
+# ---- 13. help(LuaRuntime) explains every option -----------------------------------------------------
+_OPTIONS = ["encoding", "source_encoding", "attribute_filter", "attribute_handlers",
+            "register_eval", "register_builtins", "unpack_returned_tuples", "overflow_handler",
+            "max_memory", "string_hash_seed", "max_instructions", "max_time", "libraries",
+            "sandbox"]
+
+
+def test_help_lists_every_option(lupa):
+    import inspect
+    import pydoc
+    text = pydoc.render_doc(lupa.LuaRuntime, renderer=pydoc.plaintext)
+    doc = lupa.LuaRuntime.__doc__
+    parameters = inspect.signature(lupa.LuaRuntime).parameters
+    assert sorted(parameters) == sorted(_OPTIONS)      # (a new option needs its entry)
+    for name in _OPTIONS:
+        # each explained on a line of its own that starts with its name
+        assert any(line.strip().startswith(name) for line in doc.splitlines()), name
+        assert name in text
+
+
+# ---- 14. LuaError.value ------------------------------------------------------------------------------
+def test_lua_error_value(lupa, lua):
+    with pytest.raises(lupa.LuaError) as info:
+        lua.execute("error({code = 42})")
+    assert str(info.value) == "" and info.value.value.code == 42
+    with pytest.raises(lupa.LuaError) as info:
+        lua.execute("error('boom')")
+    assert info.value.value == b'[string "<python>"]:1: boom'
+    with pytest.raises(lupa.LuaError) as info:
+        lua.execute("error(7, 0)")      # (level 1 makes it a string on Lua 5.1)
+    assert info.value.value == 7
+    with pytest.raises(lupa.LuaSyntaxError) as info:
+        lua.execute("x = = 1")
+    assert isinstance(info.value.value, bytes) and b"error loading code" not in info.value.value
+    doc = lupa.LuaError.__doc__
+    assert "value" in doc and "bytes" in doc and "code == 42" in doc
+
+
+# ---- 16. what trips up new users (documented in the README) ------------------------------------------
+def test_pairs_on_python_containers_and_the_python_loops(lupa, lua):
+    for container in ([1, 2], {"a": 1}):
+        with pytest.raises(lupa.LuaError, match="table expected"):
+            lua.execute("for k, v in pairs(...) do end", container)
+    assert lua.execute("""
+        local out = {}
+        for k, v in python.iterex(python.as_attrgetter(...).items()) do out[#out + 1] = k .. v end
+        return table.concat(out, ' ')""", {"a": 1, "b": 2}) == "a1 b2"
+    assert lua.execute("local n = 0 for x in python.iter(...) do n = n + x end return n",
+                       [1, 2, 3]) == 6
+
+
+def test_table_from_is_shallow_unless_recursive(lupa, lua):
+    inner = [1, 2]
+    assert lua.table_from({"p": inner}).p is inner
+    assert lupa.lua_type(lua.table_from({"p": inner}, recursive=True).p) == "table"
+
+
+def test_lua_print_writes_to_the_process_stdout(lua, capfd):
+    import contextlib
+    import io
+    captured = io.StringIO()
+    with contextlib.redirect_stdout(captured):
+        lua.execute("print('from lua') io.stdout:flush()")
+    assert captured.getvalue() == ""
+    assert "from lua" in capfd.readouterr().out
+    lua.globals().print = print            # through Python instead (README)
+    with contextlib.redirect_stdout(captured):
+        lua.execute("print('through python')")
+    assert captured.getvalue() == "through python\n"
