@@ -328,15 +328,27 @@ long long lc_resume_i(lc_runtime *rt, int coref, long long i)
 static int fn_globals(lua_State *L, lc_ctx *c)
 {
     lc_pushglobaltable(L);
+    /* its reference may need a bigger registry: allowed past the memory
+       limit, so that the globals can be had (e.g. to free memory) after the
+       limit was lowered below what is in use, as in lupa */
+    c->rt->grace++;
     c->result = lc_results(c->rt, L, 1, 1, c->out, c->nout);
+    c->rt->grace--;
     return 0;
 }
 
 int lc_globals(lc_runtime *rt, lc_val *out)
 {
     lc_ctx c;
+    int r;
     lc_ctx_init(&c, fn_globals, 0, out, 1);
-    return lc_op(rt, &c, NULL, 0);
+    r = lc_op(rt, &c, NULL, 0);
+    if (r < 0 && r != LC_ERR_CLOSED) {    /* lc_results failed (no memory at all) */
+        pthread_mutex_lock(&rt->lock);
+        rt->grace = 0;
+        pthread_mutex_unlock(&rt->lock);
+    }
+    return r;
 }
 
 /* ---- raw fast paths for plain tables ------------------------------------------
@@ -635,16 +647,15 @@ int lc_next(lc_runtime *rt, int ref, int *cursor, int what, lc_val *out, int cap
 static int fn_tostring(lua_State *L, lc_ctx *c)
 {
     lua_rawgeti(L, LUA_REGISTRYINDEX, c->ref);
+    /* __tostring's result whatever it is: Python decides (as lupa, a TypeError
+       for anything but a string or a number) */
+    if (!luaL_callmeta(L, -1, "__tostring")) {
 #if LUA_VERSION_NUM >= 502
-    luaL_tolstring(L, lua_gettop(L), NULL);   /* absolute: 5.3 gets -1 wrong with __name */
+        luaL_tolstring(L, lua_gettop(L), NULL);   /* absolute: 5.3 gets -1 wrong with __name */
 #else
-    if (luaL_callmeta(L, -1, "__tostring")) {
-        if (!lua_isstring(L, -1))
-            luaL_error(L, "'__tostring' must return a string");
-    } else {
         lua_pushfstring(L, "%s: %p", luaL_typename(L, -1), lua_topointer(L, -1));
-    }
 #endif
+    }
     c->result = lc_results(c->rt, L, lua_gettop(L), 1, c->out, c->nout);
     return 0;
 }

@@ -126,6 +126,21 @@ static int lc_callback_packed(lc_runtime *rt, lua_State *L, int op)
     return 1;
 }
 
+/* A Lua finalizer can still see a userdata whose own finalizer ran in the
+   same cycle: its Python object is released (lc_to_val made it a plain
+   reference).  Using it is a Lua error, as in lupa ("deleted python object"),
+   after the references of the converted arguments are dropped. */
+static void lc_check_live(lc_runtime *rt, lua_State *L, lc_val *args, int n, int k)
+{
+    int j;
+    if (lc_topyud(rt, L, k + 1) == NULL)      /* some other userdata */
+        return;
+    for (j = 0; j < n; j++)
+        if (args[j].tag == LC_REF)
+            luaL_unref(L, LUA_REGISTRYINDEX, (int)args[j].i);
+    luaL_argerror(L, k + 1, "deleted python object");
+}
+
 static int lc_callback(lua_State *L)
 {
     lc_runtime *rt = (lc_runtime *)lua_touserdata(L, lua_upvalueindex(1));
@@ -137,13 +152,6 @@ static int lc_callback(lua_State *L)
     if (!lua_isnoneornil(L, lua_upvalueindex(3))) {
         lua_pushvalue(L, lua_upvalueindex(3));
         lua_insert(L, 1);
-    }
-    if (lua_type(L, 1) == LUA_TUSERDATA) {
-        /* a Lua finalizer can still see a userdata whose own finalizer ran
-           in the same cycle (its Python object is released) */
-        lc_pyud *ud = (lc_pyud *)lua_touserdata(L, 1);
-        if (ud->h == 0 && lc_topyud(rt, L, 1) != NULL)
-            return luaL_error(L, "the Python object is gone (its userdata was finalized)");
     }
     n = lua_gettop(L);
     r = n == 2 && (op == LC_OP_CALL || op == LC_OP_INDEX) ? lc_callback_packed(rt, L, op) : -2;
@@ -157,6 +165,9 @@ static int lc_callback(lua_State *L)
         args = (lc_val *)lc_newuserdata(L, sizeof(lc_val) * (size_t)n);
     for (k = 0; k < n; k++)
         lc_to_val(rt, L, k + 1, &args[k]);
+    for (k = 0; k < n; k++)
+        if (args[k].tag == LC_REF && args[k].aux == LUA_TUSERDATA)
+            lc_check_live(rt, L, args, n, k);
     /* the error raised if Python fails before it can report anything itself
        (cffi returns LC_CB_ERROR then, e.g. when Python's stack is exhausted) */
     out[0].tag = LC_STR;

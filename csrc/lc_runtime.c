@@ -404,6 +404,18 @@ static int lc_setup_state(lua_State *L)
     lc_setup *s = (lc_setup *)lua_touserdata(L, 1);
     lc_runtime *rt = s->rt;
     lua_settop(L, 0);
+#if LUA_VERSION_NUM < 504
+    /* the head of luaL_ref's free list, registry[0], from the start: the
+       first luaL_unref would add that key, which needs memory and so could
+       fail under a memory limit (and with it the call it was drained in) */
+    lua_rawgeti(L, LUA_REGISTRYINDEX, 0);
+    if (lua_isnil(L, -1)) {
+        lua_pushinteger(L, 0);
+        lua_rawseti(L, LUA_REGISTRYINDEX, 0);
+    }
+    lua_pop(L, 1);
+#endif
+    rt->tb_debug = (s->libs & LC_LIB_DEBUG) != 0;
     lc_openlibs(L, s->libs);
     lc_wrap_coroutine_lib(rt, L);
     lua_pushcfunction(L, lc_body);

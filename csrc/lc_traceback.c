@@ -48,9 +48,38 @@ static void lc_traceback51(lua_State *L, lua_State *co, int level)
 }
 #endif
 
-/* Pushes Lua's "stack traceback:\n\t..." text for coroutine co, from `level` on. */
+static lc_runtime *lc_runtime_of(lua_State *L);
+
+/* lupa builds the traceback text with Lua's own debug.traceback: none where
+   Lua code removed that (the global `debug`, or its `traceback`).  Only in
+   runtimes that opened the debug library; the others always have the text. */
+static int lc_debug_traceback_gone(lua_State *L)
+{
+    int gone;
+    if (!lc_runtime_of(L)->tb_debug)
+        return 0;
+    lc_pushglobaltable(L);
+    lua_pushliteral(L, "debug");
+    lua_rawget(L, -2);
+    gone = !lua_istable(L, -1);
+    if (!gone) {
+        lua_pushliteral(L, "traceback");
+        lua_rawget(L, -2);
+        gone = !lua_isfunction(L, -1);
+        lua_pop(L, 1);
+    }
+    lua_pop(L, 2);
+    return gone;
+}
+
+/* Pushes Lua's "stack traceback:\n\t..." text for coroutine co, from `level`
+   on (an empty string when debug.traceback is gone, see above). */
 static void lc_push_tbtext(lua_State *L, lua_State *co, int level)
 {
+    if (lc_debug_traceback_gone(L)) {
+        lua_pushliteral(L, "");
+        return;
+    }
 #if LUA_VERSION_NUM < 502 && !defined(LC_LUAJIT)
     lc_traceback51(L, co, level);
 #else
@@ -209,8 +238,6 @@ static void lc_push_frames(lua_State *L, lua_State *co, int level, int mine, int
 LC_TLS char *tls_stop;
 LC_TLS size_t tls_stop_len;   /* 0: none (taken, or no stop since) */
 LC_TLS size_t tls_stop_cap;
-
-static lc_runtime *lc_runtime_of(lua_State *L);
 
 /* With the traceback string on top of L: keeps its records if the error is
    the stop of an execution limit. */

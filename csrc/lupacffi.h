@@ -81,6 +81,9 @@ struct lc_runtime {
     size_t used;               /* bytes allocated by Lua */
     size_t base;               /* bytes used by a fresh runtime */
     size_t limit;              /* total bytes allowed; 0 = unlimited */
+    int grace;                 /* > 0: allocations may pass the limit (lc_globals) */
+    int tb_debug;              /* the debug library was opened: the traceback
+                                  text needs debug.traceback (lc_traceback.c) */
     int depth;                 /* nesting of entry points */
     int held;                  /* holds of the lock that may run Python (lc_gc.c) */
     volatile int frozen;       /* a heap scan's results are in use (lc_gc.c) */

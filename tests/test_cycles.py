@@ -212,10 +212,10 @@ def test_userdata_used_after_its_finalizer_is_a_lua_error(lupa, lua):
     lua.globals().keep(Obj("late"))
     collect(lua)
     assert lua.eval("type(late)") == "userdata"
-    with pytest.raises(lupa.LuaError, match="Python object is gone"):
+    with pytest.raises(lupa.LuaError, match="deleted python object"):
         lua.eval("tostring(late)")
     ok, message = lua.execute("return pcall(function() return late.payload end)")
-    assert ok is False and "Python object is gone" in message
+    assert ok is False and "deleted python object" in message
 
 
 def test_not_started_coroutine_is_seen_through(lua):

@@ -8,7 +8,8 @@ import contextlib
 import importlib
 import sys
 
-__version__ = "0.1.0"
+from . import version
+from .version import __version__
 
 # newest first: PUC Lua, then LuaJIT
 BACKEND_MODULES = ["lua55", "lua54", "lua53", "lua52", "lua51", "luajit21"]

@@ -2,6 +2,7 @@
 from typing import ContextManager, List
 
 from ._api import *
+from . import version as version
 
 __version__: str
 BACKEND_MODULES: List[str]

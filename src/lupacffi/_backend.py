@@ -59,6 +59,12 @@ class Backend(object):
         self.new_runtimes = 0     # PyPy: runtimes made since the last Lua memory check
         self.lua_memory_mark = 0  # PyPy: the live runtimes' Lua memory after the last collection
         self._tls = threading.local()
+        # cffi makes a function object on the first use of each C function and
+        # keeps it: made now, so that runtimes made later, and dropped, leave
+        # nothing behind, the first ones included (gc.get_objects() stays flat)
+        for fname in dir(lib):
+            if fname.startswith("lc_"):
+                getattr(lib, fname)
         # error=-1 (LC_CB_ERROR): if Python fails before _dispatch can report
         # (e.g. at the recursion limit), C raises a generic Lua error
         ffi.def_extern(name="lc_py_dispatch", error=-1)(self._dispatch)

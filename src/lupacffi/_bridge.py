@@ -13,6 +13,8 @@ from ._constants import (BOOL, CB_ERROR, CB_FUNC, CB_ITER, FLOAT, INT, NIL, NONE
                          OP_PENDING, OP_POW, OP_PYFUNC, OP_RELEASE, OP_SUB, OP_THAW, OP_TOSTRING,
                          OP_UNM, P_BOOL, P_INT, P_NIL, P_OUT, PYOBJ, REF, STR)
 from . import _cycles
+from ._constants import TFUNCTION
+from ._convert import _LuaHandler
 from ._lua_objects import _TYPE_NAMES, _LuaTable
 from ._protocols import _AS_NONE, _AttrGetter, _ItemGetter, _PyArgs, _PyIterator, _table_args, unwrap
 
@@ -54,6 +56,25 @@ def _is_method_of(func, first):
     functions and classmethods, not methods of builtin types)."""
     return (type(func) is types.MethodType and func.__self__ is first
             and isinstance(getattr(func.__func__, "__code__", None), types.CodeType))
+
+
+def _number_from_text(text):
+    """A Lua numeric string as an int or float (None if it is not one)."""
+    if isinstance(text, bytes):
+        text = text.decode("latin-1")
+    text = text.strip()
+    try:
+        return int(text, 10)
+    except ValueError:
+        pass
+    try:
+        sign = -1 if text[:1] == "-" else 1
+        body = text.lstrip("+-")
+        if body[:2].lower() == "0x":
+            return sign * int(body[2:], 16)
+        return float(text)
+    except ValueError:
+        return None
 
 
 def _caller_frame():
@@ -199,6 +220,7 @@ class Bridge(object):
         """exc is the error value in out[0] (a userdata whose tostring is
         str(exc)); if it comes back to Python it is re-raised as itself."""
         if type(exc) is _LuaMessage:
+            self._objects.pop(id(exc), None)      # (Lua gets a string instead)
             return self._lua_message(str(exc), out)
         if not isinstance(exc, Exception):      # KeyboardInterrupt & co
             self._abort(exc)
@@ -429,8 +451,7 @@ class Bridge(object):
         if index in (_PY_ITER, _PY_ITEREX, _PY_ENUMERATE):
             it = iter(values[0])
             if index == _PY_ENUMERATE:
-                start = values[1] if len(values) > 1 and values[1] is not None else 0
-                control = operator.index(start) - 1
+                control = self._enumerate_start(args, values) - 1
                 state = _PyIterator(it, "enumerate", control)
             else:
                 control = None
@@ -450,9 +471,47 @@ class Bridge(object):
             positional, kwargs = _table_args(values[0])
             return self._write_results((_PyArgs(positional, kwargs),), out, 1)
         if index == _PY_SET_OVERFLOW_HANDLER:
-            self.set_overflow_handler(values[0] if values else None)
+            self.set_overflow_handler(self._lua_overflow_handler(args, values))
             return 0
         raise TypeError("unknown python function %d" % index)
+
+    def _lua_overflow_handler(self, args, values):
+        """python.set_overflow_handler's argument: a Lua function, a callable
+        Python object, or nil (python.none) to clear; anything else is a
+        Lua error."""
+        if not values or values[0] is None:
+            return None
+        handler = values[0]
+        tag = args[0].tag
+        if tag == PYOBJ and callable(handler):
+            return handler
+        if tag == REF and args[0].aux == TFUNCTION:
+            return _LuaHandler(self, handler)      # (no cycle through the runtime)
+        got = "Python object that is not callable" if tag == PYOBJ else self._lua_type_name(args[0])
+        raise _LuaMessage("bad argument #1 to 'set_overflow_handler' (function expected, got %s)"
+                          % got)
+
+    def _enumerate_start(self, args, values):
+        """python.enumerate's start: an integer (a whole float or a numeric
+        string converts, as Lua's lua_tointeger does); nil: 0."""
+        if len(values) < 2 or values[1] is None:
+            return 0
+        start, tag = values[1], args[1].tag
+        if tag == INT:
+            return start
+        if tag == STR:
+            start = _number_from_text(start)
+        elif tag != FLOAT:
+            start = None
+        if isinstance(start, float) and start.is_integer():
+            start = int(start)
+        if type(start) is not int:
+            if tag == FLOAT or (tag == STR and start is not None):
+                raise _LuaMessage("bad argument #2 to 'enumerate' "
+                                  "(number has no integer representation)")
+            raise _LuaMessage("bad argument #2 to 'enumerate' (integer expected, got %s)"
+                              % self._lua_type_name(args[1]))
+        return start
 
     def _view(self, index, obj):
         """One view per object and protocol while Lua holds it, so that

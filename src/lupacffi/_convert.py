@@ -3,11 +3,13 @@ and turning error results into Python exceptions.  Mixed into LuaRuntime."""
 import itertools
 import platform
 import struct
+import weakref
 
 from ._constants import (BOOL, ERR_CLOSED, ERR_DEPTH, ERR_INSTRUCTIONS, ERR_INTERRUPTED,
-                         ERR_MEMORY, ERR_SYNTAX, ERR_TIME, FLOAT, INT, NIL, NONE, PYOBJ, REF, STR)
+                         ERR_MEMORY, ERR_SYNTAX, ERR_TIME, FLOAT, INT, LUA_NOREF, NIL, NONE, PYOBJ,
+                         REF, STR)
 from ._lua_objects import _LuaObject, _wrap
-from ._protocols import unwrap
+from ._protocols import _Boxed, unwrap
 from ._traceback import add_lua_frames, split as _split_traceback
 from .errors import LuaError, LuaInterrupted, LuaLimitError, LuaMemoryError, LuaSyntaxError
 
@@ -49,6 +51,33 @@ class _Surrogate(object):
         rt._surrogates[id(self.obj)] = self.h
 
 
+class _LuaHandler(object):
+    """An overflow handler set from Lua (python.set_overflow_handler): the
+    Lua function's registry reference, taken over from its wrapper, and the
+    runtime only weakly (a wrapper, which holds its runtime, kept by the
+    runtime would make a cycle that only a garbage collection frees)."""
+    __slots__ = ("_ref", "_runtime")
+
+    def __init__(self, runtime, func):
+        self._runtime = weakref.ref(runtime)
+        self._ref = func._ref
+        object.__setattr__(func, "_ref", LUA_NOREF)     # its __del__ releases nothing now
+
+    def __call__(self, value):     # (callable, as a handler must be; used through _overflow)
+        runtime = self._runtime()
+        if runtime is None:
+            raise ValueError("the Lua runtime of this handler is gone")
+        return runtime._overflow(value, [])
+
+    def __del__(self):
+        runtime = self._runtime()
+        try:
+            if runtime is not None and runtime._ptr is not None:
+                runtime._lib.lc_unref(runtime._ptr, self._ref)
+        except Exception:     # interpreter shutdown
+            pass
+
+
 def _format_traceback(tb):
     """Lua's "stack traceback:" text with the innermost frame last."""
     lines = tb.split("\n\t")
@@ -70,7 +99,7 @@ class Converter(object):
                 v.tag = INT
                 v.i = obj
                 return False
-            return self._to_val(v, self._overflow(obj), keep)
+            return self._to_val(v, self._overflow(obj, keep), keep)
         if t is str and self._encoding is not None:
             b = obj.encode(self._encoding)
             buf = self._ffi.new("char[]", b) if _PYPY and len(b) < _COPY_MAX else self._ffi.from_buffer(b)
@@ -158,13 +187,44 @@ class Converter(object):
             if self._surrogates.get(key) == handle:
                 del self._surrogates[key]
 
-    def _overflow(self, value):
+    def _overflow(self, value, keep):
+        """What the overflow handler makes of int `value`.  A Lua object it
+        returns is a new wrapper that nothing else holds: kept alive (in
+        `keep`, as a cffi handle, which is never registered) until C has
+        pushed its reference."""
         handler = self._overflow_handler
         if handler is None:
             raise OverflowError("Python int too large to convert to Lua integer")
-        result = handler(value)
-        if type(result) is int and not (self._minint <= result <= self._maxint):
-            raise OverflowError("overflow handler returned an int out of range")
+        if type(handler) is _LuaHandler:
+            result = self._overflow_in_lua(handler._ref, value)
+        elif isinstance(handler, _LuaObject):
+            if handler._rt is not self:
+                raise ValueError("cannot mix objects from different Lua runtimes")
+            result = self._overflow_in_lua(handler._ref, value)
+        else:
+            result = handler(value)
+            if type(result) is int and not (self._minint <= result <= self._maxint):
+                raise OverflowError("overflow handler returned an int out of range")
+        if isinstance(result, _LuaObject):
+            keep.append(self._ffi.new_handle(result))
+        return result
+
+    def _overflow_in_lua(self, ref, value):
+        """A handler that is a Lua function (registry reference ref): it gets
+        the int as a Python object (a userdata), and its first result goes to
+        Lua as it is, the int itself staying a userdata (as in lupa).  With
+        an argument buffer of its own: the thread's is being filled by the
+        caller."""
+        argv = self._ffi.new("lc_val[1]")
+        keep = []
+        self._to_val(argv[0], _Boxed(value), keep)
+        r = self._locked(keep, self._lib.lc_call, ref, argv, 1)
+        result = r >> 3 if r & 7 == 0 else self._unpack(r)
+        if type(result) is tuple:
+            result = result[0]
+        if isinstance(result, int) and not isinstance(result, bool) \
+                and not (self._minint <= result <= self._maxint):
+            return _Boxed(result)
         return result
 
     def _register(self, keep):

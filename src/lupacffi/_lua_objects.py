@@ -50,6 +50,13 @@ def _is_dunder(name):
     return name[:2] == "__" and name[-2:] == "__"
 
 
+def _name_key(rt, name):
+    """The key of attribute `name` in a runtime without an encoding: its Lua
+    string, encoded with the source encoding (as lupa), not a str userdata
+    as ``t[name]`` would give."""
+    return name.encode(rt._source_encoding) if type(name) is str else name
+
+
 class _LuaObject(object):
     """A Lua value without a Python equivalent.  Used as is for userdata:
     reading items and attributes goes through Lua (``__index``)."""
@@ -162,6 +169,9 @@ class _LuaObject(object):
     def __getattr__(self, name):
         if _is_dunder(name):
             raise AttributeError(name)
+        rt = self._rt
+        if rt._encoding is None:          # names are Lua strings there too
+            return rt._getitem(self._ref, _name_key(rt, name))
         return self[name]
 
     def __setattr__(self, name, value):
@@ -204,12 +214,14 @@ class _LuaTable(_LuaObject):
     def __setattr__(self, name, value):
         if _is_dunder(name):
             raise TypeError("cannot set attribute %r of a Lua table" % (name,))
-        self._rt._setitem(self._ref, name, value)
+        rt = self._rt
+        rt._setitem(self._ref, name if rt._encoding is not None else _name_key(rt, name), value)
 
     def __delattr__(self, name):
         if _is_dunder(name):
             raise TypeError("cannot delete attribute %r of a Lua table" % (name,))
-        self._rt._setitem(self._ref, name, None)
+        rt = self._rt
+        rt._setitem(self._ref, name if rt._encoding is not None else _name_key(rt, name), None)
 
     def __setitem__(self, key, value):
         rt = self._rt
@@ -457,11 +469,28 @@ class _LuaIter(object):
             return self._fetch()
 
     def _fetch(self):
+        if self._cursor is False:     # finished
+            raise StopIteration
+        rt = self._table._rt
+        lib, ptr = rt._lib, rt._ptr
+        # One refill at a time, for an iterator shared by threads (each item
+        # once in all): under the runtime's own re-entrant lock, which
+        # lc_next takes anyway (so no lock of our own to make, and none to
+        # wait for in a callback of the thread that holds the runtime).
+        lib.lc_lock(ptr)
+        try:
+            try:
+                return self._batch.pop()      # another thread refilled it
+            except IndexError:
+                return self._refill(rt)
+        finally:
+            lib.lc_unlock(ptr)
+
+    def _refill(self, rt):
         cursor = self._cursor
-        if cursor is False:           # finished
+        if cursor is False:           # finished (by another thread)
             raise StopIteration
         table = self._table
-        rt = table._rt
         if cursor is None:          # the first batch: most tables are small
             cursor = self._cursor = rt._ffi.new("int *", _LUA_NOREF)
             out = rt._buffers().out
@@ -481,8 +510,9 @@ class _LuaIter(object):
         if self._what == 3:
             values = list(zip(values[0::2], values[1::2]))
         values.reverse()
+        item = values.pop()           # ours, before other threads can pop
         self._batch = values
-        return values.pop()
+        return item
 
     def _finish(self):
         cursor, self._cursor = self._cursor, False

@@ -21,6 +21,13 @@ class _ItemGetter(_Protocol):
     __slots__ = ()
 
 
+class _Boxed(_Protocol):
+    """An object that goes to Lua as a userdata although it would convert:
+    an int too large for Lua, handed to (or returned by) an overflow
+    handler set from Lua.  Back in Python it is the object again."""
+    __slots__ = ()
+
+
 def as_attrgetter(obj):
     """Lua indexing of obj uses attribute access (``getattr``)."""
     return _AttrGetter(unwrap(obj))

@@ -41,7 +41,116 @@ def _as_bytes(value, what, encoding):
 
 
 class LuaRuntime(Converter, Bridge):
-    """A Lua interpreter state.  See the README for the options."""
+    """A Lua interpreter state: ``LuaRuntime(**options)``.
+
+    Every option is a keyword argument (``encoding`` may also come first,
+    positionally); all have defaults.  lupa's options:
+
+    encoding='UTF-8'
+        How Lua strings and Python ``str`` convert.  Lua strings reach
+        Python decoded with it, as ``str``, and ``str`` values are encoded
+        with it on their way into Lua.  ``None``: Lua strings reach Python
+        as ``bytes``, and a ``str`` passed into Lua stays a Python object
+        (a userdata), except for attribute names (``t.name``), which are
+        Lua strings in the source encoding.  ``str()`` of a Lua object is
+        always a ``str``.  Bytes are accepted too (``b'latin-1'``).
+
+    source_encoding=None
+        The encoding of Lua code given as ``str`` to ``eval()``,
+        ``execute()`` and ``compile()``.  ``None``: the ``encoding``, or
+        UTF-8 when that is ``None``.
+
+    attribute_filter=None
+        ``f(obj, name, is_setting)``, called whenever Lua reads
+        (``is_setting`` False) or writes (True) an attribute of a Python
+        object (not for item access): it returns the attribute name to use
+        (a ``str``), or raises ``AttributeError`` to deny access.  The name
+        Lua used need not be a string.  Not together with
+        ``attribute_handlers``.
+
+    attribute_handlers=None
+        ``(getter, setter)``: ``getter(obj, name)`` returns the value of
+        every index operation of Lua on a Python object (attributes and
+        items alike), ``setter(obj, name, value)`` carries out every
+        assignment (its result is ignored); either raises ``AttributeError``
+        (or any error) to refuse.  A ``None`` side keeps the default
+        behaviour for it; ``None``, an empty sequence or ``(None, None)``
+        means no handlers.  Any iterable of two works, an iterator too.
+
+    register_eval=True
+        Whether Lua gets Python's ``eval()`` as ``python.eval``.  (It stays
+        reachable through ``python.builtins`` unless that is off too, or an
+        attribute filter denies it.)
+
+    register_builtins=True
+        Whether Lua gets Python's ``builtins`` module as
+        ``python.builtins``.  Turning it off alone does not shut Python
+        away from Lua: objects passed in lead to their classes, modules and
+        globals; use an attribute filter or the sandbox for that.
+
+    unpack_returned_tuples=False
+        Whether a tuple that a Python function returns to Lua becomes that
+        many Lua values (``local a, b = f()``), instead of one Python object.
+
+    overflow_handler=None
+        ``f(n)``, called for a Python ``int`` outside the 64-bit range of
+        Lua integers (on every Lua, 5.1 and LuaJIT too); its result goes to
+        Lua instead (e.g. ``float``).  Without it such ints raise
+        ``OverflowError``.  Lua code can set it too, with
+        ``python.set_overflow_handler(f)`` (a Lua function gets the int as
+        a Python object); ``set_overflow_handler()`` does it from Python.
+
+    max_memory=None
+        A limit, in bytes, on the memory Lua uses beyond what a fresh
+        runtime uses.  Past it allocations fail: Lua code gets ``not enough
+        memory`` errors (``pcall`` can catch them), Python gets
+        ``LuaMemoryError``.  ``None`` or 0: no limit.  ``set_max_memory()``
+        changes it later, also on a runtime made without one (lupa refuses
+        that), and ``get_max_memory()`` / ``get_memory_used()`` report.
+
+    string_hash_seed=None
+        The seed of Lua's string hashing (an unsigned 32-bit int), for
+        reproducible runs; ``None``: a random seed.  Used by Lua 5.5 only,
+        ignored by the other versions.
+
+    lupacffi's own options (not in lupa):
+
+    max_instructions=None
+    max_time=None
+        Execution limits: every call from Python into Lua (eval, execute,
+        calling a Lua function, resuming a coroutine) stops after that many
+        Lua VM instructions or seconds of wall-clock time, raising
+        ``LuaLimitError``, which ``pcall`` cannot catch.  See
+        ``set_limits()``, ``limits()`` and ``interrupt()``.  On LuaJIT a
+        limited runtime runs with the JIT compiler off.
+
+    libraries='all'
+        The standard libraries to open: ``'all'``, or a collection of names
+        from base, package, coroutine, table, io, os, string, math, utf8,
+        debug, bit, jit, ffi (bit, jit and ffi on LuaJIT; utf8 from Lua
+        5.3).  A runtime without the debug library still gets Lua
+        tracebacks in its error messages; one with it gets none once Lua
+        code removed ``debug.traceback`` (as lupa).
+
+    sandbox=False
+        ``True``, or a dict of settings, for untrusted code: only the safe
+        libraries (base, coroutine, string, table, math, utf8), text-only
+        ``load``, no ``python.eval`` or ``python.builtins``, no access to
+        Python attributes whose names start with an underscore (or that
+        lead to frames and code), a fresh environment for every chunk, and
+        limits on by default.  The settings: ``max_memory`` (64 MiB),
+        ``max_time`` (5 s), ``max_instructions`` (None), and
+        ``allow_private_attributes`` (False).  docs/sandbox.md says what it
+        protects against.
+
+    Example::
+
+        >>> lua = LuaRuntime()
+        >>> lua.eval("1 + 1")
+        2
+        >>> lua.eval("function(f, n) return f(n) end")(lambda n: n + 1, 2)
+        3
+    """
 
     _backend_name = None          # set by each backend module's subclass
     _gc_window = None             # references moved during a collection (_cycles.py)
@@ -58,19 +167,11 @@ class LuaRuntime(Converter, Bridge):
         backend = self._backend = get_backend(self._backend_name)
         encoding = _encoding_name(encoding)
         source_encoding = _encoding_name(source_encoding)
+        attribute_handlers = _attribute_handlers(attribute_handlers)
         if attribute_filter is not None and attribute_handlers is not None:
             raise ValueError("attribute_filter and attribute_handlers are mutually exclusive")
         if attribute_filter is not None and not callable(attribute_filter):
             raise ValueError("attribute_filter must be callable")
-        if attribute_handlers is not None:
-            try:
-                getter, setter = attribute_handlers
-            except (TypeError, ValueError):
-                raise ValueError("attribute_handlers must be a sequence of two callables")
-            if not all(f is None or callable(f) for f in (getter, setter)):
-                raise ValueError("attribute_handlers must be a sequence of two callables")
-            # a None side keeps the default behaviour (see Bridge._python_getitem)
-            attribute_handlers = None if getter is None and setter is None else (getter, setter)
         if overflow_handler is not None and not callable(overflow_handler):
             raise ValueError("overflow_handler must be callable")
         if max_memory is not None:
@@ -378,16 +479,24 @@ class LuaRuntime(Converter, Bridge):
         return r
 
     def get_memory_used(self, total=False):
-        """Bytes Lua uses: beyond a fresh runtime's, or all with total=True."""
+        """Bytes Lua uses: beyond a fresh runtime's, or all with total=True.
+        Counted on every runtime, with or without a limit (lupa: None
+        without max_memory)."""
         return self._lib.lc_memory_used(self._ptr, bool(total))
 
     def get_max_memory(self, total=False):
-        """The memory limit in bytes, or None when there is none."""
+        """The memory limit in force, in bytes beyond a fresh runtime's use
+        (or in all, total=True), as max_memory or set_max_memory() set it;
+        None when there is none (never asked for, or set to 0)."""
         limit = self._lib.lc_memory_limit(self._ptr, bool(total))
         return None if limit < 0 else limit
 
     def set_max_memory(self, max_memory, total=False):
-        """Sets the memory limit (bytes; 0 or less: no limit)."""
+        """Sets the memory limit: max_memory bytes beyond a fresh runtime's
+        use (with total=True: in all); 0 or less: no limit.  Works on every
+        runtime, also one made without max_memory (lupa raises RuntimeError
+        there).  A limit below what is in use makes new allocations fail
+        until memory is freed; the globals can still be had, to free it."""
         if not isinstance(max_memory, int) or isinstance(max_memory, bool):
             raise TypeError("max_memory must be an int")
         self._lib.lc_set_memory_limit(self._ptr, min(max_memory, 2 ** 62), bool(total))
@@ -629,6 +738,24 @@ def _library_mask(libraries):
                              % (name, ", ".join(sorted(LIBRARY_BITS))))
         mask |= LIBRARY_BITS[name]
     return mask
+
+
+def _attribute_handlers(handlers):
+    """The attribute_handlers argument as (getter, setter), or None for the
+    default behaviour: None, an empty sequence or (None, None) (as lupa).
+    Any iterable of two works, a one-shot iterator included."""
+    if handlers is None:
+        return None
+    try:
+        handlers = tuple(handlers)
+    except TypeError:
+        raise ValueError("attribute_handlers must be a sequence of two callables")
+    if not handlers:
+        return None
+    if len(handlers) != 2 or not all(f is None or callable(f) for f in handlers):
+        raise ValueError("attribute_handlers must be a sequence of two callables")
+    # a None side keeps the default behaviour (see Bridge._python_getitem)
+    return None if handlers[0] is None and handlers[1] is None else handlers
 
 
 def _encoding_name(encoding):

@@ -4,9 +4,23 @@
 class LuaError(Exception):
     """An error raised by Lua code (or by the Lua API).
 
-    ``value`` holds the Lua error value itself, converted to Python (a string,
-    a number, a wrapped table, a Python object...); the message holds it as
-    text together with the Lua traceback, innermost frame last.
+    The message (``str(e)``) is the error value as text, followed by the Lua
+    traceback, innermost frame last.
+
+    ``value`` holds the Lua error value itself, converted to Python:
+
+    * a string error (``error('boom')``, and Lua's own errors): the message
+      as Lua made it, as ``bytes`` whatever the runtime's encoding (a Lua
+      string need not be valid text in it), with the position Lua put in
+      front (``b'[string "<python>"]:1: boom'``), without the traceback and
+      without the ``error loading code:`` prefix of the message;
+    * a number: an int or a float; ``true``/``false``: a bool; ``nil``: None;
+    * a table (``error({code = 42})``, whose message is empty) or another
+      Lua value: its wrapper, so ``e.value.code == 42``;
+    * a Python object raised with ``error(obj)``: the object.
+
+    It is None for errors that lupacffi raises itself (a limit, an
+    interrupt, a closed runtime).
     """
 
     value = None
