@@ -15,6 +15,17 @@
 
 #define LC_HOOK_EVERY 1000    /* instructions between two checks */
 
+/* LuaJIT has no limit on C recursion: coroutines resuming each other,
+   string.gsub callbacks calling string.gsub (8 KiB of buffer per level) and
+   the like recurse on the C stack until the process dies.  With the hook
+   installed (limits, the sandbox), it measures the C stack used since the
+   outermost entry and raises "C stack overflow" beyond LC_CSTACK_MAX.  The
+   hook runs every 1000 instructions, which nest at most a few hundred
+   levels more (about 1.5 MiB of gsub levels in the worst case): the total
+   stays far below the 8 MiB of a main thread or a default pthread.  PUC
+   Lua counts its C calls itself (LUAI_MAXCCALLS). */
+#define LC_CSTACK_MAX (1 << 20)
+
 static long long lc_now_ns(void)
 {
     struct timespec ts;
@@ -94,6 +105,13 @@ static void lc_hook(lua_State *L, lua_Debug *ar)
         rt->stop = LC_STOP_TIME;
         lc_raise_stop(rt, L);
     }
+#ifdef LC_LUAJIT
+    if (rt->cstack != NULL && rt->cstack - (char *)__builtin_frame_address(0) > LC_CSTACK_MAX) {
+        hook_leave(G(L));         /* (an ordinary error: catchable) */
+        lua_pushstring(L, "C stack overflow");
+        lua_error(L);
+    }
+#endif
 }
 
 /* A hook slows every instruction down (Lua 5.4 checks it per instruction;
@@ -113,6 +131,7 @@ static void lc_limits_begin(lc_runtime *rt)
 {
     rt->budget = rt->max_instructions;
     rt->deadline = rt->max_ns > 0 ? lc_now_ns() + rt->max_ns : 0;
+    rt->cstack = (char *)__builtin_frame_address(0);
     /* Release stores, no fences (a fence costs as much as the rest of a
        short call): lc_interrupt() reads gen first, and the store of gen
        publishes chain and nchain to it.  Whichever way the store of gen and
