@@ -78,6 +78,26 @@ static void lc_raise_stop(lc_runtime *rt, lua_State *L)
     lua_error(L);
 }
 
+/* Raises "C stack overflow" (an ordinary, catchable error) beyond
+   LC_CSTACK_MAX, and checks on every instruction until the stack is back
+   below it: a pcall that catches the error and recurses again cannot go
+   deeper. */
+static void lc_check_cstack(lc_runtime *rt, lua_State *L)
+{
+#ifdef LC_LUAJIT
+    if (rt->cstack != NULL && rt->cstack - (char *)__builtin_frame_address(0) > LC_CSTACK_MAX) {
+        if (lua_gethookcount(L) != 1)
+            lc_install_hook(L, 1);
+        hook_leave(G(L));
+        lua_pushstring(L, "C stack overflow");
+        lua_error(L);
+    }
+#else
+    (void)rt;
+    (void)L;
+#endif
+}
+
 static void lc_hook(lua_State *L, lua_Debug *ar)
 {
     lc_runtime *rt = lc_runtime_of(L);
@@ -91,6 +111,7 @@ static void lc_hook(lua_State *L, lua_Debug *ar)
         return;
     }
     if (lua_gethookcount(L) == 1) {      /* a stop is over: back to normal */
+        lc_check_cstack(rt, L);
         lc_install_hook(L, LC_HOOK_EVERY);
         return;
     }
@@ -105,13 +126,7 @@ static void lc_hook(lua_State *L, lua_Debug *ar)
         rt->stop = LC_STOP_TIME;
         lc_raise_stop(rt, L);
     }
-#ifdef LC_LUAJIT
-    if (rt->cstack != NULL && rt->cstack - (char *)__builtin_frame_address(0) > LC_CSTACK_MAX) {
-        hook_leave(G(L));         /* (an ordinary error: catchable) */
-        lua_pushstring(L, "C stack overflow");
-        lua_error(L);
-    }
-#endif
+    lc_check_cstack(rt, L);
 }
 
 /* A hook slows every instruction down (Lua 5.4 checks it per instruction;
@@ -125,12 +140,39 @@ static int lc_hook_wanted(lc_runtime *rt)
     return rt->stop || rt->max_instructions >= 0 || rt->max_ns > 0 || lc_interrupt_pending(rt);
 }
 
+/* One budget for several outermost entries (an async call resumes its Lua
+   coroutine once per await): lc_limits_carry() gives the next entry of this
+   thread only what the earlier ones left, and lc_limits_used() reports what
+   the last entry of this thread had used, the carried amounts included. */
+LC_TLS int tls_carry;
+LC_TLS long long tls_carry_instructions, tls_carry_ns, tls_used_instructions, tls_used_ns;
+
+void lc_limits_carry(long long used_instructions, long long used_ns)
+{
+    tls_carry = used_instructions >= 0;       /* (-1: forget it) */
+    tls_carry_instructions = used_instructions;
+    tls_carry_ns = used_ns;
+}
+
+void lc_limits_used(long long *out)
+{
+    out[0] = tls_used_instructions;
+    out[1] = tls_used_ns;
+}
+
 /* At the start of an outermost entry: a fresh budget, and the call can be
    interrupted (the chain first: lc_interrupt() reads it once gen is odd). */
 static void lc_limits_begin(lc_runtime *rt)
 {
     rt->budget = rt->max_instructions;
     rt->deadline = rt->max_ns > 0 ? lc_now_ns() + rt->max_ns : 0;
+    if (tls_carry) {
+        tls_carry = 0;
+        if (rt->budget >= 0)
+            rt->budget = rt->budget > tls_carry_instructions ? rt->budget - tls_carry_instructions : 0;
+        if (rt->deadline)
+            rt->deadline -= tls_carry_ns < rt->max_ns ? tls_carry_ns : rt->max_ns;
+    }
     rt->cstack = (char *)__builtin_frame_address(0);
     /* Release stores, no fences (a fence costs as much as the rest of a
        short call): lc_interrupt() reads gen first, and the store of gen
@@ -150,6 +192,8 @@ static void lc_limits_end(lc_runtime *rt)
 {
     /* (release only, as in lc_limits_begin: a late lc_interrupt() may still
        hook the main thread, and that hook removes itself) */
+    tls_used_instructions = rt->budget >= 0 ? rt->max_instructions - rt->budget : 0;
+    tls_used_ns = rt->deadline ? lc_now_ns() - (rt->deadline - rt->max_ns) : 0;
     if (rt->gen & 1)
         __atomic_store_n(&rt->gen, rt->gen + 1, __ATOMIC_RELEASE);
     __atomic_store_n(&rt->nchain, 0, __ATOMIC_RELEASE);
@@ -238,6 +282,45 @@ static void lc_check_deadline(lc_runtime *rt, lua_State *L)
     }
 }
 
+/* ---- pattern matching --------------------------------------------------------
+   The string library's matcher (patched by vendor/patch_strlib.py) calls this
+   every LC_MATCH_EVERY steps: the stop of a limit or an interrupt is raised
+   there as in the hook, and the steps count as instructions.  Lua raises its
+   own errors from the same place (malformed patterns). */
+#ifdef LC_MATCH_HOOK
+#define LC_MATCH_EVERY 4096
+extern void (*lc_match_check)(lua_State *L);
+
+static void lc_match_step(lua_State *L)
+{
+    lc_runtime *rt = lc_runtime_of(L);
+    if (rt->depth == 0 || !lc_hook_wanted(rt))
+        return;                   /* (a runtime without limits: nothing to do) */
+    if (!rt->stop && lc_interrupt_pending(rt))
+        rt->stop = LC_STOP_INTERRUPT;
+    if (rt->stop)
+        lc_raise_stop(rt, L);
+    if (rt->budget >= 0) {
+        rt->budget -= LC_MATCH_EVERY;
+        if (rt->budget < 0) {
+            rt->stop = LC_STOP_INSTRUCTIONS;
+            lc_raise_stop(rt, L);
+        }
+    }
+    if (rt->deadline && lc_now_ns() > rt->deadline) {
+        rt->stop = LC_STOP_TIME;
+        lc_raise_stop(rt, L);
+    }
+}
+#endif
+
+static void lc_init_match_hook(void)
+{
+#ifdef LC_MATCH_HOOK
+    lc_match_check = lc_match_step;
+#endif
+}
+
 /* ---- interrupts ------------------------------------------------------------
    lc_interrupt() runs in another thread (or in a signal handler) while Lua
    runs, so it takes no lock: it marks the running call (rt->gen, odd while a
@@ -315,9 +398,17 @@ static int lc_co_call(lua_State *L, lua_State *co, lua_CFunction f)
     int d = rt->nchain, n;
     if (co == NULL)
         return f(L);                    /* the library reports the error */
+    /* A pending stop is raised in the resumer too, before and after: else a
+       pcall around each resume would need a hook check (up to 1000
+       instructions) per level to unwind, and a coroutine that keeps
+       resuming new ones under pcall would never be stopped. */
+    if (rt->stop)
+        lc_raise_stop(rt, L);
     lc_hook_coroutine(rt, co);
     n = f(L);
     __atomic_store_n(&rt->nchain, d, __ATOMIC_SEQ_CST);
+    if (rt->stop)
+        lc_raise_stop(rt, L);
     return n;
 }
 
@@ -365,6 +456,7 @@ static void lc_wrap_cofunction(lua_State *L, const char *name, lua_CFunction *or
    as package.loaded.coroutine). */
 static void lc_wrap_coroutine_lib(lc_runtime *rt, lua_State *L)
 {
+    lc_init_match_hook();
 #ifndef LC_LUAJIT
     lua_getfield(L, LUA_REGISTRYINDEX, "_LOADED");
     if (lua_istable(L, -1)) {
