@@ -392,6 +392,7 @@ static void *lc_alloc_chain(void *ud, void *ptr, size_t osize, size_t nsize)
    Lua frame or C-stack level, the same error messages; the originals are
    not reachable from Lua at all).  LuaJIT's hook is global: nothing to do. */
 #ifndef LC_LUAJIT
+#define LC_RESUME_COST 100        /* instructions charged per resume */
 static int lc_co_call(lua_State *L, lua_State *co, lua_CFunction f)
 {
     lc_runtime *rt = lc_runtime_of(L);
@@ -404,6 +405,19 @@ static int lc_co_call(lua_State *L, lua_State *co, lua_CFunction f)
        resuming new ones under pcall would never be stopped. */
     if (rt->stop)
         lc_raise_stop(rt, L);
+    /* The count hook is per coroutine and a new coroutine starts counting
+       afresh: a tree of short coroutines (each resuming the next before
+       its 1000th instruction) would never reach a hook check.  So every
+       resume costs LC_RESUME_COST instructions and checks the deadline and
+       interrupts itself. */
+    if (rt->budget >= 0) {
+        rt->budget -= LC_RESUME_COST;
+        if (rt->budget < 0) {
+            rt->stop = LC_STOP_INSTRUCTIONS;
+            lc_raise_stop(rt, L);
+        }
+    }
+    lc_check_deadline(rt, L);
     lc_hook_coroutine(rt, co);
     n = f(L);
     __atomic_store_n(&rt->nchain, d, __ATOMIC_SEQ_CST);
