@@ -167,7 +167,17 @@ SLOW_CALLS = {
 
 
 def _no_match_hook(lupa):
-    return lupa.LuaRuntime()._backend.system_lua
+    """True on a system-Lua build (no patched matcher: the test skips); fails
+    at once (instead of hanging on a pathological pattern) if a vendored
+    build's matcher does not check the limits (vendor/fetch.py not run)."""
+    if lupa.LuaRuntime()._backend.system_lua:
+        return True
+    probe = lupa.LuaRuntime(max_instructions=10 ** 5)
+    try:        # about 4.5 million matcher steps, a few VM instructions
+        probe.execute("return string.find(string.rep('a', 300), 'a-a-b')")
+    except lupa.LuaLimitError:
+        return False
+    pytest.fail("the string library is not patched: run vendor/fetch.py, then build_ffi.py")
 
 
 @pytest.mark.parametrize("kind", sorted(SLOW_CALLS))
