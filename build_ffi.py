@@ -129,6 +129,12 @@ def make_ffi(backend, absolute_paths=False):
                 os.path.join(src, f) if absolute_paths else os.path.relpath(os.path.join(src, f), HERE)
                 for f in os.listdir(src) if f.endswith(".c") and f not in NOT_LIBRARY)
             kwargs["define_macros"].append(("LUA_USE_LINUX", "1"))
+        # the string library patched by vendor/fetch.py (vendor/patch_strlib.py):
+        # the limits reach its pattern matcher
+        strlib = os.path.join(src, "lib_string.c" if is_jit else "lstrlib.c")
+        with open(strlib, encoding="latin-1") as f:
+            if "lc_match_check" in f.read():
+                kwargs["define_macros"].append(("LC_MATCH_HOOK", "1"))
     else:                                        # system Lua: link its shared library
         found = _pkg_config(pkgs)
         if found is None:

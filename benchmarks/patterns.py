@@ -1,6 +1,7 @@
 """Time taken by pathological Lua patterns, per backend (one call each).
 
     PYTHONPATH=src python3 benchmarks/patterns.py [--max-seconds 20]
+    PYTHONPATH=src python3 benchmarks/patterns.py --ordinary 20000
 
 Pattern matching runs inside one C function, where no hook (and so no
 execution limit) can stop it.  This measures `s:find(p)` for subjects made of
@@ -39,10 +40,44 @@ def cell(seconds, estimated):
     return ("~" + text) if estimated else text
 
 
+# Ordinary patterns, the cost of the matcher's step counter (vendor/patch_strlib.py):
+# a Lua loop of typical calls, best of 5 runs, CPU seconds.
+ORDINARY = """
+local line = "2024-05-17 12:34:56 user=alice id=12345 path=/a/b/c.txt status=ok"
+local text = string.rep("The quick brown fox jumps over the lazy dog. ", 20)
+local n = 0
+for i = 1, %d do
+  local y, m, d = line:match("^(%%d+)-(%%d+)-(%%d+)")
+  for k, v in line:gmatch("(%%w+)=([^%%s]+)") do n = n + #v end
+  n = n + select(2, text:gsub("%%a+", "x"))
+  n = n + (text:find("lazy", 1, true) or 0) + (text:find("l%%a+y") or 0)
+  local s = ("  padded value  "):match("^%%s*(.-)%%s*$")
+  n = n + #s + #y
+end
+return n
+"""
+
+
+def ordinary(iterations):
+    print("%s %s; CPU seconds of %d rounds of ordinary pattern calls, best of 5"
+          % (platform.python_implementation(), platform.python_version(), iterations))
+    for name in lupacffi.available_backends():
+        mod = importlib.import_module("lupacffi." + name)
+        lua = mod.LuaRuntime()
+        f = lua.eval("function(code) local f = assert((loadstring or load)(code)) "
+                     "local t = os.clock() f() return os.clock() - t end")
+        best = min(f(ORDINARY % iterations) for _ in range(5))
+        print("%s\t%.4f" % (lua.lua_implementation, best))
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--max-seconds", type=float, default=20.0)
+    parser.add_argument("--ordinary", type=int, metavar="ROUNDS", default=0,
+                        help="time ordinary patterns instead (e.g. 20000 rounds)")
     args = parser.parse_args()
+    if args.ordinary:
+        return ordinary(args.ordinary)
     print("%s %s; CPU seconds of one s:find(p), s = string.rep('a', n)"
           % (platform.python_implementation(), platform.python_version()))
     header = ["pattern"] + ["n = %d" % n for n in LENGTHS] + ["n = 64 Mi (64 MiB limit)"]

@@ -93,6 +93,8 @@ long long lc_topointer(lc_runtime *rt, int ref);
 /* Execution limits for each outermost call: instructions < 0 and
    seconds <= 0 mean none. */
 void lc_set_limits(lc_runtime *rt, long long instructions, double seconds);
+void lc_limits_carry(long long used_instructions, long long used_ns);
+void lc_limits_used(long long *out);
 
 /* From any thread (or a signal handler), without the lock: stops the Lua
    code running in rt at its next instruction (LC_ERR_INTERRUPTED).  Returns

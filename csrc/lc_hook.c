@@ -15,6 +15,17 @@
 
 #define LC_HOOK_EVERY 1000    /* instructions between two checks */
 
+/* LuaJIT has no limit on C recursion: coroutines resuming each other,
+   string.gsub callbacks calling string.gsub (8 KiB of buffer per level) and
+   the like recurse on the C stack until the process dies.  With the hook
+   installed (limits, the sandbox), it measures the C stack used since the
+   outermost entry and raises "C stack overflow" beyond LC_CSTACK_MAX.  The
+   hook runs every 1000 instructions, which nest at most a few hundred
+   levels more (about 1.5 MiB of gsub levels in the worst case): the total
+   stays far below the 8 MiB of a main thread or a default pthread.  PUC
+   Lua counts its C calls itself (LUAI_MAXCCALLS). */
+#define LC_CSTACK_MAX (1 << 20)
+
 static long long lc_now_ns(void)
 {
     struct timespec ts;
@@ -67,6 +78,26 @@ static void lc_raise_stop(lc_runtime *rt, lua_State *L)
     lua_error(L);
 }
 
+/* Raises "C stack overflow" (an ordinary, catchable error) beyond
+   LC_CSTACK_MAX, and checks on every instruction until the stack is back
+   below it: a pcall that catches the error and recurses again cannot go
+   deeper. */
+static void lc_check_cstack(lc_runtime *rt, lua_State *L)
+{
+#ifdef LC_LUAJIT
+    if (rt->cstack != NULL && rt->cstack - (char *)__builtin_frame_address(0) > LC_CSTACK_MAX) {
+        if (lua_gethookcount(L) != 1)
+            lc_install_hook(L, 1);
+        hook_leave(G(L));
+        lua_pushstring(L, "C stack overflow");
+        lua_error(L);
+    }
+#else
+    (void)rt;
+    (void)L;
+#endif
+}
+
 static void lc_hook(lua_State *L, lua_Debug *ar)
 {
     lc_runtime *rt = lc_runtime_of(L);
@@ -80,6 +111,7 @@ static void lc_hook(lua_State *L, lua_Debug *ar)
         return;
     }
     if (lua_gethookcount(L) == 1) {      /* a stop is over: back to normal */
+        lc_check_cstack(rt, L);
         lc_install_hook(L, LC_HOOK_EVERY);
         return;
     }
@@ -94,6 +126,7 @@ static void lc_hook(lua_State *L, lua_Debug *ar)
         rt->stop = LC_STOP_TIME;
         lc_raise_stop(rt, L);
     }
+    lc_check_cstack(rt, L);
 }
 
 /* A hook slows every instruction down (Lua 5.4 checks it per instruction;
@@ -107,12 +140,40 @@ static int lc_hook_wanted(lc_runtime *rt)
     return rt->stop || rt->max_instructions >= 0 || rt->max_ns > 0 || lc_interrupt_pending(rt);
 }
 
+/* One budget for several outermost entries (an async call resumes its Lua
+   coroutine once per await): lc_limits_carry() gives the next entry of this
+   thread only what the earlier ones left, and lc_limits_used() reports what
+   the last entry of this thread had used, the carried amounts included. */
+LC_TLS int tls_carry;
+LC_TLS long long tls_carry_instructions, tls_carry_ns, tls_used_instructions, tls_used_ns;
+
+void lc_limits_carry(long long used_instructions, long long used_ns)
+{
+    tls_carry = used_instructions >= 0;       /* (-1: forget it) */
+    tls_carry_instructions = used_instructions;
+    tls_carry_ns = used_ns;
+}
+
+void lc_limits_used(long long *out)
+{
+    out[0] = tls_used_instructions;
+    out[1] = tls_used_ns;
+}
+
 /* At the start of an outermost entry: a fresh budget, and the call can be
    interrupted (the chain first: lc_interrupt() reads it once gen is odd). */
 static void lc_limits_begin(lc_runtime *rt)
 {
     rt->budget = rt->max_instructions;
     rt->deadline = rt->max_ns > 0 ? lc_now_ns() + rt->max_ns : 0;
+    if (tls_carry) {
+        tls_carry = 0;
+        if (rt->budget >= 0)
+            rt->budget = rt->budget > tls_carry_instructions ? rt->budget - tls_carry_instructions : 0;
+        if (rt->deadline)
+            rt->deadline -= tls_carry_ns < rt->max_ns ? tls_carry_ns : rt->max_ns;
+    }
+    rt->cstack = (char *)__builtin_frame_address(0);
     /* Release stores, no fences (a fence costs as much as the rest of a
        short call): lc_interrupt() reads gen first, and the store of gen
        publishes chain and nchain to it.  Whichever way the store of gen and
@@ -131,6 +192,8 @@ static void lc_limits_end(lc_runtime *rt)
 {
     /* (release only, as in lc_limits_begin: a late lc_interrupt() may still
        hook the main thread, and that hook removes itself) */
+    tls_used_instructions = rt->budget >= 0 ? rt->max_instructions - rt->budget : 0;
+    tls_used_ns = rt->deadline ? lc_now_ns() - (rt->deadline - rt->max_ns) : 0;
     if (rt->gen & 1)
         __atomic_store_n(&rt->gen, rt->gen + 1, __ATOMIC_RELEASE);
     __atomic_store_n(&rt->nchain, 0, __ATOMIC_RELEASE);
@@ -219,6 +282,45 @@ static void lc_check_deadline(lc_runtime *rt, lua_State *L)
     }
 }
 
+/* ---- pattern matching --------------------------------------------------------
+   The string library's matcher (patched by vendor/patch_strlib.py) calls this
+   every LC_MATCH_EVERY steps: the stop of a limit or an interrupt is raised
+   there as in the hook, and the steps count as instructions.  Lua raises its
+   own errors from the same place (malformed patterns). */
+#ifdef LC_MATCH_HOOK
+#define LC_MATCH_EVERY 4096
+extern void (*lc_match_check)(lua_State *L);
+
+static void lc_match_step(lua_State *L)
+{
+    lc_runtime *rt = lc_runtime_of(L);
+    if (rt->depth == 0 || !lc_hook_wanted(rt))
+        return;                   /* (a runtime without limits: nothing to do) */
+    if (!rt->stop && lc_interrupt_pending(rt))
+        rt->stop = LC_STOP_INTERRUPT;
+    if (rt->stop)
+        lc_raise_stop(rt, L);
+    if (rt->budget >= 0) {
+        rt->budget -= LC_MATCH_EVERY;
+        if (rt->budget < 0) {
+            rt->stop = LC_STOP_INSTRUCTIONS;
+            lc_raise_stop(rt, L);
+        }
+    }
+    if (rt->deadline && lc_now_ns() > rt->deadline) {
+        rt->stop = LC_STOP_TIME;
+        lc_raise_stop(rt, L);
+    }
+}
+#endif
+
+static void lc_init_match_hook(void)
+{
+#ifdef LC_MATCH_HOOK
+    lc_match_check = lc_match_step;
+#endif
+}
+
 /* ---- interrupts ------------------------------------------------------------
    lc_interrupt() runs in another thread (or in a signal handler) while Lua
    runs, so it takes no lock: it marks the running call (rt->gen, odd while a
@@ -290,15 +392,37 @@ static void *lc_alloc_chain(void *ud, void *ptr, size_t osize, size_t nsize)
    Lua frame or C-stack level, the same error messages; the originals are
    not reachable from Lua at all).  LuaJIT's hook is global: nothing to do. */
 #ifndef LC_LUAJIT
+#define LC_RESUME_COST 100        /* instructions charged per resume */
 static int lc_co_call(lua_State *L, lua_State *co, lua_CFunction f)
 {
     lc_runtime *rt = lc_runtime_of(L);
     int d = rt->nchain, n;
     if (co == NULL)
         return f(L);                    /* the library reports the error */
+    /* A pending stop is raised in the resumer too, before and after: else a
+       pcall around each resume would need a hook check (up to 1000
+       instructions) per level to unwind, and a coroutine that keeps
+       resuming new ones under pcall would never be stopped. */
+    if (rt->stop)
+        lc_raise_stop(rt, L);
+    /* The count hook is per coroutine and a new coroutine starts counting
+       afresh: a tree of short coroutines (each resuming the next before
+       its 1000th instruction) would never reach a hook check.  So every
+       resume costs LC_RESUME_COST instructions and checks the deadline and
+       interrupts itself. */
+    if (rt->budget >= 0) {
+        rt->budget -= LC_RESUME_COST;
+        if (rt->budget < 0) {
+            rt->stop = LC_STOP_INSTRUCTIONS;
+            lc_raise_stop(rt, L);
+        }
+    }
+    lc_check_deadline(rt, L);
     lc_hook_coroutine(rt, co);
     n = f(L);
     __atomic_store_n(&rt->nchain, d, __ATOMIC_SEQ_CST);
+    if (rt->stop)
+        lc_raise_stop(rt, L);
     return n;
 }
 
@@ -346,6 +470,7 @@ static void lc_wrap_cofunction(lua_State *L, const char *name, lua_CFunction *or
    as package.loaded.coroutine). */
 static void lc_wrap_coroutine_lib(lc_runtime *rt, lua_State *L)
 {
+    lc_init_match_hook();
 #ifndef LC_LUAJIT
     lua_getfield(L, LUA_REGISTRYINDEX, "_LOADED");
     if (lua_istable(L, -1)) {

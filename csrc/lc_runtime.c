@@ -203,6 +203,13 @@ static int lc_run(lc_runtime *rt, lc_ctx *c)
     status = lua_pcall(L, 1, 0, top + 1);
     if (rt->nchain != chain)          /* (outermost calls: unchanged) */
         __atomic_store_n(&rt->nchain, chain, __ATOMIC_SEQ_CST);    /* see lc_interrupt */
+    if (status == LUA_OK && rt->stop == LC_STOP_PYTHON) {
+        /* a KeyboardInterrupt & co that a pcall caught as the last thing Lua
+           did (e.g. `return pcall(f)`): the call fails with it all the same */
+        lc_drop_results(rt, c->result);
+        lua_rawgeti(L, LUA_REGISTRYINDEX, rt->stop_ref);
+        status = LUA_ERRRUN;
+    }
     result = status == LUA_OK ? c->result : lc_error_result(rt, L, status, c->out);
     lua_settop(L, top);
 #if LUA_VERSION_NUM < 502

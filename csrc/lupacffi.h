@@ -102,6 +102,7 @@ struct lc_runtime {
     long long max_ns;          /* per outermost call; 0 = none */
     long long budget;          /* instructions left in this call; -1 = none */
     long long deadline;        /* monotonic ns; 0 = none */
+    char *cstack;              /* the C stack at the outermost entry (lc_hook.c) */
     /* lc_interrupt() (lc_hook.c): written without the lock */
     volatile long long gen;    /* odd while an outermost call runs */
     volatile long long ireq;   /* the gen of the call lc_interrupt() stops */

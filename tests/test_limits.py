@@ -159,7 +159,7 @@ def test_limits_context_manager_restores_on_exception(lupa):
 
 def test_set_limits_none_removes_them(lupa):
     lua = lupa.LuaRuntime(max_instructions=10, max_time=SHORT)
-    lua.set_limits()
+    lua.set_limits(None, None)
     assert lua.get_limits() == (None, None)
     assert lua.eval("(function() for i = 1, 10^6 do end return 'done' end)()") == "done"
 
@@ -261,7 +261,7 @@ def test_stop_in_coroutine_after_limits_were_lifted_and_set_again(lupa):
     co = lua.eval("coroutine.create(function(c) coroutine.yield() "
                   "while c.n < 10^7 do c.n = c.n + 1 end return 'finished' end)")
     counter = lua.table(n=0)
-    lua.set_limits()
+    lua.set_limits(None, None)
     # runs a little of the coroutine without limits
     assert lua.execute("local co, c = ... return coroutine.resume(co, c)", co, counter) is True
     lua.set_limits(max_instructions=BUDGET)
@@ -543,7 +543,7 @@ def test_luajit_compiler_is_off_while_limited(lupa):
     assert lua.eval("(jit.status())") is True
     lua.set_limits(max_time=60)
     assert lua.eval("(jit.status())") is False
-    lua.set_limits()
+    lua.set_limits(None, None)
     assert lua.eval("(jit.status())") is True
 
 

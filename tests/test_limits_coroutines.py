@@ -85,7 +85,7 @@ def test_coroutine_limited_after_limits_lifted_and_set_again(lupa, case):
     lua = lupa.LuaRuntime(max_instructions=BUDGET)
     make, run = CASES[case]
     co = lua.eval(make)
-    lua.set_limits()
+    lua.set_limits(None, None)
     assert lua.execute("local s = 0 for i = 1, 10^6 do s = s + 1 end return s") == 10 ** 6
     counter = lua.table(n=0)
     lua.set_limits(max_instructions=BUDGET)
@@ -228,7 +228,7 @@ def test_originals_unreachable_in_the_sandbox(lupa):
         ("function", "function")
     co = lua.eval("coroutine.create(function(c) %s end)" % COUNT)
     counter = lua.table(n=0)
-    lua.set_limits()
+    lua.set_limits(None, None)
     lua.set_limits(max_instructions=BUDGET)
     with pytest.raises(LuaLimitError):
         lua.execute("local co, c = ... return coroutine.resume(co, c)", co, counter)

@@ -27,6 +27,9 @@ import tempfile
 import time
 from pathlib import Path
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import patch_strlib  # noqa: E402  (next to this script)
+
 VENDOR = Path(__file__).resolve().parent
 ROOT = VENDOR.parent
 MANIFEST = VENDOR / "manifest.json"
@@ -382,6 +385,7 @@ def fetch_backend(name, backend, apt, force):
     entry = None if force else installed_entry(backend, dest)
     if entry:
         print("{}: {} {} is up to date in {}".format(name, package, entry["version"], backend["dest"]))
+        patch_tree(name, package, dest)
         return
     found = None if apt.suites_overridden else cached_newest(backend)
     if found:
@@ -393,6 +397,17 @@ def fetch_backend(name, backend, apt, force):
     verify(package, path, entry)
     install(package, path, entry, suite, dest)
     print("{}: {} {} unpacked into {}".format(name, package, entry["version"], backend["dest"]))
+    patch_tree(name, package, dest)
+
+
+def patch_tree(name, package, dest):
+    """lupacffi's one source patch (patch_strlib.py: the limits reach the
+    pattern matcher), on a fresh tree and on one unpacked earlier."""
+    try:
+        if patch_strlib.apply(dest):
+            print("{}: string library patched ({})".format(name, patch_strlib.target(dest).name))
+    except (OSError, patch_strlib.PatchError) as e:
+        raise FetchError(package, "patching the string library: {}".format(e))
 
 
 def top_directory(tarball):

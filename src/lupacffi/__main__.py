@@ -16,7 +16,7 @@ import sys
 import traceback
 
 import lupacffi
-from lupacffi._runtime import _STILL_RUNNING, call_interruptibly
+from lupacffi._runtime import _STILL_RUNNING, _call_interruptibly
 
 PROG = "lupacffi"
 USAGE = "%(prog)s [options] [FILE [ARGS...]]"
@@ -191,17 +191,27 @@ class Session(object):
             func, args = self._run_and_show, (func,)
         try:
             if interruptible:
-                call_interruptibly(self.lua, func, *args)
+                _call_interruptibly(self.lua, func, args, {}, self._interrupt_notice)
             else:
                 func(*args)
         finally:
             _flush_all()
 
+    def _interrupt_notice(self):
+        """The first Ctrl-C did not stop Lua at once: on LuaJIT, code compiled
+        by the JIT never sees an interrupt; say so, and that a second Ctrl-C
+        exits."""
+        if self.lua.lua_implementation.startswith("LuaJIT"):
+            _flush_all()
+            sys.stderr.write("%s: interrupt requested; code compiled by LuaJIT's JIT does not "
+                             "see it: press Ctrl-C again to exit\n" % PROG)
+            sys.stderr.flush()
+
     def require(self, spec):
         """-l MODULE (or -l NAME=MODULE): require it into a global."""
         name, _, module = spec.rpartition("=")
         func = self.compile("local g, name, mod = ...; g[name] = require(mod)", "=(command line)")
-        self.run(func, (self.lua.globals(), name or module, module))
+        self.run(func, (self.lua.globals(), name or module, module), interruptible=True)
 
     def error_message(self, exc):
         """The text of an error raised by Lua code or by a Python callback."""
@@ -431,19 +441,19 @@ def main(argv=None):
             sys.stdout.write(session.banner() + "\n")
         session.set_arg([PROG] + argv, k + 1 if script is not None else 0)
         for kind, value in opts.actions or ():
-            if kind == "e":
-                session.run(session.compile(value, "=(command line)"))
+            if kind == "e":         # (every chunk runs as at the prompt: Ctrl-C stops it)
+                session.run(session.compile(value, "=(command line)"), interruptible=True)
             else:
                 session.require(value)
         if script is not None:
             data, name = read_script(script)
-            session.run(session.compile(data, name), argv[k + 1:])
+            session.run(session.compile(data, name), argv[k + 1:], interruptible=True)
         elif not (opts.interactive or opts.actions or opts.version):
             if sys.stdin.isatty():
                 opts.interactive = True
             else:                 # like lua: run standard input as a script
                 data, name = read_script("-")
-                session.run(session.compile(data, name))
+                session.run(session.compile(data, name), interruptible=True)
         if opts.interactive:
             interact(session)
     except UsageError as e:
@@ -455,11 +465,20 @@ def main(argv=None):
     except BrokenPipeError:       # e.g. piped into head: stop quietly
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as e:
         _flush_all()
+        if e.args == (_STILL_RUNNING,):    # a second Ctrl-C: Lua did not stop
+            sys.stderr.write("%s: %s\n" % (PROG, _STILL_RUNNING))
+            sys.stderr.flush()
+            os._exit(130)         # (the worker thread may still hold the runtime)
         sys.stderr.write("%s: interrupted\n" % PROG)
         return 130
     except Exception as e:
+        if session is not None and isinstance(e, session.lupa.LuaInterrupted):
+            # Ctrl-C stopped Lua (the only caller of interrupt() here)
+            _flush_all()
+            sys.stderr.write("%s: interrupted\n" % PROG)
+            return 130
         if session is None:       # the runtime itself failed
             raise
         session.report(e, PROG + ": ")

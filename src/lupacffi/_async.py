@@ -15,9 +15,15 @@ import threading
 # Installed as the __call metamethod of Python objects once a runtime is used
 # asynchronously: `raw` is the C trampoline it wraps.
 _CALL_WRAPPER = """
-local raw, AWAIT, yield, error = ...
+local raw, AWAIT, yield, error, running, drivers, discard = ...
 local function finish(first, ...)
     if first == AWAIT then
+        if not drivers[running() or false] then
+            discard(...)
+            error("an async Python function was called inside a Lua coroutine "
+                  .. "(coroutine.wrap/resume): it can only be awaited from the "
+                  .. "Lua code that the async entry point runs itself", 3)
+        end
         local ok, value = yield(AWAIT, ...)
         if ok then return value end
         error(value, 0)
@@ -51,12 +57,20 @@ class AwaitRequest(object):
             self.awaitable.close()
 
 
+def _discard(request):
+    """An await asked for where it cannot be served: the awaitable is dropped."""
+    request.awaited = True
+    if inspect.iscoroutine(request.awaitable):
+        request.awaitable.close()
+
+
 class AsyncState(object):
     """Per runtime: whether async calls are set up, and per thread whether an
     async driver is resuming Lua right now."""
 
     def __init__(self):
         self.enabled = False
+        self.drivers = None
         self.local = threading.local()
 
     def active(self):
@@ -73,8 +87,11 @@ def enable(runtime):
         raise RuntimeError("async calls need Lua's coroutine library")
     metatable = runtime._pyobj_metatable()
     factory = runtime.compile(_CALL_WRAPPER, name="=lupacffi.async")
+    # the Lua threads that async drivers run: weak keys
+    state.drivers = runtime.eval("setmetatable({}, {__mode = 'k'})")
     metatable["__call"] = factory(metatable["__call"], AWAIT, coroutine["yield"],
-                                  runtime.globals()["error"])
+                                  runtime.globals()["error"], coroutine["running"],
+                                  state.drivers, _discard)
     state.enabled = True
 
 
@@ -98,13 +115,20 @@ async def drive(runtime, function, args):
     enable(runtime)
     thread = function.coroutine(*args)
     local = runtime._async.local
+    runtime._async.drivers[thread] = True
+    lib = runtime._lib
+    used = runtime._ffi.new("long long[2]")
     send = None
     while True:
         local.depth = getattr(local, "depth", 0) + 1
         try:
+            if send is not None:        # one budget for all the Lua work of this call
+                lib.lc_limits_carry(used[0], used[1])
             result, done, count = runtime._resume(thread._ref, send if send is not None
                                                   else (thread._args or ()))
         finally:
+            lib.lc_limits_carry(-1, -1)
+            lib.lc_limits_used(used)
             local.depth -= 1
         send = ()
         object.__setattr__(thread, "_args", None)

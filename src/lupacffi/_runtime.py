@@ -505,16 +505,20 @@ class LuaRuntime(Converter, Bridge):
             self._chunks = None if max_memory > 0 else (self._chunks or ({}, {}))
 
     # ---- execution limits -----------------------------------------------------
-    def set_limits(self, max_instructions=None, max_time=None):
+    def set_limits(self, max_instructions=_KEEP, max_time=_KEEP):
         """Limits every call into Lua from Python (eval, execute, calling a Lua
         function, resuming a coroutine) to max_instructions Lua VM
         instructions and max_time seconds of wall-clock time (None: no
-        limit).  A call that runs out raises LuaLimitError; Lua code cannot
+        limit; a limit not given keeps its current value, as in limits()).  A call that runs out raises LuaLimitError; Lua code cannot
         catch the stop with pcall.  Counted to a granularity of 1000
         instructions; time spent in Python callbacks counts towards max_time.
         Coroutines are covered wherever they were created and whoever resumes
         them.  While a call is running in another thread, this waits for it to
         end (interrupt() does not)."""
+        if max_instructions is _KEEP:
+            max_instructions = self._limits[0]
+        if max_time is _KEEP:
+            max_time = self._limits[1]
         instructions = _check_limit(max_instructions, "max_instructions", int)
         seconds = _check_limit(max_time, "max_time", (int, float))
         if seconds is not None and seconds > 1e9:
@@ -796,6 +800,13 @@ def call_interruptibly(runtime, func, *args, **kwargs):
     JIT, a long C call, a Python callback that does not return); the worker
     thread (a daemon) may then still run and hold the runtime.  Must be
     called from the main thread, the only one that gets KeyboardInterrupt."""
+    return _call_interruptibly(runtime, func, args, kwargs)
+
+
+def _call_interruptibly(runtime, func, args, kwargs, notice=None):
+    """call_interruptibly; notice() is called once when Lua has not stopped
+    0.1 s after the first Ctrl-C (the command line says then that a second
+    Ctrl-C exits)."""
     result = []
     done = threading.Event()       # (Thread.join can be confused by Ctrl-C)
 
@@ -811,10 +822,14 @@ def call_interruptibly(runtime, func, *args, **kwargs):
         threading.Thread(target=work, name="lupacffi-call", daemon=True).start()
     except KeyboardInterrupt:       # in start(), which waits for the thread
         interrupted = True
+    waited = 0
     while True:
         try:
             if interrupted:
                 runtime.interrupt()
+                waited += 1
+                if waited == 2 and notice is not None:
+                    notice()
             if done.wait(0.05):
                 break
         except KeyboardInterrupt:

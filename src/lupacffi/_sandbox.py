@@ -103,6 +103,8 @@ def _memory(value):
         return None
     if not isinstance(value, (int, float)) or isinstance(value, bool) or value != value:
         raise TypeError("max_memory must be a number or None")
+    if value <= 0:        # (plain runtimes take 0 as "no limit", as lupa does)
+        raise ValueError("max_memory must be positive (None: no limit)")
     return int(min(value, 2 ** 62))
 
 
