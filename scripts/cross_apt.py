@@ -4,6 +4,7 @@ sysroot, through a private apt configuration (scripts/cross-wheels.sh uses it
 for Debian's arm64 CPython and for trixie's PyPy 3.11 with its own glibc).
 
     python3 scripts/cross_apt.py sysroot --suite bookworm --arch arm64 --dest DIR PKG...
+    python3 scripts/cross_apt.py source --suite bookworm --dest DIR PKG...   # upstream tarballs
     python3 scripts/cross_apt.py check   # what the private configuration would be (no network)
 
 The mirror and its signing key come from this machine's own apt sources,
@@ -147,6 +148,22 @@ class Apt(fetch.Apt):
         print("{}: {} packages unpacked".format(dest, len(names)))
 
 
+def source_tarballs(suite, packages, dest):
+    """The upstream tarballs of source packages (apt-get source --tar-only),
+    with fetch.py's own private deb-src apt, its directory moved under .cross/."""
+    fetch.APT_DIR = CACHE / "apt" / "src-{}".format(suite)
+    fetch.DOWNLOADS = dest
+    apt = fetch.Apt([suite], suites_overridden=True)
+    for package in packages:
+        tarball = apt.offered_tarball(package, suite)
+        if tarball is None:
+            raise fetch.FetchError(package, "no source package in " + suite)
+        if (dest / tarball).is_file():
+            print("{}: {} already downloaded".format(package, tarball))
+        else:
+            apt.download(package, suite, tarball)
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     sub = p.add_subparsers(dest="command", required=True)
@@ -155,12 +172,20 @@ def main(argv=None):
     s.add_argument("--arch", required=True)
     s.add_argument("--dest", required=True)
     s.add_argument("packages", nargs="+")
+    src = sub.add_parser("source")
+    src.add_argument("--suite", required=True)
+    src.add_argument("--dest", required=True)
+    src.add_argument("packages", nargs="+")
     c = sub.add_parser("check")
     c.add_argument("--suite", default="bookworm")
     c.add_argument("--arch", default="arm64")
     args = p.parse_args(argv)
-    apt = Apt(args.suite, args.arch)
     try:
+        if args.command == "source":
+            Path(args.dest).mkdir(parents=True, exist_ok=True)
+            source_tarballs(args.suite, args.packages, Path(args.dest).resolve())
+            return 0
+        apt = Apt(args.suite, args.arch)
         if args.command == "check":
             print(apt.sources_line())
         else:
