@@ -321,8 +321,7 @@ musl_python() {           # a minimal musl CPython 3.11 (Debian's source) with z
     # without libffi, liblzma, libuuid, libnsl for musl: _ctypes, _lzma, _uuid
     # and nis are left out (neither pip nor the tests need them)
     grep -A4 "^Failed to build these modules" "$LOGS/musl-cpython.log" | tail -n 5 | sed 's/^/    /'
-    "$prefix/bin/python3.11" -c 'import zlib, _posixsubprocess, _struct, select, _socket, json, _decimal, _asyncio, _ssl' 2>/dev/null ||
-        "$prefix/bin/python3.11" -c 'import zlib, _posixsubprocess, _struct, select, _socket, json, _decimal, _asyncio' ||
+    "$prefix/bin/python3.11" -c 'import zlib, _posixsubprocess, _struct, select, _socket, json, _decimal, _asyncio' ||
         die "CPython with musl-gcc lacks modules pip or the tests need (log: $LOGS/musl-cpython.log)"
     touch "$prefix/.built"
     took $t
