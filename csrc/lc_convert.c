@@ -6,7 +6,11 @@ typedef struct lc_pyud {       /* the payload of a Python-object userdata */
 
 /* Per-thread result buffers: results are copied here so that they stay valid
    after the runtime lock is released, until this thread's next entry point. */
+#if defined(__GLIBC__)
 #define LC_TLS static __thread __attribute__((tls_model("initial-exec")))
+#else   /* musl refuses to load a module with initial-exec TLS (dlopen fails) */
+#define LC_TLS static __thread
+#endif
 LC_TLS lc_val *tls_vals;
 LC_TLS int tls_vals_cap;
 LC_TLS int tls_nvals;

@@ -222,13 +222,17 @@ def test_cibuildwheel_build_identifiers():
                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, timeout=300)
     assert p.returncode == 0, p.stderr.decode()
     ids = set(p.stdout.decode().split())
+    # only what scripts/cross-wheels.sh proved (docs/wheels.md): no CPython 3.14,
+    # no PyPy 3.10, musllinux on x86_64 only
     for arch in ("x86_64", "aarch64"):
         for version in ("39", "310", "311", "312", "313"):
             assert "cp%s-manylinux_%s" % (version, arch) in ids
-            assert "cp%s-musllinux_%s" % (version, arch) in ids
         # PyPy is built for manylinux only: there are no musllinux PyPy builds
-        for version in ("39", "310", "311"):
+        for version in ("39", "311"):
             assert "pp%s-manylinux_%s" % (version, arch) in ids
+    for version in ("39", "310", "311", "312", "313"):
+        assert "cp%s-musllinux_x86_64" % version in ids
+    assert not [i for i in ids if re.search(r"cp314|pp310|musllinux_aarch64", i)], ids
     assert not [i for i in ids if re.search(r"i686|ppc64le|s390x|armv7l|riscv|t-", i)], ids
 
 

@@ -25,8 +25,11 @@ import os
 import types
 
 
-def _template():
-    yield
+# One line: on PyPy 3.11 a traceback's line comes from the instruction at
+# tb_lasti, and a `def` generator's first instruction is on the line after the
+# `def` (all Lua lines would be one too high); in a lambda every instruction is
+# on its first line.
+_template = lambda: (yield)  # noqa: E731
 
 
 _CODE = _template.__code__
