@@ -8,9 +8,23 @@ the awaitable on the running event loop and resumes Lua with (True, value) or
 that back into the call's value or an error raised where the call was made.
 The runtime lock is never held across an await.
 """
-import asyncio
-import inspect
 import threading
+import types
+
+
+# asyncio and inspect are imported when async is first used: together they
+# were about half the import time of a backend on CPython
+def _asyncio():
+    import asyncio
+    return asyncio
+
+
+def _isawaitable(obj):
+    if type(obj) is types.CoroutineType:
+        return True
+    import inspect
+    return inspect.isawaitable(obj)
+
 
 # Installed as the __call metamethod of Python objects once a runtime is used
 # asynchronously: `raw` is the C trampoline it wraps.
@@ -53,14 +67,14 @@ class AwaitRequest(object):
 
     def __del__(self):
         # never reached the driver (e.g. Lua 5.1 cannot yield across pcall)
-        if not self.awaited and inspect.iscoroutine(self.awaitable):
+        if not self.awaited and isinstance(self.awaitable, types.CoroutineType):
             self.awaitable.close()
 
 
 def _discard(request):
     """An await asked for where it cannot be served: the awaitable is dropped."""
     request.awaited = True
-    if inspect.iscoroutine(request.awaitable):
+    if isinstance(request.awaitable, types.CoroutineType):
         request.awaitable.close()
 
 
@@ -98,11 +112,11 @@ def enable(runtime):
 def check_result(runtime, results):
     """Turns a Python call's awaitable result into an await request when an
     async driver is running, and refuses coroutines elsewhere."""
-    if len(results) != 1 or not inspect.isawaitable(results[0]):
+    if len(results) != 1 or not _isawaitable(results[0]):
         return results
     if runtime._async.enabled and runtime._async.active():
         return (AWAIT, AwaitRequest(results[0]))
-    if inspect.iscoroutine(results[0]):
+    if isinstance(results[0], types.CoroutineType):
         results[0].close()
         raise TypeError("Lua called an async function outside an async entry point: "
                         "use 'await runtime.eval_async(...)', 'execute_async' or "
@@ -145,4 +159,4 @@ async def drive(runtime, function, args):
             # CancelledError, GeneratorExit (the loop went away), KeyboardInterrupt:
             # propagate; the Lua coroutine is simply never resumed
         else:
-            await asyncio.sleep(0)      # a plain coroutine.yield(): let others run
+            await _asyncio().sleep(0)   # a plain coroutine.yield(): let others run
