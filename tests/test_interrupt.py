@@ -15,7 +15,7 @@ import time
 
 import pytest
 
-from lupacffi._runtime import call_interruptibly
+from lupacffi import call_interruptibly
 from lupacffi.errors import LuaError, LuaInterrupted, LuaLimitError
 
 JOIN = 60                    # seconds: only a hang gets near this
@@ -359,3 +359,9 @@ def test_call_interruptibly_results_and_errors(lupa):
     assert "boom" in str(info.value)
     with pytest.raises(ZeroDivisionError):
         call_interruptibly(lua, lambda: 1 / 0)
+
+
+def test_call_interruptibly_is_public(lupa):
+    import lupacffi
+    assert lupa.call_interruptibly is lupacffi.call_interruptibly
+    assert "call_interruptibly" in lupa.__all__

@@ -11,7 +11,7 @@ __all__ = [
     "LuaRuntime", "LuaError", "LuaSyntaxError", "LuaMemoryError", "lua_type",
     "as_attrgetter", "as_itemgetter", "unpacks_lua_table", "unpacks_lua_table_method",
     "LUA_VERSION", "LUA_MAXINTEGER", "LUA_MININTEGER",
-    "to_python", "LuaLimitError", "LuaInterrupted",     # beyond lupa
+    "to_python", "LuaLimitError", "LuaInterrupted", "call_interruptibly",    # beyond lupa
 ]
 
 
@@ -33,6 +33,7 @@ def export(namespace, backend_name):
         LuaInterrupted=LuaInterrupted,
         lua_type=lua_type,
         to_python=to_python,
+        call_interruptibly=_runtime.call_interruptibly,
         as_attrgetter=as_attrgetter,
         as_itemgetter=as_itemgetter,
         unpacks_lua_table=unpacks_lua_table,

@@ -10,6 +10,7 @@ from ._protocols import as_itemgetter as as_itemgetter
 from ._protocols import unpacks_lua_table as unpacks_lua_table
 from ._protocols import unpacks_lua_table_method as unpacks_lua_table_method
 from ._runtime import LuaRuntime as LuaRuntime
+from ._runtime import call_interruptibly as call_interruptibly
 from .errors import LuaError as LuaError
 from .errors import LuaInterrupted as LuaInterrupted
 from .errors import LuaLimitError as LuaLimitError
@@ -21,7 +22,7 @@ __all__ = [
     "LuaInterrupted", "lua_type",
     "as_attrgetter", "as_itemgetter", "unpacks_lua_table", "unpacks_lua_table_method",
     "LUA_VERSION", "LUA_MAXINTEGER", "LUA_MININTEGER",
-    "to_python",
+    "to_python", "call_interruptibly",
 ]
 
 LUA_VERSION: Tuple[int, int]
