@@ -223,7 +223,7 @@ class Bridge(object):
             self._objects.pop(id(exc), None)      # (Lua gets a string instead)
             return self._lua_message(str(exc), out)
         if not isinstance(exc, Exception):      # KeyboardInterrupt & co
-            self._abort(exc)
+            self._abort()
         return CB_ERROR
 
     def _lua_message(self, message, out):
@@ -236,7 +236,7 @@ class Bridge(object):
         out[0].i = len(data)
         return CB_ERROR
 
-    def _abort(self, exc):
+    def _abort(self):
         """Hook for uncatchable errors (set up by the runtime)."""
 
     def _write_results(self, results, out, nout):

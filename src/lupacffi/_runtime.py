@@ -30,7 +30,7 @@ def _is_plain_name(value):
     return value is None or type(value) is str or type(value) is bytes
 
 
-def _as_bytes(value, what, encoding):
+def _as_bytes(value, encoding):
     if isinstance(value, bytes):
         return value
     if isinstance(value, bytearray):
@@ -375,8 +375,8 @@ class LuaRuntime(Converter, Bridge):
         return r >> 3 if r & 7 == 0 else self._unpack(r)
 
     def _load(self, code, name, mode, prefix):
-        code = _as_bytes(code, "code", self._source_encoding)
-        name = _DEFAULT_NAME if name is None else _as_bytes(name, "name", self._source_encoding)
+        code = _as_bytes(code, self._source_encoding)
+        name = _DEFAULT_NAME if name is None else _as_bytes(name, self._source_encoding)
         if mode is not None:
             if not isinstance(mode, (str, bytes)):
                 raise ValueError("expected string, got %s" % (type(mode),))
@@ -590,7 +590,7 @@ class LuaRuntime(Converter, Bridge):
             raise self._error(r, out)
         return self._results(r, out, BUFFER_SIZE)
 
-    def _abort(self, exc):
+    def _abort(self):
         """A KeyboardInterrupt/SystemExit in a callback: Lua must not catch it."""
         self._lib.lc_abort(self._ptr)
 

@@ -385,8 +385,8 @@ def _chunk_loader(runtime_ref, compile_ref):
 
     def load(code, name, mode, prefix):
         runtime = runtime_ref()
-        code = _as_bytes(code, "code", runtime._source_encoding)
-        name = _DEFAULT_NAME if name is None else _as_bytes(name, "name", runtime._source_encoding)
+        code = _as_bytes(code, runtime._source_encoding)
+        name = _DEFAULT_NAME if name is None else _as_bytes(name, runtime._source_encoding)
         if mode is not None:
             if not isinstance(mode, (str, bytes)):
                 raise ValueError("expected string, got %s" % (type(mode),))
