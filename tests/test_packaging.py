@@ -28,7 +28,7 @@ BACKENDS = ["51", "52", "53", "54", "55", "jit21"]
 LUA_TREES = ["vendor/lua/5.1", "vendor/lua/5.2", "vendor/lua/5.3", "vendor/lua/5.4",
              "vendor/lua/5.5"]
 LUAJIT_TREE = "vendor/luajit/2.1"
-STUBS = ["__init__", "_api", "_runtime", "_lua_objects", "_protocols", "_deep", "errors",
+STUBS = ["__init__", "_namespace", "_runtime", "_lua_objects", "_protocols", "_to_python", "errors",
          "lua51", "lua52", "lua53", "lua54", "lua55", "luajit21"]
 
 

@@ -1,7 +1,7 @@
-# `import lupacffi` gives the API of the default backend (see _api.pyi).
+# `import lupacffi` gives the API of the default backend (see _namespace.pyi).
 from typing import ContextManager, List
 
-from ._api import *
+from ._namespace import *
 from . import version as version
 
 __version__: str

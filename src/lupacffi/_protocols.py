@@ -1,5 +1,5 @@
-"""How Lua sees a Python object: the protocol helpers (as_attrgetter,
-as_itemgetter, python.args) and the named-argument decorators."""
+"""How Lua sees a Python object: the protocol views (as_attrgetter,
+as_itemgetter) and the named-argument decorators (unpacks_lua_table)."""
 
 
 class _Protocol(object):
@@ -99,31 +99,3 @@ def _table_args(table):
             raise IndexError("table index out of range")
         positional.append(numbered[i])
     return tuple(positional), kwargs
-
-
-class _PyArgs(object):
-    """What python.args{...} makes: arguments for the Python call it is passed to."""
-    __slots__ = ("args", "kwargs")
-
-    def __init__(self, args, kwargs):
-        self.args = args
-        self.kwargs = kwargs
-
-
-class _PyIterator(object):
-    """The state of python.iter/iterex/enumerate in a Lua for loop."""
-    __slots__ = ("it", "explode", "index")
-
-    def __init__(self, it, explode, index=None):
-        self.it = it
-        self.explode = explode
-        self.index = index        # enumerate: the index given last
-
-
-class _NoneValue(object):
-    """Marks a None that must reach Lua as python.none (iteration values)."""
-
-
-_AS_NONE = _NoneValue()
-
-

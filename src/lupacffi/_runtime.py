@@ -10,7 +10,7 @@ import weakref
 
 from . import _async, _cycles
 from ._backend import BUFFER_SIZE, get_backend
-from ._bridge import Bridge
+from ._callbacks import Callbacks
 from ._constants import (ERR_SYNTAX, LIB_ALL, LUA_NOREF, NONE, P_BOOL, P_INT,
                          P_NIL, P_OUT, P_REF, PYOBJ)
 from ._convert import Converter
@@ -40,7 +40,7 @@ def _as_bytes(value, encoding):
     raise TypeError("Expected string, got %s" % (type(value),))
 
 
-class LuaRuntime(Converter, Bridge):
+class LuaRuntime(Converter, Callbacks):
     """A Lua interpreter state: ``LuaRuntime(**options)``.
 
     Every option is a keyword argument (``encoding`` may also come first,
@@ -418,7 +418,7 @@ class LuaRuntime(Converter, Bridge):
         """A new Lua table from mappings (their items) and other iterables
         (their values at 1, 2, ...); later keys win.  With recursive=True,
         nested dicts, lists and tuples become tables too (shared ones once)."""
-        from ._tables import table_from
+        from ._table_from import table_from
         return table_from(self, args, recursive)
 
     def _new_table(self, pairs, ref=LUA_NOREF):
@@ -578,7 +578,7 @@ class LuaRuntime(Converter, Bridge):
         return await _async.drive(self, lua_function, args)
 
     def _call_results(self, result):
-        results = Bridge._call_results(self, result)
+        results = Callbacks._call_results(self, result)
         if len(results) == 1 and (type(results[0]) is _CoroutineType or self._async.enabled):
             return _async.check_result(self, results)
         return results
@@ -758,7 +758,7 @@ def _attribute_handlers(handlers):
         return None
     if len(handlers) != 2 or not all(f is None or callable(f) for f in handlers):
         raise ValueError("attribute_handlers must be a sequence of two callables")
-    # a None side keeps the default behaviour (see Bridge._python_getitem)
+    # a None side keeps the default behaviour (see Callbacks._python_getitem)
     return None if handlers[0] is None and handlers[1] is None else handlers
 
 

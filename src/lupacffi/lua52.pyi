@@ -1,2 +1,2 @@
-from ._api import *
-from ._api import __all__ as __all__
+from ._namespace import *
+from ._namespace import __all__ as __all__

@@ -1,9 +1,9 @@
 # The public API of one backend module (lupacffi.lua54 and its siblings
-# re-export it: `from ._api import *`).  At run time _api.export() fills each
+# re-export it: `from ._namespace import *`).  At run time _namespace.export() fills each
 # backend module; these stubs describe the result.
 from typing import Any, Dict, List, Tuple
 
-from ._deep import to_python as to_python
+from ._to_python import to_python as to_python
 from ._lua_objects import lua_type as lua_type
 from ._protocols import as_attrgetter as as_attrgetter
 from ._protocols import as_itemgetter as as_itemgetter

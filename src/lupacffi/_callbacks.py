@@ -1,6 +1,7 @@
-"""Python objects seen from Lua: the callback that carries every Lua operation
-on a Python object (index, call, operators, iteration...) into Python, and
-the functions of the ``python`` table."""
+"""Lua -> Python: the dispatcher of the callbacks that carry every Lua
+operation on a Python object (index, call, operators, iteration...) into
+Python, the two scalar callbacks of the common cases, and the functions of
+the ``python`` table (python.iter, python.args ...)."""
 import builtins
 import operator
 import sys
@@ -16,7 +17,7 @@ from . import _cycles
 from ._constants import TFUNCTION
 from ._convert import _LuaHandler
 from ._lua_objects import _TYPE_NAMES, _LuaTable
-from ._protocols import _AS_NONE, _AttrGetter, _ItemGetter, _PyArgs, _PyIterator, _table_args, unwrap
+from ._protocols import _AttrGetter, _ItemGetter, _table_args, unwrap
 
 _COMPARISONS = {OP_EQ: operator.eq, OP_LT: operator.lt, OP_LE: operator.le}
 _ARITHMETIC = {OP_ADD: operator.add, OP_SUB: operator.sub, OP_MUL: operator.mul,
@@ -29,6 +30,32 @@ _ARITHMETIC = {OP_ADD: operator.add, OP_SUB: operator.sub, OP_MUL: operator.mul,
 _PY_NAMES = {_PY_ITER: "iter", _PY_ITEREX: "iterex", _PY_ENUMERATE: "enumerate",
              _PY_AS_ATTRGETTER: "as_attrgetter", _PY_AS_ITEMGETTER: "as_itemgetter",
              _PY_AS_FUNCTION: "as_function"}
+
+class _PyArgs(object):
+    """What python.args{...} makes: arguments for the Python call it is passed to."""
+    __slots__ = ("args", "kwargs")
+
+    def __init__(self, args, kwargs):
+        self.args = args
+        self.kwargs = kwargs
+
+
+class _PyIterator(object):
+    """The state of python.iter/iterex/enumerate in a Lua for loop."""
+    __slots__ = ("it", "explode", "index")
+
+    def __init__(self, it, explode, index=None):
+        self.it = it
+        self.explode = explode
+        self.index = index        # enumerate: the index given last
+
+
+class _NoneValue(object):
+    """Marks a None that must reach Lua as python.none (iteration values)."""
+
+
+_AS_NONE = _NoneValue()
+
 
 # builtins that look at the calling Python frame: called from Lua, they see
 # the innermost Python frame outside lupacffi (as they would in lupa)
@@ -89,7 +116,7 @@ def _caller_frame():
 
 
 # ---- the callback ------------------------------------------------------------
-class Bridge(object):
+class Callbacks(object):
     """Handles callbacks from Lua; mixed into LuaRuntime."""
 
     _cb_depth = 0             # callbacks running now (nested), see _callback

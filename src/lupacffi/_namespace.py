@@ -1,9 +1,9 @@
-"""The public API of one backend, generated for each backend module
-(lupacffi.lua54 and its siblings share this one source)."""
+"""The namespace of a backend module: export() fills lupacffi.lua54 and its
+siblings with the public API (one source for all of them)."""
 from . import _runtime
 from ._backend import get_backend
 from ._protocols import as_attrgetter, as_itemgetter, unpacks_lua_table, unpacks_lua_table_method
-from ._deep import to_python
+from ._to_python import to_python
 from ._lua_objects import lua_type
 from .errors import LuaError, LuaInterrupted, LuaLimitError, LuaMemoryError, LuaSyntaxError
 
