@@ -40,6 +40,21 @@ def _as_bytes(value, encoding):
     raise TypeError("Expected string, got %s" % (type(value),))
 
 
+# The contract between LuaRuntime and the modules that work on its behalf
+# (_lua_objects, _table_from, _cycles, _sandbox, _async, _convert and
+# _callbacks, which are mixed in).  They may use these members, and no others:
+#   _ffi, _lib, _ptr        the backend's cffi objects and the lc_runtime *
+#                           (after the state is freed: lc_closed_runtime())
+#   _backend, _encoding, _source_encoding, _objects (Python objects Lua holds)
+#   _buffers()              this thread's argument buffer and result buffer
+#   _unpack(r), _results(n, out, nout), _batch(n, out)    results -> Python
+#   _error(status, out)     the exception of an entry point's status
+#   _to_val, _fill, _locked(keep, entry, ...), _register   Python -> C
+#   _call, _getitem, _setitem, _resume, _resume_packed, _new_coroutine,
+#   _new_table, _pyobj_metatable                           operations
+#   _attribute_filter, _attribute_handlers (the sandbox wraps them), _async,
+#   _gc_window and _gc_* (_cycles.py's bookkeeping), _overflow
+# The sandbox's chunk loader comes back from apply_sandbox() (self._loader).
 class LuaRuntime(Converter, Callbacks):
     """A Lua interpreter state: ``LuaRuntime(**options)``.
 
@@ -165,38 +180,20 @@ class LuaRuntime(Converter, Callbacks):
                  libraries="all", sandbox=False):
         self._ptr = None
         backend = self._backend = get_backend(self._backend_name)
-        encoding = _encoding_name(encoding)
-        source_encoding = _encoding_name(source_encoding)
-        attribute_handlers = _attribute_handlers(attribute_handlers)
-        if attribute_filter is not None and attribute_handlers is not None:
-            raise ValueError("attribute_filter and attribute_handlers are mutually exclusive")
-        if attribute_filter is not None and not callable(attribute_filter):
-            raise ValueError("attribute_filter must be callable")
-        if overflow_handler is not None and not callable(overflow_handler):
-            raise ValueError("overflow_handler must be callable")
-        if max_memory is not None:
-            if not isinstance(max_memory, (int, float)) or isinstance(max_memory, bool):
-                raise TypeError("max_memory must be a number or None")
-            max_memory = int(min(max_memory, 2 ** 62))
-        seed = self._hash_seed(string_hash_seed)
-        if sandbox:
-            from ._sandbox import sandbox_options
-            options = sandbox_options(locals(), sandbox)
-            register_eval, register_builtins = options["register_eval"], options["register_builtins"]
-            attribute_filter = options["attribute_filter"]
-            libraries, max_memory = options["libraries"], options["max_memory"]
-            max_instructions, max_time = options["max_instructions"], options["max_time"]
-        libs = _library_mask(libraries)
+        o = _checked_options(encoding, source_encoding, attribute_filter, attribute_handlers,
+                             register_eval, register_builtins, overflow_handler, max_memory,
+                             string_hash_seed, max_instructions, max_time, libraries, sandbox)
+        encoding, max_memory = o.encoding, o.max_memory
 
         self._ffi = backend.ffi
         self._lib = lib = backend.lib
         self._null = backend.ffi.NULL
         self._encoding = encoding
-        self._source_encoding = source_encoding or encoding or "utf-8"
-        self._attribute_filter = attribute_filter
-        self._attribute_handlers = attribute_handlers
+        self._source_encoding = o.source_encoding or encoding or "utf-8"
+        self._attribute_filter = o.attribute_filter
+        self._attribute_handlers = o.attribute_handlers
         self._unpack_returned_tuples = bool(unpack_returned_tuples)
-        self._overflow_handler = overflow_handler
+        self._overflow_handler = o.overflow_handler
         self._has_integers = backend.has_integers
         self._maxint = backend.maxinteger
         self._minint = backend.mininteger
@@ -213,9 +210,10 @@ class LuaRuntime(Converter, Callbacks):
         self._rid = next(_runtime_ids)
         # compiled chunks of execute() and eval(), see _chunk; None: no cache
         self._chunks = None if backend.system_lua or (max_memory or 0) > 0 else ({}, {})
-        self._plain_chunks = True     # _load is lua_load's (not the sandbox's)
+        self._loader = None       # the sandbox's chunk loader (see _load)
 
-        ptr = lib.lc_new(self._rid, libs, seed is not None, seed or 0)
+        seed = o.string_hash_seed
+        ptr = lib.lc_new(self._rid, _library_mask(o.libraries), seed is not None, seed or 0)
         if ptr == backend.ffi.NULL:
             raise LuaMemoryError("could not create a Lua state")
         self._ptr = ptr
@@ -223,19 +221,18 @@ class LuaRuntime(Converter, Callbacks):
         _cycles.install()
         if _PYPY:
             _collect_dropped_runtimes(backend)
-        self._init_python_table(register_eval, register_builtins)
+        self._init_python_table(o.register_eval, o.register_builtins)
         self._gc_objects_base = len(self._objects)
         if max_memory is not None and max_memory > 0:
             lib.lc_set_memory_limit(ptr, max_memory, 0)
-        if max_instructions is not None or max_time is not None:
-            self.set_limits(max_instructions, max_time)
+        if o.max_instructions is not None or o.max_time is not None:
+            self.set_limits(o.max_instructions, o.max_time)
         if sandbox:
             from ._sandbox import apply_sandbox
-            apply_sandbox(self)
             # its loader gives each chunk an environment of its own: no cache,
             # and chunks run as loaded (see _run_chunk)
             self._chunks = None
-            self._plain_chunks = False
+            self._loader = apply_sandbox(self)
 
     @staticmethod
     def _hash_seed(seed):
@@ -366,7 +363,7 @@ class LuaRuntime(Converter, Callbacks):
 
     def _run_chunk(self, ref, args):
         """Runs a new closure of chunk ref with args (see _chunk)."""
-        if not self._plain_chunks:
+        if self._loader is not None:
             return self._call(ref, args)
         if args:
             r = self._call_any(ref, args, self._lib.lc_call_chunk)
@@ -375,6 +372,8 @@ class LuaRuntime(Converter, Callbacks):
         return r >> 3 if r & 7 == 0 else self._unpack(r)
 
     def _load(self, code, name, mode, prefix):
+        if self._loader is not None:
+            return self._loader(code, name, mode, prefix)
         code = _as_bytes(code, self._source_encoding)
         name = _DEFAULT_NAME if name is None else _as_bytes(name, self._source_encoding)
         if mode is not None:
@@ -501,7 +500,7 @@ class LuaRuntime(Converter, Callbacks):
             raise TypeError("max_memory must be an int")
         self._lib.lc_set_memory_limit(self._ptr, min(max_memory, 2 ** 62), bool(total))
         # compiled chunks kept for eval() would count against the limit
-        if self._plain_chunks:
+        if self._loader is None:
             self._chunks = None if max_memory > 0 else (self._chunks or ({}, {}))
 
     # ---- execution limits -----------------------------------------------------
@@ -722,6 +721,38 @@ class LuaRuntime(Converter, Callbacks):
             return self._unpack(r), False, 1     # one value yielded (or an error)
         count = r >> 4
         return self._results(count, self._buffers().out, BUFFER_SIZE), bool(r & 8), count
+
+
+def _checked_options(encoding, source_encoding, attribute_filter, attribute_handlers,
+                     register_eval, register_builtins, overflow_handler, max_memory,
+                     string_hash_seed, max_instructions, max_time, libraries, sandbox):
+    """LuaRuntime's arguments checked (TypeError/ValueError for bad ones)
+    and normalised, with the sandbox's settings applied."""
+    attribute_handlers = _attribute_handlers(attribute_handlers)
+    if attribute_filter is not None and attribute_handlers is not None:
+        raise ValueError("attribute_filter and attribute_handlers are mutually exclusive")
+    if attribute_filter is not None and not callable(attribute_filter):
+        raise ValueError("attribute_filter must be callable")
+    if overflow_handler is not None and not callable(overflow_handler):
+        raise ValueError("overflow_handler must be callable")
+    if max_memory is not None:
+        if not isinstance(max_memory, (int, float)) or isinstance(max_memory, bool):
+            raise TypeError("max_memory must be a number or None")
+        max_memory = int(min(max_memory, 2 ** 62))
+    o = types.SimpleNamespace(
+        encoding=_encoding_name(encoding), source_encoding=_encoding_name(source_encoding),
+        attribute_filter=attribute_filter, attribute_handlers=attribute_handlers,
+        register_eval=register_eval, register_builtins=register_builtins,
+        overflow_handler=overflow_handler, max_memory=max_memory,
+        string_hash_seed=LuaRuntime._hash_seed(string_hash_seed),
+        max_instructions=max_instructions, max_time=max_time, libraries=libraries)
+    if sandbox:
+        from ._sandbox import sandbox_options
+        o.__dict__.update(sandbox_options(
+            sandbox, libraries=libraries, max_memory=max_memory, max_time=max_time,
+            max_instructions=max_instructions, attribute_filter=attribute_filter))
+    _library_mask(o.libraries)        # (checks the names)
+    return o
 
 
 # the `libraries` argument: names of the standard libraries to open

@@ -41,32 +41,33 @@ DENIED_ATTRIBUTES = frozenset([
 _FORMAT_ATTRIBUTES = ("format", "format_map")
 
 
-def sandbox_options(args, sandbox):
-    """The runtime options for LuaRuntime(**args, sandbox=sandbox).
+def sandbox_options(sandbox, libraries, max_memory, max_time, max_instructions,
+                    attribute_filter):
+    """The runtime options of LuaRuntime(..., sandbox=sandbox), from the
+    constructor's own arguments of the same names.
 
-    `args` holds the constructor's arguments.  Sandbox defaults apply where
-    the constructor argument was left at its default; the `sandbox` dict
-    overrides the defaults (None switches a limit off).  Giving a limit both
-    ways is an error."""
+    Sandbox defaults apply where the constructor argument was left at its
+    default; the `sandbox` dict overrides the defaults (None switches a limit
+    off).  Giving a limit both ways is an error."""
     overrides = _overrides(sandbox)
     settings = dict(DEFAULTS)
     settings.update(overrides)
+    args = {"max_memory": max_memory, "max_time": max_time, "max_instructions": max_instructions}
     options = {
         "register_eval": False,
         "register_builtins": False,
-        "libraries": _libraries(args.get("libraries", "all")),
+        "libraries": _libraries(libraries),
     }
     for key in ("max_memory", "max_time", "max_instructions"):
-        given = args.get(key)
+        given = args[key]
         if given is not None and key in overrides:
             raise ValueError("%s given both as an argument and in sandbox" % key)
         options[key] = given if given is not None else settings[key]
     options["max_memory"] = _memory(options["max_memory"])
-    user_filter = args.get("attribute_filter")
     if settings["allow_private_attributes"]:
-        options["attribute_filter"] = user_filter
+        options["attribute_filter"] = attribute_filter
     else:
-        options["attribute_filter"] = _PrivateFilter(user_filter)
+        options["attribute_filter"] = _PrivateFilter(attribute_filter)
     return options
 
 
@@ -364,7 +365,8 @@ end
 
 
 def apply_sandbox(runtime):
-    """Prepares the new state of `runtime` for untrusted code."""
+    """Prepares the new state of `runtime` for untrusted code; returns the
+    runtime's chunk loader (LuaRuntime._loader, see _chunk_loader)."""
     is_51 = runtime.lua_version == (5, 1) and not runtime._backend.is_luajit
     setup = runtime.compile(_SETUP, name="=sandbox")
     compile_chunk = setup(is_51, _is_abort)
@@ -372,14 +374,14 @@ def apply_sandbox(runtime):
     # a wrapper stored on the runtime would keep it alive in a cycle.
     ref = compile_chunk._ref
     object.__setattr__(compile_chunk, "_ref", LUA_NOREF)
-    runtime._load = _chunk_loader(weakref.ref(runtime), ref)
     handlers = runtime._attribute_handlers
     if handlers is not None and isinstance(runtime._attribute_filter, _PrivateFilter):
         runtime._attribute_handlers = _guarded_handlers(handlers)
+    return _chunk_loader(weakref.ref(runtime), ref)
 
 
 def _chunk_loader(runtime_ref, compile_ref):
-    """Replaces LuaRuntime._load: chunks are compiled as text only, each into
+    """The sandbox's LuaRuntime._load: chunks are compiled as text only, each into
     an environment of its own."""
     from ._runtime import _DEFAULT_NAME, _as_bytes
 
