@@ -27,6 +27,7 @@ so no snippet can loop forever or take the machine's memory.
 import asyncio
 import gc
 import importlib
+import contextlib
 import importlib.util
 import math
 import os
@@ -45,8 +46,6 @@ try:
     import atheris
 except ImportError:               # PyPy, or not installed: --random still works
     atheris = None
-
-import contextlib
 
 # coverage feedback for atheris: lupacffi's Python modules (all of them are
 # imported inside the block) and the harness's own operations (see main())
@@ -542,7 +541,7 @@ class Session(object):
             self.keep(target(*self.args()))
 
     def op_index(self):
-        rt = self.runtime()
+        self.runtime()            # (a choice the fuzzer makes, as in the other ops)
         target = self.pick(self.pool)
         if lua_type(target) is None:
             return
@@ -700,7 +699,7 @@ class Session(object):
             self.pool = saved_pool + new_items[-16:]
             if t.is_alive():
                 raise Finding("a thread did not come back within 120 s (deadlock?)")
-        del sub
+        sub = None
         for e in errors:
             self.check(e)
 

@@ -162,7 +162,7 @@ t=$SECONDS
 step "fresh venvs: cpython (pytest mypy cibuildwheel), pypy (pytest)"
 # mypy does not run on PyPy 3.9, cibuildwheel's current releases need CPython:
 # their tests (test_typing.py, test_packaging.py) skip where they are missing
-new_venv cpython "$PYTHON" pytest mypy cibuildwheel atheris   # atheris: the fuzz test (CPython only)
+new_venv cpython "$PYTHON" pytest mypy cibuildwheel atheris ruff   # atheris: the fuzz test, ruff: test_style (CPython only)
 new_venv pypy "$PYPY" pytest
 took $t
 build_wheel_pypy

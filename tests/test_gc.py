@@ -237,7 +237,7 @@ def test_nested_call_does_not_confuse_argument_pins(lua):
     store_inner = lua.eval("function(x) keep_inner = x end")
     lua.globals().cb = lambda: store_inner(inner_obj)
     lua.eval("function(x) keep_outer = x; cb() end")(outer_obj)
-    del inner_obj, outer_obj
+    inner_obj = outer_obj = None
     lua.globals().cb = None
     collect(lua)
     assert lua.eval("keep_inner").payload == "inner"

@@ -202,7 +202,8 @@ def run_stress(seconds, threads_per_kind=2, log=print):
         assert lua.eval("counter") == sum(box_counts.values())   # every incr() was atomic
     figures["increments"] = sum(sum(c.values()) for c in counts)
     limit = figures["rss_warm"] * RSS_FACTOR + RSS_SLACK
-    mib = lambda n: "?" if n is None else "%.1f" % (n / 2 ** 20)
+    def mib(n):
+        return "?" if n is None else "%.1f" % (n / 2 ** 20)
     log("RSS: start %s MiB, after warm-up %s MiB, end %s MiB (limit %s MiB); malloc in use %s -> %s MiB; "
         "Python objects %d -> %d; %d short-lived runtimes, %d identity checks, %d atomic increments, "
         "%d collector rounds" % (

@@ -263,7 +263,7 @@ def test_wrappers_after_the_runtime_is_gone(lupa):
     assert repr(t).startswith("<Lua table at 0x")
     assert t == t and t != other_t
     hash(other_t)
-    del t, other_t, f, c, it, big, started
+    t = other_t = f = c = it = big = started = None
     gc.collect()
 
 

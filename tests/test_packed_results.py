@@ -266,7 +266,7 @@ def test_close_makes_every_use_a_lua_error(lupa):
         with pytest.raises(lupa.LuaError, match="closed"):
             action()
     assert not co
-    del t, f, co, it
+    t = f = co = it = None
     gc.collect()
 
 

@@ -48,7 +48,7 @@ def test_eval_sees_the_calling_python_frame(lua):
     assert lua.eval("python.builtins.locals()")["local_y"] == local_y
 
     def inner():
-        z = 3
+        z = 3  # noqa: F841 (python.eval sees the caller's locals)
         return lua.eval("python.eval('z')")
     assert inner() == 3
     f = lua.eval("function() return python.eval('local_y') end")

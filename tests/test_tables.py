@@ -259,7 +259,7 @@ def test_iteration_order_array_part_first(lua):
     keys = list(t)
     assert keys[:3] == [1, 2, 3]
     assert sorted(keys[3:], key=repr) == sorted([True, "x", 1.5, "y"], key=repr)
-    assert dict(t.items()) == {1: 10, 2: 20, 3: 30, True: "b", "x": 1, 1.5: "f", "y": "s"}
+    assert dict(t.items()) == {1: 10, 2: 20, 3: 30, True: "b", "x": 1, 1.5: "f", "y": "s"}  # noqa: F601
     assert sorted(map(repr, t.values())) == sorted(map(repr, [10, 20, 30, 1, "s", "f", "b"]))
 
 
@@ -482,7 +482,7 @@ def test_table_from_mappings_and_sequences(lua):
     assert d(lua.table_from(x * 2 for x in range(3))) == {1: 0, 2: 2, 3: 4}
     assert sorted(lua.table_from({5, 6}).values()) == [5, 6]
     assert d(lua.table_from()) == {}
-    assert d(lua.table_from({1: "int", 1.0: "float"})) == {1: "float"}
+    assert d(lua.table_from({1: "int", 1.0: "float"})) == {1: "float"}  # noqa: F601
 
 
 def test_table_from_none_key(lua):

@@ -8,8 +8,8 @@ import contextlib
 import importlib
 import sys
 
-from . import version
-from .version import __version__
+from . import version as version
+from .version import __version__ as __version__
 
 # newest first: PUC Lua, then LuaJIT
 BACKEND_MODULES = ["lua55", "lua54", "lua53", "lua52", "lua51", "luajit21"]

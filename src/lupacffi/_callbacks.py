@@ -133,8 +133,15 @@ class Callbacks(object):
             self._cb_depth = depth + 1
             kind = arg & 7
             value = arg >> 3 if kind == P_INT else None if kind == P_NIL else arg > 7
-            return self._pack_results(
-                self._python_call(unwrap(self._objects[handle]), (value,)))
+            func = self._objects[handle]
+            if type(func) is _FunctionType:
+                # the common case of _python_call: a plain function; an int it
+                # returns needs none of _call_results' checks (tuples, awaitables)
+                result = func(value)
+                if type(result) is int and self._pack_min <= result <= self._pack_max:
+                    return result << 3
+                return self._pack_results(self._call_results(result))
+            return self._pack_results(self._python_call(unwrap(func), (value,)))
         except BaseException as e:
             self._held = (None, e)
             return P_OUT
@@ -152,7 +159,13 @@ class Callbacks(object):
             if self._encoding is not None:
                 key = key.decode(self._encoding)
             view = self._objects[handle]
-            return self._pack_results((self._python_getitem(view, unwrap(view), key),))
+            t = type(view)
+            if (t is not _ItemGetter and t is not _AttrGetter and not hasattr(t, "__getitem__")
+                    and self._attribute_handlers is None and self._attribute_filter is None
+                    and type(key) is str):
+                # the common case of _python_getitem: an attribute by its name
+                return self._pack_value(getattr(view, key))
+            return self._pack_value(self._python_getitem(view, unwrap(view), key))
         except BaseException as e:
             self._held = (None, e)
             return P_OUT
@@ -163,15 +176,19 @@ class Callbacks(object):
         """One int (that Lua holds exactly), boolean or None packed (enum
         lc_packed); anything else is held for OP_PENDING."""
         if len(results) == 1:
-            value = results[0]
-            t = type(value)
-            if t is int and self._pack_min <= value <= self._pack_max:
-                return value << 3
-            if value is None:
-                return P_NIL
-            if t is bool:
-                return P_BOOL | 8 if value else P_BOOL
+            return self._pack_value(results[0])
         self._held = (results, None)
+        return P_OUT
+
+    def _pack_value(self, value):
+        t = type(value)
+        if t is int and self._pack_min <= value <= self._pack_max:
+            return value << 3
+        if value is None:
+            return P_NIL
+        if t is bool:
+            return P_BOOL | 8 if value else P_BOOL
+        self._held = ((value,), None)
         return P_OUT
 
     def _callback(self, op, args, nargs, out, nout):
