@@ -5,6 +5,7 @@ the vendored sources under ``vendor/`` (see ``vendor/fetch.py``), or, where
 those are missing, a system Lua found through pkg-config.  A backend with
 neither is skipped with a message.
 """
+
 import os
 import shutil
 import subprocess
@@ -17,8 +18,16 @@ CSRC = os.path.join(HERE, "csrc")
 
 # The shim's C files, in the order they are included into one translation unit.
 SHIM_SOURCES = [
-    "lc_alloc.c", "lc_counts.c", "lc_convert.c", "lc_traceback.c",
-    "lc_hook.c", "lc_runtime.c", "lc_ops.c", "lc_pyobject.c", "lc_gc.c", "lc_floor.c",
+    "lc_alloc.c",
+    "lc_counts.c",
+    "lc_convert.c",
+    "lc_traceback.c",
+    "lc_hook.c",
+    "lc_runtime.c",
+    "lc_ops.c",
+    "lc_pyobject.c",
+    "lc_gc.c",
+    "lc_floor.c",
 ]
 CDEF_HEADERS = ["lc_types.h", "lc_api.h", "lc_callbacks.h", "lc_floor.h"]
 
@@ -58,8 +67,14 @@ def sanitizer_flags():
     sanitizers = os.environ.get("LUPACFFI_SANITIZE", "").strip()
     if not sanitizers:
         return [], []
-    cflags = ["-fsanitize=" + sanitizers, "-fno-omit-frame-pointer", "-g", "-UNDEBUG",
-              "-DLUA_USE_APICHECK", "-DLUAI_ASSERT"]
+    cflags = [
+        "-fsanitize=" + sanitizers,
+        "-fno-omit-frame-pointer",
+        "-g",
+        "-UNDEBUG",
+        "-DLUA_USE_APICHECK",
+        "-DLUAI_ASSERT",
+    ]
     return cflags, ["-fsanitize=" + sanitizers]
 
 
@@ -68,12 +83,21 @@ def _build_luajit(tree):
     archive = os.path.join(tree, "src", "libluajit.a")
     if not os.path.exists(archive):
         cflags, ldflags = sanitizer_flags()
-        if cflags:      # plus LuaJIT's own switches for assertions and the system malloc
+        if cflags:  # plus LuaJIT's own switches for assertions and the system malloc
             cflags += ["-DLUA_USE_ASSERT", "-DLUAJIT_USE_SYSMALLOC"]
         # (its build tools run under the sanitizer too: no leak report at their exit)
         env = dict(os.environ, ASAN_OPTIONS="detect_leaks=0")
-        subprocess.check_call(["make", "-j2", "BUILDMODE=static", "XCFLAGS=" + " ".join(["-fPIC"] + cflags),
-                               "LDFLAGS=" + " ".join(ldflags)], cwd=tree, env=env)
+        subprocess.check_call(
+            [
+                "make",
+                "-j2",
+                "BUILDMODE=static",
+                "XCFLAGS=" + " ".join(["-fPIC"] + cflags),
+                "LDFLAGS=" + " ".join(ldflags),
+            ],
+            cwd=tree,
+            env=env,
+        )
     return archive
 
 
@@ -93,8 +117,10 @@ def available_backends():
         elif _pkg_config(pkgs) is not None:
             found[name] = "system"
         else:
-            print("lupacffi: no sources for backend %s (run vendor/fetch.py); skipped" % name,
-                  file=sys.stderr)
+            print(
+                "lupacffi: no sources for backend %s (run vendor/fetch.py); skipped" % name,
+                file=sys.stderr,
+            )
     return found
 
 
@@ -118,16 +144,23 @@ def make_ffi(backend, absolute_paths=False):
         define_macros=[("LC_LUAJIT", "1")] if is_jit else [],
     )
     src = os.path.join(tree, "src")
-    if os.path.isdir(src) and not _use_system_lua():    # vendored sources
+    if os.path.isdir(src) and not _use_system_lua():  # vendored sources
         kwargs["include_dirs"].append(src)
         if is_jit:
             # whole archive: Lua C modules may need API functions we do not call
-            kwargs["extra_link_args"] += ["-Wl,--whole-archive", _build_luajit(tree),
-                                          "-Wl,--no-whole-archive"]
+            kwargs["extra_link_args"] += [
+                "-Wl,--whole-archive",
+                _build_luajit(tree),
+                "-Wl,--no-whole-archive",
+            ]
         else:
             kwargs["sources"] = sorted(
-                os.path.join(src, f) if absolute_paths else os.path.relpath(os.path.join(src, f), HERE)
-                for f in os.listdir(src) if f.endswith(".c") and f not in NOT_LIBRARY)
+                os.path.join(src, f)
+                if absolute_paths
+                else os.path.relpath(os.path.join(src, f), HERE)
+                for f in os.listdir(src)
+                if f.endswith(".c") and f not in NOT_LIBRARY
+            )
             kwargs["define_macros"].append(("LUA_USE_LINUX", "1"))
         # the string library patched by vendor/fetch.py (vendor/patch_strlib.py):
         # the limits reach its pattern matcher
@@ -135,11 +168,13 @@ def make_ffi(backend, absolute_paths=False):
         with open(strlib, encoding="latin-1") as f:
             if "lc_match_check" in f.read():
                 kwargs["define_macros"].append(("LC_MATCH_HOOK", "1"))
-    else:                                        # system Lua: link its shared library
+    else:  # system Lua: link its shared library
         found = _pkg_config(pkgs)
         if found is None:
-            raise RuntimeError("backend %s: no vendored sources and no system Lua (pkg-config %s)"
-                               % (backend, " / ".join(pkgs)))
+            raise RuntimeError(
+                "backend %s: no vendored sources and no system Lua (pkg-config %s)"
+                % (backend, " / ".join(pkgs))
+            )
         cflags, libs = found
         kwargs["define_macros"].append(("LC_SYSTEM_LUA", "1"))
         kwargs["include_dirs"] += [f[2:] for f in cflags if f.startswith("-I")]
@@ -155,12 +190,28 @@ def cffi_modules():
 
 
 # cffi's setuptools hook looks these names up (and calls them).
-def ffi_51(): return make_ffi("51")
-def ffi_52(): return make_ffi("52")
-def ffi_53(): return make_ffi("53")
-def ffi_54(): return make_ffi("54")
-def ffi_55(): return make_ffi("55")
-def ffi_jit21(): return make_ffi("jit21")
+def ffi_51():
+    return make_ffi("51")
+
+
+def ffi_52():
+    return make_ffi("52")
+
+
+def ffi_53():
+    return make_ffi("53")
+
+
+def ffi_54():
+    return make_ffi("54")
+
+
+def ffi_55():
+    return make_ffi("55")
+
+
+def ffi_jit21():
+    return make_ffi("jit21")
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
 """setuptools entry: the cffi backends come from build_ffi.py."""
+
 import glob
 import os
 import sys
@@ -13,7 +14,12 @@ import build_ffi  # noqa: E402
 # full COPYRIGHT goes into the distributions' metadata too when it was fetched
 # (no pattern for it in pyproject.toml: a pattern that matches nothing is an error).
 LICENSE_FILES = ["LICENSE"] + sorted(
-    os.path.relpath(p, HERE) for p in glob.glob(os.path.join(HERE, "vendor", "luajit", "*", "COPYRIGHT")))
+    os.path.relpath(p, HERE)
+    for p in glob.glob(os.path.join(HERE, "vendor", "luajit", "*", "COPYRIGHT"))
+)
 
-setup(cffi_modules=build_ffi.cffi_modules(), options={"build_ext": {"parallel": 2}},
-      license_files=LICENSE_FILES)
+setup(
+    cffi_modules=build_ffi.cffi_modules(),
+    options={"build_ext": {"parallel": 2}},
+    license_files=LICENSE_FILES,
+)

@@ -8,6 +8,7 @@ per ``run(1)`` other than one are given as ``unit`` (the timer divides by
 run.py loads this file once per library (two module objects), so that on PyPy
 each library gets its own code objects and JIT traces.
 """
+
 import threading
 
 CASES = []
@@ -15,13 +16,13 @@ CASES = []
 
 class Case(object):
     def __init__(self, name, what, func, kind="crossing", unit=1, heavy=False, threaded=False):
-        self.name = name          # short id, used by --filter
-        self.what = what          # what one operation is
+        self.name = name  # short id, used by --filter
+        self.what = what  # what one operation is
         self.func = func
-        self.floor = None         # floor(lupacffi backend) -> run: see floor() below
-        self.kind = kind          # "crossing", "bulk" (100k / 1 MB) or "compute"
+        self.floor = None  # floor(lupacffi backend) -> run: see floor() below
+        self.kind = kind  # "crossing", "bulk" (100k / 1 MB) or "compute"
         self.unit = unit
-        self.heavy = heavy        # one operation takes milliseconds
+        self.heavy = heavy  # one operation takes milliseconds
         self.threaded = threaded  # runs threads (process CPU time is no measure)
 
 
@@ -29,6 +30,7 @@ def case(name, what, **kw):
     def deco(func):
         CASES.append(Case(name, what, func, **kw))
         return func
+
     return deco
 
 
@@ -37,9 +39,11 @@ def floor(name):
     with the argument and result types of the case's C entry point, into a C
     function that does nothing (csrc/lc_floor.c).  What cffi itself costs
     per operation: lupacffi cannot go below it."""
+
     def deco(func):
         next(c for c in CASES if c.name == name).floor = func
         return func
+
     return deco
 
 
@@ -51,6 +55,7 @@ def _floor_lib(lupa, code="function(x) return x end"):
 
 # ---- Python -> Lua calls ----------------------------------------------------
 
+
 @case("call_1int", "Python->Lua call f(i), one int argument")
 def call_1int(lupa):
     lua = lupa.LuaRuntime()
@@ -59,8 +64,8 @@ def call_1int(lupa):
     def run(n):
         for i in range(n):
             f(i)
-    return run
 
+    return run
 
 
 @floor("call_1int")
@@ -71,7 +76,9 @@ def call_1int_floor(lupa):
     def run(n):
         for i in range(n):
             call(ptr, ref, i)
+
     return run
+
 
 @case("call_5mixed", "Python->Lua call f(i, 1.5, 'abc', True, None)")
 def call_5mixed(lupa):
@@ -81,8 +88,8 @@ def call_5mixed(lupa):
     def run(n):
         for i in range(n):
             f(i, 1.5, "abc", True, None)
-    return run
 
+    return run
 
 
 @floor("call_5mixed")
@@ -93,7 +100,9 @@ def call_5mixed_floor(lupa):
     def run(n):
         for i in range(n):
             call(ptr, ref, args, 5)
+
     return run
+
 
 @case("eval_small", "lua.eval('1 + 2')")
 def eval_small(lupa):
@@ -103,8 +112,8 @@ def eval_small(lupa):
     def run(n):
         for _ in range(n):
             ev("1 + 2")
-    return run
 
+    return run
 
 
 @floor("eval_small")
@@ -115,9 +124,12 @@ def eval_small_floor(lupa):
     def run(n):
         for _ in range(n):
             call(ptr, ref, null, 0)
+
     return run
 
+
 # ---- Lua -> Python ------------------------------------------------------------
+
 
 @case("callback", "Lua->Python call cb(i) in a Lua loop, per call")
 def callback(lupa):
@@ -129,8 +141,8 @@ def callback(lupa):
 
     def run(n):
         loop(cb, n)
-    return run
 
+    return run
 
 
 @floor("callback")
@@ -142,7 +154,9 @@ def callback_floor(lupa):
 
     def run(n):
         lib.lc_floor_callbacks(n, args, out)
+
     return run
+
 
 class _Obj(object):
     pass
@@ -157,15 +171,17 @@ def py_attr(lupa):
 
     def run(n):
         loop(obj, n)
-    return run
 
+    return run
 
 
 @floor("py_attr")
 def py_attr_floor(lupa):
     return callback_floor(lupa)
 
+
 # ---- tables -----------------------------------------------------------------
+
 
 @case("getitem", "t[5] on a Lua table from Python (int key)")
 def getitem(lupa):
@@ -175,8 +191,8 @@ def getitem(lupa):
     def run(n):
         for _ in range(n):
             t[5]
-    return run
 
+    return run
 
 
 @floor("getitem")
@@ -187,7 +203,9 @@ def getitem_floor(lupa):
     def run(n):
         for _ in range(n):
             get(ptr, ref, 5)
+
     return run
+
 
 @case("getitem_str", "t['name'] on a Lua table from Python (str key)")
 def getitem_str(lupa):
@@ -197,8 +215,8 @@ def getitem_str(lupa):
     def run(n):
         for _ in range(n):
             t["name"]
-    return run
 
+    return run
 
 
 @floor("getitem_str")
@@ -209,7 +227,9 @@ def getitem_str_floor(lupa):
     def run(n):
         for _ in range(n):
             get(ptr, ref, b"name", 4)
+
     return run
+
 
 @case("setitem", "t[5] = i on a Lua table from Python")
 def setitem(lupa):
@@ -219,12 +239,12 @@ def setitem(lupa):
     def run(n):
         for i in range(n):
             t[5] = i
+
     return run
 
 
 _LIST_100K = list(range(100000))
 _DICT_100K = {"k%d" % i: i for i in range(100000)}
-
 
 
 @floor("setitem")
@@ -235,7 +255,9 @@ def setitem_floor(lupa):
     def run(n):
         for i in range(n):
             put(ptr, ref, 5, i << 3)
+
     return run
+
 
 @case("table_from_list", "lua.table_from(list of 100k ints)", kind="bulk", heavy=True)
 def table_from_list(lupa):
@@ -245,6 +267,7 @@ def table_from_list(lupa):
     def run(n):
         for _ in range(n):
             lua.table_from(lst)
+
     return run
 
 
@@ -256,6 +279,7 @@ def table_from_dict(lupa):
     def run(n):
         for _ in range(n):
             lua.table_from(d)
+
     return run
 
 
@@ -268,6 +292,7 @@ def items_100k(lupa):
         for _ in range(n):
             for k, v in t.items():
                 pass
+
     return run
 
 
@@ -286,6 +311,7 @@ def str_1mb(lupa):
     def run(n):
         for _ in range(n):
             f(s)
+
     return run
 
 
@@ -298,33 +324,36 @@ def bytes_1mb(lupa):
     def run(n):
         for _ in range(n):
             f(b)
+
     return run
 
 
 # ---- coroutines and wrappers ------------------------------------------------
 
+
 @case("coroutine_send", "co.send(i) to a Lua coroutine that yields it back")
 def coroutine_send(lupa):
     lua = lupa.LuaRuntime()
-    gen = lua.eval("function() local x = coroutine.yield() "
-                   "while true do x = coroutine.yield(x) end end")
+    gen = lua.eval(
+        "function() local x = coroutine.yield() while true do x = coroutine.yield(x) end end"
+    )
     co = gen.coroutine()
-    co.send(None)         # runs up to the first yield
+    co.send(None)  # runs up to the first yield
 
     def run(n):
         send = co.send
         for i in range(n):
             send(i)
-    return run
 
+    return run
 
 
 @floor("coroutine_send")
 def coroutine_send_floor(lupa):
     return call_1int_floor(lupa)
 
-@case("wrappers_10k", "a new Lua table wrapper, 10k made then dropped, per wrapper",
-      unit=10000)
+
+@case("wrappers_10k", "a new Lua table wrapper, 10k made then dropped, per wrapper", unit=10000)
 def wrappers_10k(lupa):
     lua = lupa.LuaRuntime()
     f = lua.eval("function() return {} end")
@@ -333,8 +362,8 @@ def wrappers_10k(lupa):
         for _ in range(n):
             held = [f() for _ in range(10000)]
             del held
-    return run
 
+    return run
 
 
 @floor("wrappers_10k")
@@ -348,6 +377,7 @@ def wrappers_10k_floor(lupa):
             for _ in range(10000):
                 call(ptr, ref, null, 0)
                 call(ptr, ref, null, 0)
+
     return run
 
 
@@ -358,7 +388,9 @@ def runtime_cycle(lupa):
     def run(n):
         for _ in range(n):
             make().eval("1 + 1")
+
     return run
+
 
 # ---- threads ----------------------------------------------------------------
 
@@ -392,16 +424,20 @@ function(N, i, total)
     return result
 end
 """
-MANDELBROT_SIZE = 480     # divisible by 1..6 and 8, so the lines split evenly
-THREADS = 2               # set by run.py to the number of CPUs (at most 8)
+MANDELBROT_SIZE = 480  # divisible by 1..6 and 8, so the lines split evenly
+THREADS = 2  # set by run.py to the number of CPUs (at most 8)
 
 
 def _mandelbrot_funcs(lupa):
     return [lupa.LuaRuntime(encoding=None).eval(MANDELBROT) for _ in range(THREADS)]
 
 
-@case("mandelbrot_serial", "Mandelbrot 480x480 in THREADS runtimes, one after another",
-      kind="compute", heavy=True)
+@case(
+    "mandelbrot_serial",
+    "Mandelbrot 480x480 in THREADS runtimes, one after another",
+    kind="compute",
+    heavy=True,
+)
 def mandelbrot_serial(lupa):
     funcs = _mandelbrot_funcs(lupa)
     total = len(funcs)
@@ -410,11 +446,17 @@ def mandelbrot_serial(lupa):
         for _ in range(n):
             result = b"".join([f(MANDELBROT_SIZE, i + 1, total) for i, f in enumerate(funcs)])
             assert len(result) == MANDELBROT_SIZE * MANDELBROT_SIZE // 8
+
     return run
 
 
-@case("mandelbrot_threads", "the same with each runtime in its own thread",
-      kind="compute", heavy=True, threaded=True)
+@case(
+    "mandelbrot_threads",
+    "the same with each runtime in its own thread",
+    kind="compute",
+    heavy=True,
+    threaded=True,
+)
 def mandelbrot_threads(lupa):
     funcs = _mandelbrot_funcs(lupa)
     total = len(funcs)
@@ -425,10 +467,12 @@ def mandelbrot_threads(lupa):
 
             def work(i):
                 results[i] = funcs[i](MANDELBROT_SIZE, i + 1, total)
+
             threads = [threading.Thread(target=work, args=(i,)) for i in range(total)]
             for t in threads:
                 t.start()
             for t in threads:
                 t.join()
             assert len(b"".join(results)) == MANDELBROT_SIZE * MANDELBROT_SIZE // 8
+
     return run

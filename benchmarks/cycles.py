@@ -9,6 +9,7 @@ objects it holds for Lua and the process's RSS, with no explicit collection
 work); then the same after gc.collect() and gccollect().  See
 src/lupacffi/_cycles.py.
 """
+
 import argparse
 import gc
 import importlib
@@ -35,8 +36,15 @@ def main():
     args = parser.parse_args()
     lupa = importlib.import_module("lupacffi." + args.backend)
     lua = lupa.LuaRuntime()
-    print("%s %s, %s, %d cycles" % (platform.python_implementation(), platform.python_version(),
-                                     lua.lua_implementation, args.cycles))
+    print(
+        "%s %s, %s, %d cycles"
+        % (
+            platform.python_implementation(),
+            platform.python_version(),
+            lua.lua_implementation,
+            args.cycles,
+        )
+    )
     print("%10s %12s %14s %9s %7s" % ("cycles", "Lua KiB", "Python objs", "RSS MiB", "s"))
     start = time.monotonic()
     step = max(1, args.cycles // 10)
@@ -46,14 +54,30 @@ def main():
         t.owner = o
         o.table = t
         if i % step == 0:
-            print("%10d %12d %14d %9.1f %7.1f" % (i, lua.get_memory_used() // 1024, len(lua._objects),
-                                                  rss_mib(), time.monotonic() - start))
+            print(
+                "%10d %12d %14d %9.1f %7.1f"
+                % (
+                    i,
+                    lua.get_memory_used() // 1024,
+                    len(lua._objects),
+                    rss_mib(),
+                    time.monotonic() - start,
+                )
+            )
     del o, t
     for _ in range(2):
         gc.collect()
         lua.gccollect()
-    print("%10s %12d %14d %9.1f %7.1f" % ("collected", lua.get_memory_used() // 1024,
-                                          len(lua._objects), rss_mib(), time.monotonic() - start))
+    print(
+        "%10s %12d %14d %9.1f %7.1f"
+        % (
+            "collected",
+            lua.get_memory_used() // 1024,
+            len(lua._objects),
+            rss_mib(),
+            time.monotonic() - start,
+        )
+    )
 
 
 if __name__ == "__main__":

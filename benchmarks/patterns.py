@@ -11,16 +11,15 @@ memory limit (64 MiB: a subject of about 64 million bytes) from the growth
 rate.  A cell that would take longer than --max-seconds (estimated from the
 previous length) is not run but extrapolated and marked "~".  Figures in
 docs/sandbox.md."""
+
 import argparse
 import importlib
-import math
 import platform
-import time
 
 import lupacffi
 
 LENGTHS = [1000, 5000, 20000]
-MEMORY_SUBJECT = 64 * 2 ** 20        # the sandbox's default max_memory, in bytes
+MEMORY_SUBJECT = 64 * 2**20  # the sandbox's default max_memory, in bytes
 
 # pattern -> its growth with the subject's length n (steps ~ n ** power)
 PATTERNS = [(".-b", 2), ("a*b", 2), ("%a-%a-b", 3)]
@@ -29,14 +28,21 @@ EXPONENTIAL = [16, 22, 26]
 
 
 def time_find(lua, subject_len, pattern):
-    f = lua.eval("function(n, p) local s = string.rep('a', n) "
-                 "local t = os.clock() s:find(p) return os.clock() - t end")
+    f = lua.eval(
+        "function(n, p) local s = string.rep('a', n) "
+        "local t = os.clock() s:find(p) return os.clock() - t end"
+    )
     return f(subject_len, pattern)
 
 
 def cell(seconds, estimated):
-    text = "%.3g s" % seconds if seconds < 3600 else (
-        "%.3g h" % (seconds / 3600) if seconds < 86400 * 3 else "%.3g days" % (seconds / 86400))
+    text = (
+        "%.3g s" % seconds
+        if seconds < 3600
+        else (
+            "%.3g h" % (seconds / 3600) if seconds < 86400 * 3 else "%.3g days" % (seconds / 86400)
+        )
+    )
     return ("~" + text) if estimated else text
 
 
@@ -59,13 +65,17 @@ return n
 
 
 def ordinary(iterations):
-    print("%s %s; CPU seconds of %d rounds of ordinary pattern calls, best of 5"
-          % (platform.python_implementation(), platform.python_version(), iterations))
+    print(
+        "%s %s; CPU seconds of %d rounds of ordinary pattern calls, best of 5"
+        % (platform.python_implementation(), platform.python_version(), iterations)
+    )
     for name in lupacffi.available_backends():
         mod = importlib.import_module("lupacffi." + name)
         lua = mod.LuaRuntime()
-        f = lua.eval("function(code) local f = assert((loadstring or load)(code)) "
-                     "local t = os.clock() f() return os.clock() - t end")
+        f = lua.eval(
+            "function(code) local f = assert((loadstring or load)(code)) "
+            "local t = os.clock() f() return os.clock() - t end"
+        )
         best = min(f(ORDINARY % iterations) for _ in range(5))
         print("%s\t%.4f" % (lua.lua_implementation, best))
 
@@ -73,13 +83,20 @@ def ordinary(iterations):
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--max-seconds", type=float, default=20.0)
-    parser.add_argument("--ordinary", type=int, metavar="ROUNDS", default=0,
-                        help="time ordinary patterns instead (e.g. 20000 rounds)")
+    parser.add_argument(
+        "--ordinary",
+        type=int,
+        metavar="ROUNDS",
+        default=0,
+        help="time ordinary patterns instead (e.g. 20000 rounds)",
+    )
     args = parser.parse_args()
     if args.ordinary:
         return ordinary(args.ordinary)
-    print("%s %s; CPU seconds of one s:find(p), s = string.rep('a', n)"
-          % (platform.python_implementation(), platform.python_version()))
+    print(
+        "%s %s; CPU seconds of one s:find(p), s = string.rep('a', n)"
+        % (platform.python_implementation(), platform.python_version())
+    )
     header = ["pattern"] + ["n = %d" % n for n in LENGTHS] + ["n = 64 Mi (64 MiB limit)"]
     print("| backend | " + " | ".join(header) + " |")
     print("|---" * (len(header) + 1) + "|")
@@ -105,8 +122,10 @@ def main():
         for k in EXPONENTIAL:
             p = "a?" * k + "a" * k
             cells.append(cell(time_find(lua, k, p), False))
-        print("| %s | `a?`x k `a`x k on k `a`, k = %s | %s | (about 2^k: no bound) |"
-              % (impl, "/".join(map(str, EXPONENTIAL)), " | ".join(cells)))
+        print(
+            "| %s | `a?`x k `a`x k on k `a`, k = %s | %s | (about 2^k: no bound) |"
+            % (impl, "/".join(map(str, EXPONENTIAL)), " | ".join(cells))
+        )
 
 
 if __name__ == "__main__":

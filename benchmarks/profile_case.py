@@ -10,6 +10,7 @@ which Python functions and which cffi calls (``{built-in method lc_...}``) one
 operation costs.  cProfile adds about 0.1-0.3 us per profiled call, so read
 the call counts and the proportions, not the absolute times.
 """
+
 import argparse
 import cProfile
 import importlib
@@ -40,8 +41,10 @@ def main(argv=None):
     prof = cProfile.Profile()
     prof.runcall(run, n)
     ops = n * case.unit
-    print("%s (%s) on %s, %d operations; ncalls / %d = calls per operation"
-          % (case.name, case.what, args.backend, ops, ops))
+    print(
+        "%s (%s) on %s, %d operations; ncalls / %d = calls per operation"
+        % (case.name, case.what, args.backend, ops, ops)
+    )
     stats = pstats.Stats(prof, stream=sys.stdout)
     stats.sort_stats(args.sort).print_stats(args.top)
     return 0

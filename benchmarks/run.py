@@ -11,6 +11,7 @@ lupa, lupacffi, lupa, ...), each round one batch of n operations timed with
 time.perf_counter_ns.  Printed: the median ns per operation of each library
 and the ratio lupacffi/lupa.
 """
+
 import argparse
 import faulthandler
 import gc
@@ -27,20 +28,38 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 LIBS = ("lupacffi", "lupa")
-FLOOR = "floor"       # the bare cffi call of a crossing case (cases.floor), timed with them
+FLOOR = "floor"  # the bare cffi call of a crossing case (cases.floor), timed with them
 BACKENDS = {"54": "lua54", "jit21": "luajit21"}
 IS_PYPY = platform.python_implementation() == "PyPy"
 
 # target of the ratio lupacffi/lupa per kind of benchmark (issue 6), and
 # per benchmark where the CPython crossing issue (15) set one
 if IS_PYPY:
-    TARGETS = {"crossing": 0.10, "bulk": 0.10, "compute": None,
-               "call_1int": 0.15, "getitem": 0.15, "setitem": 0.15}
+    TARGETS = {
+        "crossing": 0.10,
+        "bulk": 0.10,
+        "compute": None,
+        "call_1int": 0.15,
+        "getitem": 0.15,
+        "setitem": 0.15,
+    }
 else:
-    TARGETS = {"crossing": 1.0, "bulk": 1.0, "compute": 1.0,
-               "call_1int": 1.25, "getitem": 1.25, "getitem_str": 1.25, "eval_small": 1.25,
-               "callback": 1.5, "coroutine_send": 1.5, "call_5mixed": 1.5,
-               "setitem": 2.0, "py_attr": 2.0, "wrappers_10k": 2.0, "runtime_cycle": 2.0}
+    TARGETS = {
+        "crossing": 1.0,
+        "bulk": 1.0,
+        "compute": 1.0,
+        "call_1int": 1.25,
+        "getitem": 1.25,
+        "getitem_str": 1.25,
+        "eval_small": 1.25,
+        "callback": 1.5,
+        "coroutine_send": 1.5,
+        "call_5mixed": 1.5,
+        "setitem": 2.0,
+        "py_attr": 2.0,
+        "wrappers_10k": 2.0,
+        "runtime_cycle": 2.0,
+    }
 
 
 def target_of(case):
@@ -50,7 +69,8 @@ def target_of(case):
 def load_cases(lib):
     """cases.py as a module of its own for each library (own code objects)."""
     spec = importlib.util.spec_from_file_location(
-        "bench_cases_" + lib, os.path.join(HERE, "cases.py"))
+        "bench_cases_" + lib, os.path.join(HERE, "cases.py")
+    )
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -59,13 +79,13 @@ def load_cases(lib):
 class Settings(object):
     def __init__(self, quick, rounds=None):
         self.rounds = rounds or (3 if quick else 11)
-        self.batch_ns = (10 if quick else 40) * 10**6       # aim of one timed batch
+        self.batch_ns = (10 if quick else 40) * 10**6  # aim of one timed batch
         # warm-up per library and benchmark: long on PyPy, for the JIT
         if IS_PYPY:
             self.warmup_ns = (300 if quick else 1000) * 10**6
         else:
             self.warmup_ns = (20 if quick else 100) * 10**6
-        self.budget_ns = (2 if quick else 8) * 10**9        # cap for the slow ones
+        self.budget_ns = (2 if quick else 8) * 10**9  # cap for the slow ones
 
 
 def timed(run, n):
@@ -94,8 +114,12 @@ def warm_up(run, settings):
 
 
 def _summary(values):
-    return {"median_ns": statistics.median(values), "min_ns": min(values),
-            "max_ns": max(values), "samples_ns": values}
+    return {
+        "median_ns": statistics.median(values),
+        "min_ns": min(values),
+        "max_ns": max(values),
+        "samples_ns": values,
+    }
 
 
 def measure(case_by_lib, modules, settings):
@@ -104,7 +128,7 @@ def measure(case_by_lib, modules, settings):
     for lib, module in modules.items():
         try:
             runs[lib] = case_by_lib[lib].func(module)
-        except Exception as e:       # a broken case must not stop the suite
+        except Exception as e:  # a broken case must not stop the suite
             results[lib] = {"error": "setup: %s: %s" % (type(e).__name__, e)}
     ns = {}
     for lib in list(runs):
@@ -137,8 +161,12 @@ def measure(case_by_lib, modules, settings):
             wall[lib].append(w / (ns[lib] * unit))
             cpu[lib].append(c / (ns[lib] * unit))
     for lib in runs:
-        results[lib] = {"n": ns[lib], "rounds": rounds, "wall": _summary(wall[lib]),
-                        "cpu": _summary(cpu[lib])}
+        results[lib] = {
+            "n": ns[lib],
+            "rounds": rounds,
+            "wall": _summary(wall[lib]),
+            "cpu": _summary(cpu[lib]),
+        }
     return results
 
 
@@ -183,14 +211,19 @@ def library_info(modules_by_backend):
     info = {}
     import lupa
     import lupacffi
+
     info["lupa"] = getattr(lupa, "__version__", "?")
     info["lupa_path"] = os.path.dirname(lupa.__file__)
     info["lupacffi"] = getattr(lupacffi, "__version__", "?")
     info["lupacffi_path"] = os.path.dirname(lupacffi.__file__)
     try:
-        commit = subprocess.check_output(
-            ["git", "-C", ROOT, "describe", "--always", "--dirty"],
-            stderr=subprocess.DEVNULL).decode().strip()
+        commit = (
+            subprocess.check_output(
+                ["git", "-C", ROOT, "describe", "--always", "--dirty"], stderr=subprocess.DEVNULL
+            )
+            .decode()
+            .strip()
+        )
         info["lupacffi_commit"] = commit
     except (OSError, subprocess.CalledProcessError):
         pass
@@ -206,44 +239,80 @@ def library_info(modules_by_backend):
 
 def markdown_table(meta, rows, speedups, clock):
     m, lib = meta["machine"], meta["libraries"]
-    lines = ["%s; lupa %s, lupacffi %s (%s); ns per operation by the %s clock "
-             "(threaded: wall), medians; the target is checked on the ratio by that clock" % (
-                 m["python"], lib["lupa"], lib["lupacffi"], lib.get("lupacffi_commit", "?"),
-                 "wall" if clock == "wall" else "CPU"), "",
+    lines = [
+        "%s; lupa %s, lupacffi %s (%s); ns per operation by the %s clock "
+        "(threaded: wall), medians; the target is checked on the ratio by that clock"
+        % (
+            m["python"],
+            lib["lupa"],
+            lib["lupacffi"],
+            lib.get("lupacffi_commit", "?"),
+            "wall" if clock == "wall" else "CPU",
+        ),
+        "",
         "| benchmark | Lua | lupacffi ns | lupa ns | floor ns | ratio (wall) | ratio (CPU) | target |",
-        "|---|---|--:|--:|--:|--:|--:|---|"]
+        "|---|---|--:|--:|--:|--:|--:|---|",
+    ]
     for r in rows:
         med = [r.get(x, {}).get(r["clock"], {}).get("median_ns") for x in LIBS + (FLOOR,)]
         if r["target"] is None:
             tgt = "-"
         else:
-            tgt = "<= %.2f %s" % (r["target"], {True: "met", False: "**missed**", None: ""}[r["met"]])
-        lines.append("| %s | %s | %s | %s | %s | %s | %s | %s |" % (
-            r["name"], r["backend"], fmt_ns(med[0]), fmt_ns(med[1]), fmt_ns(med[2]), fmt_ratio(r["ratio"]),
-            fmt_ratio(r["cpu_ratio"]), tgt))
+            tgt = "<= %.2f %s" % (
+                r["target"],
+                {True: "met", False: "**missed**", None: ""}[r["met"]],
+            )
+        lines.append(
+            "| %s | %s | %s | %s | %s | %s | %s | %s |"
+            % (
+                r["name"],
+                r["backend"],
+                fmt_ns(med[0]),
+                fmt_ns(med[1]),
+                fmt_ns(med[2]),
+                fmt_ratio(r["ratio"]),
+                fmt_ratio(r["cpu_ratio"]),
+                tgt,
+            )
+        )
     if speedups:
         lines.append("")
-        lines.append("Speed-up of %d threads over one thread (Mandelbrot, wall time): %s" % (
-            meta["threads"], ", ".join("%s %.2fx" % kv for kv in sorted(speedups.items()))))
+        lines.append(
+            "Speed-up of %d threads over one thread (Mandelbrot, wall time): %s"
+            % (meta["threads"], ", ".join("%s %.2fx" % kv for kv in sorted(speedups.items())))
+        )
     return "\n".join(lines) + "\n"
 
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--quick", action="store_true", help="few rounds, short warm-up (smoke test)")
-    p.add_argument("--filter", action="append", default=[], metavar="NAME",
-                   help="only benchmarks whose name contains NAME (repeatable)")
-    p.add_argument("--backend", action="append", choices=sorted(BACKENDS),
-                   help="54 (Lua 5.4) or jit21 (LuaJIT 2.1); default both")
+    p.add_argument(
+        "--filter",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="only benchmarks whose name contains NAME (repeatable)",
+    )
+    p.add_argument(
+        "--backend",
+        action="append",
+        choices=sorted(BACKENDS),
+        help="54 (Lua 5.4) or jit21 (LuaJIT 2.1); default both",
+    )
     p.add_argument("--lib", choices=LIBS, help="time only this library (for profiling)")
     p.add_argument("--rounds", type=int, help="alternating rounds (default 11, --quick 3)")
-    p.add_argument("--clock", choices=["wall", "cpu"], default="wall",
-                   help="the clock of the ns columns and the targets: wall (perf_counter_ns, "
-                        "default) or cpu (process_time_ns, steadier on a loaded machine)")
+    p.add_argument(
+        "--clock",
+        choices=["wall", "cpu"],
+        default="wall",
+        help="the clock of the ns columns and the targets: wall (perf_counter_ns, "
+        "default) or cpu (process_time_ns, steadier on a loaded machine)",
+    )
     p.add_argument("--json", metavar="FILE", help="write all results as JSON")
     p.add_argument("--markdown", metavar="FILE", help="write the results table as Markdown")
     args = p.parse_args(argv)
-    faulthandler.enable()     # a crash in C still names the benchmark
+    faulthandler.enable()  # a crash in C still names the benchmark
 
     settings = Settings(args.quick, args.rounds)
     libs = [args.lib] if args.lib else list(LIBS)
@@ -261,24 +330,47 @@ def main(argv=None):
     modules_by_backend = {}
     for backend in backends:
         modules_by_backend[backend] = {
-            lib: importlib.import_module("%s.%s" % (lib, BACKENDS[backend])) for lib in libs}
-    meta = {"machine": machine_info(), "libraries": library_info(modules_by_backend),
-            "threads": threads, "quick": args.quick, "rounds": settings.rounds,
-            "warmup_ms": settings.warmup_ns // 10**6, "batch_ms": settings.batch_ns // 10**6}
+            lib: importlib.import_module("%s.%s" % (lib, BACKENDS[backend])) for lib in libs
+        }
+    meta = {
+        "machine": machine_info(),
+        "libraries": library_info(modules_by_backend),
+        "threads": threads,
+        "quick": args.quick,
+        "rounds": settings.rounds,
+        "warmup_ms": settings.warmup_ns // 10**6,
+        "batch_ms": settings.batch_ns // 10**6,
+    }
     print("# %(python)s on %(cpu)s, %(nproc)s CPUs" % meta["machine"])
-    print("# " + ", ".join("%s %s" % kv for kv in sorted(meta["libraries"].items())
-                           if not kv[0].endswith("_path")))
-    print("# rounds %d, warm-up %d ms, batch %d ms, load average %s" % (
-        settings.rounds, meta["warmup_ms"], meta["batch_ms"], meta["machine"]["loadavg_start"]))
+    print(
+        "# "
+        + ", ".join(
+            "%s %s" % kv for kv in sorted(meta["libraries"].items()) if not kv[0].endswith("_path")
+        )
+    )
+    print(
+        "# rounds %d, warm-up %d ms, batch %d ms, load average %s"
+        % (settings.rounds, meta["warmup_ms"], meta["batch_ms"], meta["machine"]["loadavg_start"])
+    )
     print()
     clock = args.clock
     columns = "%-20s %-6s %12s %12s %10s %7s %7s  %s"
-    header = columns % ("benchmark", "lua", "lupacffi ns", "lupa ns", "floor ns", "ratio", "cpu-r",
-                        "target")
-    print("ns per operation by the %s clock, median of the rounds; ratio = lupacffi/lupa; "
-          "cpu-r = the same ratio by process CPU time (threaded cases: wall clock only); "
-          "floor = a bare cffi call of the same signature into C that does nothing"
-          % ("wall" if clock == "wall" else "CPU"))
+    header = columns % (
+        "benchmark",
+        "lua",
+        "lupacffi ns",
+        "lupa ns",
+        "floor ns",
+        "ratio",
+        "cpu-r",
+        "target",
+    )
+    print(
+        "ns per operation by the %s clock, median of the rounds; ratio = lupacffi/lupa; "
+        "cpu-r = the same ratio by process CPU time (threaded cases: wall clock only); "
+        "floor = a bare cffi call of the same signature into C that does nothing"
+        % ("wall" if clock == "wall" else "CPU")
+    )
     print(header)
     print("-" * len(header))
     sys.stdout.flush()
@@ -287,38 +379,59 @@ def main(argv=None):
     for backend in backends:
         modules = modules_by_backend[backend]
         for name in names:
-            case_by_lib = {lib: next(c for c in cases_by_lib[lib].CASES if c.name == name)
-                           for lib in libs}
+            case_by_lib = {
+                lib: next(c for c in cases_by_lib[lib].CASES if c.name == name) for lib in libs
+            }
             c = case_by_lib[libs[0]]
             runs_with = dict(modules)
             if "lupacffi" in libs and case_by_lib["lupacffi"].floor is not None:
-                floor_case = cases_by_lib["lupacffi"].Case(name, "floor", case_by_lib["lupacffi"].floor,
-                                                           unit=c.unit)
+                floor_case = cases_by_lib["lupacffi"].Case(
+                    name, "floor", case_by_lib["lupacffi"].floor, unit=c.unit
+                )
                 case_by_lib[FLOOR] = floor_case
                 runs_with[FLOOR] = modules["lupacffi"]
             res = measure(case_by_lib, runs_with, settings)
-            row = {"name": name, "backend": backend, "what": c.what.replace(
-                "THREADS", str(threads)), "kind": c.kind, "unit": c.unit}
+            row = {
+                "name": name,
+                "backend": backend,
+                "what": c.what.replace("THREADS", str(threads)),
+                "kind": c.kind,
+                "unit": c.unit,
+            }
             row.update(res)
             ratios = {}
             for clk in ("wall", "cpu"):
                 med = [res.get(lib, {}).get(clk, {}).get("median_ns") for lib in LIBS]
                 ratios[clk] = med[0] / med[1] if med[0] and med[1] else None
-            if c.threaded:       # CPU time adds up the threads: no measure of speed
+            if c.threaded:  # CPU time adds up the threads: no measure of speed
                 ratios["cpu"] = None
             ratio = ratios["wall" if c.threaded else clock]
             target = target_of(c)
-            row.update(ratio=ratios["wall"], cpu_ratio=ratios["cpu"], target=target,
-                       clock="wall" if c.threaded else clock)
+            row.update(
+                ratio=ratios["wall"],
+                cpu_ratio=ratios["cpu"],
+                target=target,
+                clock="wall" if c.threaded else clock,
+            )
             row["met"] = None if ratio is None or target is None else ratio <= target
             rows.append(row)
             clk = "wall" if c.threaded else clock
             med = {lib: res.get(lib, {}).get(clk, {}).get("median_ns") for lib in LIBS + (FLOOR,)}
             mark = "" if row["met"] is None else ("ok" if row["met"] else "MISSED")
             tgt = "-" if target is None else "<= %.2f %s" % (target, mark)
-            print(columns % (name, backend, fmt_ns(med["lupacffi"]), fmt_ns(med["lupa"]),
-                             fmt_ns(med[FLOOR]), fmt_ratio(ratios["wall"]), fmt_ratio(ratios["cpu"]),
-                             tgt))
+            print(
+                columns
+                % (
+                    name,
+                    backend,
+                    fmt_ns(med["lupacffi"]),
+                    fmt_ns(med["lupa"]),
+                    fmt_ns(med[FLOOR]),
+                    fmt_ratio(ratios["wall"]),
+                    fmt_ratio(ratios["cpu"]),
+                    tgt,
+                )
+            )
             for lib in LIBS + (FLOOR,):
                 if "error" in res.get(lib, {}):
                     print("    %s error: %s" % (lib, res[lib]["error"]))
@@ -335,8 +448,9 @@ def main(argv=None):
                     speedups["%s.%s" % (lib, backend)] = s / t
     if speedups:
         print()
-        print("speed-up of %d threads over one (Mandelbrot, wall time serial / threaded):"
-              % threads)
+        print(
+            "speed-up of %d threads over one (Mandelbrot, wall time serial / threaded):" % threads
+        )
         for key, value in sorted(speedups.items()):
             print("  %-18s %.2fx" % (key, value))
 

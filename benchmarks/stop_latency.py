@@ -8,6 +8,7 @@ max_time budget; latency = elapsed time - budget, until LuaLimitError reaches
 Python.  Then interrupt(): a worker thread runs the loop, the main thread
 calls interrupt() and measures until the worker has the LuaInterrupted.
 Prints mean / worst in milliseconds (figures in docs/sandbox.md)."""
+
 import argparse
 import importlib
 import platform
@@ -18,8 +19,7 @@ import time
 import lupacffi
 from lupacffi.errors import LuaInterrupted, LuaLimitError
 
-LOOPS = ["while true do end",
-         "while true do pcall(function() while true do end end) end"]
+LOOPS = ["while true do end", "while true do pcall(function() while true do end end) end"]
 
 
 def limit_latency(mod, budget, runs):
@@ -38,7 +38,7 @@ def limit_latency(mod, budget, runs):
 
 
 def interrupt_latency(mod, runs):
-    lua = mod.LuaRuntime(max_time=3600)          # limits: LuaJIT runs interpreted
+    lua = mod.LuaRuntime(max_time=3600)  # limits: LuaJIT runs interpreted
     late = []
     for k in range(runs):
         started, done = threading.Event(), threading.Event()
@@ -46,11 +46,11 @@ def interrupt_latency(mod, runs):
 
         def work():
             try:
-                lua.execute("local started = ... started() " + LOOPS[k % len(LOOPS)],
-                            started.set)
+                lua.execute("local started = ... started() " + LOOPS[k % len(LOOPS)], started.set)
             except LuaInterrupted as e:
                 errors.append(e)
             done.set()
+
         threading.Thread(target=work, daemon=True).start()
         started.wait()
         time.sleep(0.01)
@@ -67,17 +67,26 @@ def main():
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--budget", type=float, default=0.2)
     args = parser.parse_args()
-    print("%s %s; %d runs; budget %.2f s; mean / worst in ms"
-          % (platform.python_implementation(), platform.python_version(), args.runs, args.budget))
+    print(
+        "%s %s; %d runs; budget %.2f s; mean / worst in ms"
+        % (platform.python_implementation(), platform.python_version(), args.runs, args.budget)
+    )
     print("| backend | time limit: mean / worst | interrupt(): mean / worst |")
     print("|---|---|---|")
     for name in lupacffi.available_backends():
         mod = importlib.import_module("lupacffi." + name)
         a = limit_latency(mod, args.budget, args.runs)
         b = interrupt_latency(mod, args.runs)
-        print("| %s | %.2f / %.2f | %.2f / %.2f |" % (
-            mod.LuaRuntime().lua_implementation, statistics.mean(a) * 1e3, max(a) * 1e3,
-            statistics.mean(b) * 1e3, max(b) * 1e3))
+        print(
+            "| %s | %.2f / %.2f | %.2f / %.2f |"
+            % (
+                mod.LuaRuntime().lua_implementation,
+                statistics.mean(a) * 1e3,
+                max(a) * 1e3,
+                statistics.mean(b) * 1e3,
+                max(b) * 1e3,
+            )
+        )
 
 
 if __name__ == "__main__":

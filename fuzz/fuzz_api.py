@@ -24,6 +24,7 @@ dict of harmless builtins) and python.eval of anything but short literal-like
 expressions.  Every runtime has an instruction limit and a memory limit,
 so no snippet can loop forever or take the machine's memory.
 """
+
 import asyncio
 import gc
 import importlib
@@ -40,11 +41,11 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 SRC = os.path.join(os.path.dirname(HERE), "src")
 if importlib.util.find_spec("lupacffi") is None:
-    sys.path.insert(0, SRC)       # not installed, nor on PYTHONPATH: the development tree
+    sys.path.insert(0, SRC)  # not installed, nor on PYTHONPATH: the development tree
 
 try:
     import atheris
-except ImportError:               # PyPy, or not installed: --random still works
+except ImportError:  # PyPy, or not installed: --random still works
     atheris = None
 
 # coverage feedback for atheris: lupacffi's Python modules (all of them are
@@ -53,9 +54,21 @@ INSTRUMENT = atheris is not None and "--random" not in sys.argv
 with atheris.instrument_imports(include=["lupacffi"]) if INSTRUMENT else contextlib.nullcontext():
     import lupacffi
     from lupacffi.errors import LuaError
-    BACKENDS = [importlib.import_module("lupacffi." + name) for name in lupacffi.available_backends()]
-    for _name in ("_async", "_bridge", "_convert", "_deep", "_lua_objects", "_protocols", "_runtime",
-                  "_sandbox", "_tables"):
+
+    BACKENDS = [
+        importlib.import_module("lupacffi." + name) for name in lupacffi.available_backends()
+    ]
+    for _name in (
+        "_async",
+        "_bridge",
+        "_convert",
+        "_deep",
+        "_lua_objects",
+        "_protocols",
+        "_runtime",
+        "_sandbox",
+        "_tables",
+    ):
         importlib.import_module("lupacffi." + _name)
 CORPUS_DIR = os.path.join(HERE, "corpus")
 
@@ -76,17 +89,19 @@ class FuzzInterrupt(KeyboardInterrupt):
 
 # The exception types an operation may end with.  Everything else is a finding.
 EXPECTED = (
-    LuaError,        # Lua errors, syntax errors, memory and limit errors (one class for all backends)
-    FuzzError,       # the harness's own exceptions, re-raised as themselves (SPEC: callbacks)
-    TypeError,       # wrong argument types, calling/indexing what cannot be (documented, lupa-behaviour.md)
-    ValueError,      # bad option values; UnicodeError for text not valid in the runtime's encoding
-    OverflowError,   # ints that do not fit lua_Integer without an overflow_handler (lupa-behaviour #11)
+    LuaError,  # Lua errors, syntax errors, memory and limit errors (one class for all backends)
+    FuzzError,  # the harness's own exceptions, re-raised as themselves (SPEC: callbacks)
+    TypeError,  # wrong argument types, calling/indexing what cannot be (documented, lupa-behaviour.md)
+    ValueError,  # bad option values; UnicodeError for text not valid in the runtime's encoding
+    OverflowError,  # ints that do not fit lua_Integer without an overflow_handler (lupa-behaviour #11)
     AttributeError,  # attribute_filter denials, missing attributes of Python objects reached from Lua
-    IndexError,      # non-sequence unpacking (SPEC), Python sequences indexed from Lua
-    KeyError,        # Python mappings indexed from Lua raise their own KeyError
-    MemoryError,     # LuaMemoryError is one; Python running out under a Lua memory limit
+    IndexError,  # non-sequence unpacking (SPEC), Python sequences indexed from Lua
+    KeyError,  # Python mappings indexed from Lua raise their own KeyError
+    MemoryError,  # LuaMemoryError is one; Python running out under a Lua memory limit
     RecursionError,  # Lua -> Python -> Lua recursion reaching Python's recursion limit
-    SyntaxError, NameError, ZeroDivisionError,   # python.eval of fuzzed expressions
+    SyntaxError,
+    NameError,
+    ZeroDivisionError,  # python.eval of fuzzed expressions
 )
 
 
@@ -102,7 +117,7 @@ class ByteProvider(object):
         return len(self._data) - self._pos
 
     def _take(self, n):
-        chunk = self._data[self._pos:self._pos + n]
+        chunk = self._data[self._pos : self._pos + n]
         self._pos += len(chunk)
         return chunk
 
@@ -122,8 +137,10 @@ class ByteProvider(object):
 
     def ConsumeUnicode(self, n):
         raw = self._take(2 * n)
-        return "".join(chr(int.from_bytes(raw[i:i + 2], "little") % 0xE000 + (0x800 if raw[i] & 1 else 0))
-                       for i in range(0, len(raw) - 1, 2))
+        return "".join(
+            chr(int.from_bytes(raw[i : i + 2], "little") % 0xE000 + (0x800 if raw[i] & 1 else 0))
+            for i in range(0, len(raw) - 1, 2)
+        )
 
     def ConsumeUnicodeNoSurrogates(self, n):
         return "".join(c for c in self.ConsumeUnicode(n) if not 0xD800 <= ord(c) < 0xE000)
@@ -179,15 +196,41 @@ end
 py_builtins = nil
 """
 
-SAFE_BUILTINS = {name: getattr(__builtins__, name, None) if not isinstance(__builtins__, dict)
-                 else __builtins__[name]
-                 for name in ("len", "str", "int", "float", "list", "dict", "tuple", "type",
-                              "isinstance", "repr", "sorted", "abs", "max", "min", "range", "bool",
-                              "bytes", "set")}
+SAFE_BUILTINS = {
+    name: getattr(__builtins__, name, None)
+    if not isinstance(__builtins__, dict)
+    else __builtins__[name]
+    for name in (
+        "len",
+        "str",
+        "int",
+        "float",
+        "list",
+        "dict",
+        "tuple",
+        "type",
+        "isinstance",
+        "repr",
+        "sorted",
+        "abs",
+        "max",
+        "min",
+        "range",
+        "bool",
+        "bytes",
+        "set",
+    )
+}
 
 FALLBACK_SNIPPETS = [
-    "return 1 + 1", "return ...", "local t = {...} return t, #t", "return function(...) return ... end",
-    "x = = 1", "return {1, 2, nil, 4}", "error('boom')", "return coroutine.wrap(function() end)",
+    "return 1 + 1",
+    "return ...",
+    "local t = {...} return t, #t",
+    "return function(...) return ... end",
+    "x = = 1",
+    "return {1, 2, nil, 4}",
+    "error('boom')",
+    "return coroutine.wrap(function() end)",
 ]
 
 
@@ -202,9 +245,18 @@ def load_snippets():
 
 SNIPPETS = load_snippets()
 # small expressions used from inside callbacks (re-entering a runtime)
-INNER = ["1 + 1", "{1, 2, 3}", "function(...) return ... end", "py_id", "select('#', ...)",
-         "coroutine.create(function(...) coroutine.yield(...) return 1 end)", "error('inner')",
-         "python and python.none", "string.rep('ab', 100)", "setmetatable({}, {__index = function(t, k) return k end})"]
+INNER = [
+    "1 + 1",
+    "{1, 2, 3}",
+    "function(...) return ... end",
+    "py_id",
+    "select('#', ...)",
+    "coroutine.create(function(...) coroutine.yield(...) return 1 end)",
+    "error('inner')",
+    "python and python.none",
+    "string.rep('ab', 100)",
+    "setmetatable({}, {__index = function(t, k) return k end})",
+]
 
 
 # ---------------------------------------------------------------------------
@@ -300,8 +352,10 @@ def has_no_lua_object(value, depth=0):
     if isinstance(value, (list, tuple, set, frozenset)):
         return all(has_no_lua_object(v, depth + 1) for v in value)
     if isinstance(value, dict):
-        return all(has_no_lua_object(k, depth + 1) and has_no_lua_object(v, depth + 1)
-                   for k, v in value.items())
+        return all(
+            has_no_lua_object(k, depth + 1) and has_no_lua_object(v, depth + 1)
+            for k, v in value.items()
+        )
     if isinstance(value, EvilBase):
         return has_no_lua_object(value.payload, depth + 1)
     return isinstance(value, Plain)
@@ -318,7 +372,7 @@ class Session(object):
         self.snippet = snippet
         self.runtimes = []
         self.pool = []
-        self.in_thread_op = False    # see op_thread
+        self.in_thread_op = False  # see op_thread
 
     # -- helpers ------------------------------------------------------------
     def int(self, lo, hi):
@@ -351,9 +405,9 @@ class Session(object):
                 at = self.int(0, len(code) - 1)
                 kind = self.int(0, 2)
                 if kind == 0:
-                    del code[at:at + self.int(1, 8)]
+                    del code[at : at + self.int(1, 8)]
                 elif kind == 1:
-                    code[at:at] = self.pick(SNIPPETS)[:self.int(0, 40)]
+                    code[at:at] = self.pick(SNIPPETS)[: self.int(0, 40)]
                 else:
                     code[at] = self.int(32, 126)
             code = bytes(code)
@@ -361,7 +415,7 @@ class Session(object):
             code = self.pick(SNIPPETS) + b"\n" + self.snippet
         else:
             code = self.fdp.ConsumeUnicodeNoSurrogates(self.int(0, 60)).encode("utf-8", "replace")
-        return code.lstrip(b"\x1b")        # never a binary chunk (Lua does not verify bytecode)
+        return code.lstrip(b"\x1b")  # never a binary chunk (Lua does not verify bytecode)
 
     def value(self, depth=0):
         kind = self.int(0, 24)
@@ -372,17 +426,39 @@ class Session(object):
         if kind == 2:
             return self.int(-1000, 1000)
         if kind == 3:
-            return self.pick([2 ** 63 - 1, -2 ** 63, 2 ** 63, -2 ** 63 - 1, 2 ** 64, 10 ** 30,
-                              -10 ** 400, 2 ** 53 + 1, 1 << 1000])
+            return self.pick(
+                [
+                    2**63 - 1,
+                    -(2**63),
+                    2**63,
+                    -(2**63) - 1,
+                    2**64,
+                    10**30,
+                    -(10**400),
+                    2**53 + 1,
+                    1 << 1000,
+                ]
+            )
         if kind == 4:
-            return self.pick([float("nan"), float("inf"), float("-inf"), -0.0, 1e308, 5e-324,
-                              self.fdp.ConsumeRegularFloat()])
+            return self.pick(
+                [
+                    float("nan"),
+                    float("inf"),
+                    float("-inf"),
+                    -0.0,
+                    1e308,
+                    5e-324,
+                    self.fdp.ConsumeRegularFloat(),
+                ]
+            )
         if kind == 5:
-            return self.fdp.ConsumeUnicode(self.int(0, 20))     # may hold lone surrogates
+            return self.fdp.ConsumeUnicode(self.int(0, 20))  # may hold lone surrogates
         if kind == 6:
-            return self.fdp.ConsumeBytes(self.int(0, 20))       # often invalid UTF-8
+            return self.fdp.ConsumeBytes(self.int(0, 20))  # often invalid UTF-8
         if kind == 7:
-            return self.pick([b"\xff\xfe", b"\xc3", b"a\0b", "\0", "\udc80", "é€𝄞", bytearray(b"\x80x")])
+            return self.pick(
+                [b"\xff\xfe", b"\xc3", b"a\0b", "\0", "\udc80", "é€𝄞", bytearray(b"\x80x")]
+            )
         if kind <= 10 and depth < 3:
             items = [self.value(depth + 1) for _ in range(self.int(0, 4))]
             shape = self.int(0, 3)
@@ -395,7 +471,7 @@ class Session(object):
                 for item in items:
                     try:
                         d[item] = self.value(depth + 1)
-                    except (TypeError, FuzzError):      # unhashable or evil keys
+                    except (TypeError, FuzzError):  # unhashable or evil keys
                         pass
                 return d
             try:
@@ -410,11 +486,15 @@ class Session(object):
         if kind == 13:
             return self.pick(self.callbacks())
         if kind == 14 and self.runtimes:
-            return self.pick(BACKENDS).as_attrgetter(self.pick(self.pool)) if self.pool else object()
+            return (
+                self.pick(BACKENDS).as_attrgetter(self.pick(self.pool)) if self.pool else object()
+            )
         if kind == 15 and self.pool:
             return self.pick(BACKENDS).as_itemgetter(self.pick(self.pool))
         if kind == 16:
-            return self.pick([object, Plain, len, sys, range(5), iter([1, 2]), (x for x in range(3)), py_async])
+            return self.pick(
+                [object, Plain, len, sys, range(5), iter([1, 2]), (x for x in range(3)), py_async]
+            )
         # a value seen before: a Lua object (maybe of another runtime) or a Python one
         return self.pick(self.pool) if self.pool else self.int(0, 9)
 
@@ -476,11 +556,12 @@ class Session(object):
             "register_eval": fdp.ConsumeBool(),
             "register_builtins": fdp.ConsumeBool(),
             "max_memory": self.pick([1 << 16, 1 << 18, 1 << 20, 1 << 22, 1 << 25]),
-            "max_instructions": self.pick([100, 3000, 10 ** 5, 10 ** 6]),
+            "max_instructions": self.pick([100, 3000, 10**5, 10**6]),
         }
         if self.chance(4):
             kwargs["encoding"] = self.pick([None, "latin-1", "ascii", "utf-16", "UTF-8"])
         if self.chance(3):
+
             def attribute_filter(obj, name, setting, session=self):
                 how = session.int(0, 3)
                 if how == 0:
@@ -488,22 +569,28 @@ class Session(object):
                 if how == 1:
                     raise FuzzError("filter")
                 return name if how == 2 else "value"
+
             kwargs["attribute_filter"] = attribute_filter
         elif self.chance(4):
             kwargs["attribute_handlers"] = (
-                lambda obj, name: self.value(), lambda obj, name, value: self.pool.append(value))
+                lambda obj, name: self.value(),
+                lambda obj, name, value: self.pool.append(value),
+            )
         if self.chance(4):
-            kwargs["overflow_handler"] = self.pick([float, str, lambda n: n % 1000, lambda n: 1 / 0])
+            kwargs["overflow_handler"] = self.pick(
+                [float, str, lambda n: n % 1000, lambda n: 1 / 0]
+            )
         if self.chance(5):
             kwargs["sandbox"] = self.pick([True, {"max_time": 5}])
         elif self.chance(6):
-            kwargs["libraries"] = self.pick([(), ("base",), ("base", "string", "table"),
-                                             ("coroutine", "math")])
+            kwargs["libraries"] = self.pick(
+                [(), ("base",), ("base", "string", "table"), ("coroutine", "math")]
+            )
         if self.chance(8):
-            kwargs["string_hash_seed"] = self.int(0, 2 ** 32 - 1)
+            kwargs["string_hash_seed"] = self.int(0, 2**32 - 1)
         rt = module.LuaRuntime(**kwargs)
         rt.globals().py_builtins = dict(SAFE_BUILTINS)
-        rt.execute(PRELUDE.encode())      # bytes: whatever the runtime's encoding
+        rt.execute(PRELUDE.encode())  # bytes: whatever the runtime's encoding
         g = rt.globals()
         for f in self.callbacks():
             g[f.__name__] = f
@@ -541,7 +628,7 @@ class Session(object):
             self.keep(target(*self.args()))
 
     def op_index(self):
-        self.runtime()            # (a choice the fuzzer makes, as in the other ops)
+        self.runtime()  # (a choice the fuzzer makes, as in the other ops)
         target = self.pick(self.pool)
         if lua_type(target) is None:
             return
@@ -576,12 +663,18 @@ class Session(object):
             co = target.coroutine(*self.args())
             self.pool.append(co)
             return
-        it = [target.keys, target.values, target.items, lambda: iter(target), lambda: iter(target.items())][how]()
+        it = [
+            target.keys,
+            target.values,
+            target.items,
+            lambda: iter(target),
+            lambda: iter(target.items()),
+        ][how]()
         for n, item in enumerate(it):
             if n > 100:
                 break
             if self.chance(16):
-                target[self.value()] = self.value()       # changes the table while iterating
+                target[self.value()] = self.value()  # changes the table while iterating
                 break
             if self.chance(8):
                 self.keep(item)
@@ -592,14 +685,22 @@ class Session(object):
         if how == 0:
             self.keep(rt.table(*self.args(), **{"k": self.value(), "n": self.value()}))
         elif how == 1:
-            self.keep(rt.table_from(*[self.value() for _ in range(self.int(1, 3))],
-                                    recursive=self.fdp.ConsumeBool()))
+            self.keep(
+                rt.table_from(
+                    *[self.value() for _ in range(self.int(1, 3))], recursive=self.fdp.ConsumeBool()
+                )
+            )
         elif how == 2:
             target = self.pick(self.pool)
             if lua_type(target) == "table":
                 module = self.pick(BACKENDS)
-                self.keep(module.to_python(target, max_depth=self.pick([None, 1, 3]),
-                                           allow_cycles=self.fdp.ConsumeBool()))
+                self.keep(
+                    module.to_python(
+                        target,
+                        max_depth=self.pick([None, 1, 3]),
+                        allow_cycles=self.fdp.ConsumeBool(),
+                    )
+                )
         else:
             self.keep(rt.globals()[self.pick(["obj", "py_id", "string", "_G", "python", "x"])])
 
@@ -630,8 +731,12 @@ class Session(object):
         back = ident(value)
         # as_attrgetter()/as_itemgetter() are markers: Lua gets (and hands back) the object inside
         marker = type(value).__module__ == "lupacffi._protocols"
-        if lua_type(value) is None and not isinstance(value, (int, float, str, bytes, bytearray)) \
-                and value is not None and not marker:
+        if (
+            lua_type(value) is None
+            and not isinstance(value, (int, float, str, bytes, bytearray))
+            and value is not None
+            and not marker
+        ):
             if back is not value:
                 raise Finding("identity lost: %r came back as %r" % (type(value), type(back)))
         elif isinstance(value, bool) and back is not value:
@@ -650,7 +755,7 @@ class Session(object):
             with rt.nogc():
                 self.op_eval()
         elif how == 4:
-            with rt.limits(max_instructions=self.pick([10, 1000, 10 ** 5])):
+            with rt.limits(max_instructions=self.pick([10, 1000, 10**5])):
                 self.op_call()
         else:
             rt.get_memory_used()
@@ -683,7 +788,7 @@ class Session(object):
         def run():
             try:
                 sub.run_ops(8)
-            except BaseException as e:   # checked below, on this thread
+            except BaseException as e:  # checked below, on this thread
                 errors.append(e)
 
         t = threading.Thread(target=run, daemon=True)
@@ -703,9 +808,22 @@ class Session(object):
         for e in errors:
             self.check(e)
 
-    OPS = ["new_runtime", "op_eval", "op_eval", "op_call", "op_index", "op_iterate", "op_tables",
-           "op_globals", "op_text", "op_identity", "op_memory", "op_drop", "op_drop_runtime",
-           "op_thread"]
+    OPS = [
+        "new_runtime",
+        "op_eval",
+        "op_eval",
+        "op_call",
+        "op_index",
+        "op_iterate",
+        "op_tables",
+        "op_globals",
+        "op_text",
+        "op_identity",
+        "op_memory",
+        "op_drop",
+        "op_drop_runtime",
+        "op_thread",
+    ]
 
     def step(self):
         op = getattr(self, self.OPS[self.int(0, len(self.OPS) - 1)])
@@ -767,20 +885,23 @@ def random_inputs(seed):
         for _ in range(rng.choice([0, 0, 1, 3])):
             if snippet:
                 at = rng.randrange(len(snippet))
-                snippet[at:at + rng.randrange(4)] = rng.choice(SNIPPETS)[:rng.randrange(20)]
+                snippet[at : at + rng.randrange(4)] = rng.choice(SNIPPETS)[: rng.randrange(20)]
         control = bytes(rng.randrange(256) for _ in range(rng.randrange(16, 400)))
         yield bytes(snippet).replace(b"\0", b" ") + b"\0" + control
 
 
 def main_random(argv):
     import argparse
+
     parser = argparse.ArgumentParser(description="random-driven fuzzing without atheris")
     parser.add_argument("--random", action="store_true")
     parser.add_argument("--seconds", type=float, default=60)
-    parser.add_argument("--runs", type=int, default=0, help="stop after this many inputs (0: by time)")
+    parser.add_argument(
+        "--runs", type=int, default=0, help="stop after this many inputs (0: by time)"
+    )
     parser.add_argument("--seed", type=int, default=None)
     opts = parser.parse_args(argv)
-    seed = opts.seed if opts.seed is not None else random.randrange(2 ** 32)
+    seed = opts.seed if opts.seed is not None else random.randrange(2**32)
     end = time.monotonic() + opts.seconds
     runs = 0
     for data in random_inputs(seed):

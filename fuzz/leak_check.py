@@ -10,6 +10,7 @@ and dropped.  Python itself leaks at exit, so the report keeps only leaks
 with a frame in a lupacffi module (the shim or the Lua inside it): with
 CYCLES runtimes any leak per runtime shows up CYCLES times.
 """
+
 import gc
 import importlib
 import os
@@ -21,6 +22,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 
 def work(cycles):
     import lupacffi
+
     for name in lupacffi.available_backends():
         lupa = importlib.import_module("lupacffi." + name)
         for i in range(cycles):
@@ -30,7 +32,7 @@ def work(cycles):
             t = lua.eval("{cb(1, 2), obj, {...}}", i, "x" * i)
             assert t[2] is lua.globals().obj
             co = lua.eval("coroutine.create(function(...) coroutine.yield(...) end)")(i)
-            next(co)                       # left suspended
+            next(co)  # left suspended
             try:
                 lua.execute("error({})")
             except lupa.LuaError:
@@ -63,13 +65,17 @@ def report(paths):
         blocks = LEAK.split(text)
         # split() gives [head, kind, bytes, objects, body, kind, bytes, objects, body, ...]
         for k in range(1, len(blocks) - 3, 4):
-            kind, nbytes, nobjects, body = blocks[k:k + 4]
+            kind, nbytes, nobjects, body = blocks[k : k + 4]
             total += 1
             stack = body.split("\n\n")[0]
             if "_lua_" in stack or "/csrc/" in stack or "/vendor/lua" in stack:
-                ours.append("%s leak of %s bytes in %s objects:%s" % (kind, nbytes, nobjects, stack))
-    print("leak check: %d leak records in %d report(s), %d from lupacffi's C code"
-          % (total, len(paths), len(ours)))
+                ours.append(
+                    "%s leak of %s bytes in %s objects:%s" % (kind, nbytes, nobjects, stack)
+                )
+    print(
+        "leak check: %d leak records in %d report(s), %d from lupacffi's C code"
+        % (total, len(paths), len(ours))
+    )
     for leak in ours:
         print(leak)
     return 1 if ours else 0

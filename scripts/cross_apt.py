@@ -15,6 +15,7 @@ Dependencies are followed with `apt-cache depends --recurse` (Depends and
 Pre-Depends only), minus packages a sysroot does not need (SKIP).
 Python 3.9+, standard library only.
 """
+
 import argparse
 import importlib.util
 import os
@@ -24,20 +25,52 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-CACHE = ROOT / ".cross"          # git-ignored
+CACHE = ROOT / ".cross"  # git-ignored
 
-_spec = importlib.util.spec_from_file_location("lupacffi_vendor_fetch", str(ROOT / "vendor" / "fetch.py"))
+_spec = importlib.util.spec_from_file_location(
+    "lupacffi_vendor_fetch", str(ROOT / "vendor" / "fetch.py")
+)
 fetch = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(fetch)
 
 # Packages that a sysroot to run one interpreter does not need (maintainer
 # scripts' tools, debconf, the dpkg database), and that pull in a lot.
-SKIP = {"debconf", "debconf-2.0", "dpkg", "perl-base", "install-info", "tzdata",
-        "readline-common", "sensible-utils", "cdebconf", "init-system-helpers",
-        "libpam-runtime", "mime-support", "base-files", "base-passwd", "coreutils",
-        "bash", "dash", "diffutils", "grep", "gzip", "sed", "tar", "findutils",
-        "ucf", "usrmerge", "usr-is-merged", "debianutils", "lsb-base", "sysvinit-utils",
-        "media-types", "netbase", "ca-certificates", "openssl", "python3.11-doc"}
+SKIP = {
+    "debconf",
+    "debconf-2.0",
+    "dpkg",
+    "perl-base",
+    "install-info",
+    "tzdata",
+    "readline-common",
+    "sensible-utils",
+    "cdebconf",
+    "init-system-helpers",
+    "libpam-runtime",
+    "mime-support",
+    "base-files",
+    "base-passwd",
+    "coreutils",
+    "bash",
+    "dash",
+    "diffutils",
+    "grep",
+    "gzip",
+    "sed",
+    "tar",
+    "findutils",
+    "ucf",
+    "usrmerge",
+    "usr-is-merged",
+    "debianutils",
+    "lsb-base",
+    "sysvinit-utils",
+    "media-types",
+    "netbase",
+    "ca-certificates",
+    "openssl",
+    "python3.11-doc",
+}
 
 
 class Apt(fetch.Apt):
@@ -82,8 +115,13 @@ class Apt(fetch.Apt):
         (self.dir / "sources.list").write_text(self.sources_line() + "\n", encoding="utf-8")
 
     def cmd(self, tool, args, cwd):
-        res = subprocess.run([tool, "-q"] + self.options() + args, cwd=str(cwd), capture_output=True,
-                             text=True, env=dict(os.environ, LC_ALL="C"))
+        res = subprocess.run(
+            [tool, "-q"] + self.options() + args,
+            cwd=str(cwd),
+            capture_output=True,
+            text=True,
+            env=dict(os.environ, LC_ALL="C"),
+        )
         if res.returncode != 0:
             raise fetch.FetchError(tool, " ".join(args) + " failed:\n" + res.stderr.strip())
         return res.stdout
@@ -91,9 +129,21 @@ class Apt(fetch.Apt):
     def closure(self, packages):
         """The packages and their Depends/Pre-Depends, recursively, minus SKIP."""
         self.update()
-        out = self.cmd("apt-cache", ["depends", "--recurse", "--no-recommends", "--no-suggests",
-                                     "--no-conflicts", "--no-breaks", "--no-replaces",
-                                     "--no-enhances"] + packages, self.dir)
+        out = self.cmd(
+            "apt-cache",
+            [
+                "depends",
+                "--recurse",
+                "--no-recommends",
+                "--no-suggests",
+                "--no-conflicts",
+                "--no-breaks",
+                "--no-replaces",
+                "--no-enhances",
+            ]
+            + packages,
+            self.dir,
+        )
         names = set()
         for line in out.splitlines():
             if not line.startswith(" "):
@@ -102,7 +152,7 @@ class Apt(fetch.Apt):
                     names.add(name)
         wanted, todo = set(), list(packages)
         deps = self.dep_graph(out)
-        while todo:                     # walk again, this time stopping at SKIP
+        while todo:  # walk again, this time stopping at SKIP
             p = todo.pop()
             if p in wanted or (p in SKIP and p not in packages):
                 continue
@@ -125,7 +175,7 @@ class Apt(fetch.Apt):
             dep = m.group(3).split(":")[0]
             if dep.startswith("<"):
                 continue
-            if alternatives:            # only the first of a | b alternatives
+            if alternatives:  # only the first of a | b alternatives
                 alternatives = bool(m.group(1))
                 continue
             alternatives = bool(m.group(1))
@@ -139,7 +189,9 @@ class Apt(fetch.Apt):
         have = {p.name.split("_")[0] for p in debs.glob("*.deb")}
         missing = [n for n in names if n not in have]
         if missing:
-            print("apt-get download ({} {}): {}".format(self.suites[0], self.arch, " ".join(missing)))
+            print(
+                "apt-get download ({} {}): {}".format(self.suites[0], self.arch, " ".join(missing))
+            )
             self.cmd("apt-get", ["download"] + missing, debs)
         dest.mkdir(parents=True, exist_ok=True)
         for deb in sorted(debs.glob("*.deb")):

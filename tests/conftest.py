@@ -1,5 +1,6 @@
 """Shared fixtures: every test that takes `lupa` (a backend module) or `lua`
 (a fresh LuaRuntime of it) runs once per built backend."""
+
 import importlib
 import os
 

@@ -1,6 +1,7 @@
 """What many test modules share: threads that cannot hang the run, garbage
 collection on both sides, a plain Python object to hand to Lua, and the
 environment of a child interpreter."""
+
 import gc
 import os
 import threading
@@ -9,7 +10,7 @@ import traceback
 
 import lupacffi
 
-JOIN_TIMEOUT = 120.0       # seconds; only reached when something hangs
+JOIN_TIMEOUT = 120.0  # seconds; only reached when something hangs
 
 # the directory that holds the lupacffi under test (src/ or site-packages)
 PACKAGE_PARENT = os.path.dirname(os.path.dirname(os.path.abspath(lupacffi.__file__)))
@@ -28,8 +29,10 @@ def run_threads(targets, timeout=JOIN_TIMEOUT):
         except BaseException:
             errors.append(traceback.format_exc())
 
-    threads = [threading.Thread(target=runner, args=(k, f, tuple(a)), daemon=True)
-               for k, (f, a) in enumerate(targets)]
+    threads = [
+        threading.Thread(target=runner, args=(k, f, tuple(a)), daemon=True)
+        for k, (f, a) in enumerate(targets)
+    ]
     for t in threads:
         t.start()
     deadline = time.monotonic() + timeout
@@ -62,7 +65,8 @@ def child_env(**extra):
     as this one."""
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(
-        [PACKAGE_PARENT] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p])
+        [PACKAGE_PARENT] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
+    )
     env.pop("PYTHONSTARTUP", None)
     env.update(extra)
     return env

@@ -1,4 +1,5 @@
 """asyncio: Lua code calling async Python functions from async entry points."""
+
 import asyncio
 import subprocess
 import sys
@@ -39,8 +40,10 @@ def test_awaits_python_coroutine(lua):
 
 def test_execute_async_with_globals(lua):
     lua.globals().fetch = fetch
-    assert run(lua.execute_async("local a = fetch(1); local b = fetch(2); return a, b")) == \
-        ("got 1", "got 2")
+    assert run(lua.execute_async("local a = fetch(1); local b = fetch(2); return a, b")) == (
+        "got 1",
+        "got 2",
+    )
 
 
 def test_two_calls_fetch_concurrently(lua):
@@ -56,8 +59,10 @@ def test_two_calls_fetch_concurrently(lua):
     f = lua.eval("function(get, name, delay) return get(name, delay) end")
 
     async def main():
-        return await asyncio.gather(lua.call_async(f, slow, "a", 0.3),
-                                    lua.call_async(f, slow, "b", 0.01))
+        return await asyncio.gather(
+            lua.call_async(f, slow, "a", 0.3), lua.call_async(f, slow, "b", 0.01)
+        )
+
     assert run(main()) == ["a", "b"]
     assert order == ["start a", "start b", "end b", "end a"]
 
@@ -69,10 +74,11 @@ def test_call_async_of_a_lua_function(lua, lupa):
 
     async def both():
         return await asyncio.gather(f.call_async(fetch, "a"), lua.call_async(f, fetch, "b"))
+
     assert run(both()) == [("got a", "got a!"), ("got b", "got b!")]
     with pytest.raises(lupa.LuaError):
         run(lua.eval("function() error('boom') end").call_async())
-    with pytest.raises(TypeError):        # as any call: a plain function is not async-callable
+    with pytest.raises(TypeError):  # as any call: a plain function is not async-callable
         f(fetch, "z")
 
 
@@ -109,6 +115,7 @@ def test_wait_for_timeout_and_runtime_still_usable(lua):
     async def main():
         with pytest.raises(asyncio.TimeoutError):
             await asyncio.wait_for(lua.call_async(f, fetch), 0.05)
+
     run(main())
     assert lua.eval("1 + 1") == 2
     assert run(lua.call_async(lua.eval("function(f) return f(3) end"), fetch)) == "got 3"
@@ -123,17 +130,20 @@ def test_cancellation_propagates(lua):
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
+
     run(main())
 
 
 def test_never_finishing_awaitable_cancelled(lua):
     async def forever():
         await asyncio.Event().wait()
+
     f = lua.eval("function(g) return g() end")
 
     async def main():
         with pytest.raises(asyncio.TimeoutError):
             await asyncio.wait_for(lua.call_async(f, forever), 0.02)
+
     run(main())
 
 
@@ -160,12 +170,13 @@ def test_sync_calls_from_other_threads_while_async_runs(lua):
         value = await lua.call_async(f, fetch)
         thread.join(30)
         return value
+
     assert run(main()) == "got x"
     assert results == [2] * 50
 
 
 def test_limits_apply_to_lua_parts(lua, lupa):
-    with lua.limits(max_instructions=10 ** 5):
+    with lua.limits(max_instructions=10**5):
         with pytest.raises(lupa.LuaError):
             run(lua.execute_async("while true do end"))
 
@@ -178,6 +189,7 @@ def test_event_loop_closed_mid_call(lua):
     async def forever():
         started.append(1)
         await asyncio.Event().wait()
+
     f = lua.eval("function(g) return g() end")
     loop = asyncio.new_event_loop()
     try:
@@ -195,11 +207,12 @@ def test_event_loop_closed_mid_call(lua):
 def test_event_loop_closed_with_call_pending(lua):
     async def forever():
         await asyncio.Event().wait()
+
     f = lua.eval("function(g) return g() end")
     loop = asyncio.new_event_loop()
     loop.create_task(lua.call_async(f, forever))
     loop.run_until_complete(asyncio.sleep(0.01))
-    loop.close()              # the pending task is dropped with its coroutine
+    loop.close()  # the pending task is dropped with its coroutine
     assert lua.eval("'still usable'") == "still usable"
     assert run(lua.call_async(lua.eval("function(g, x) return g(x) end"), fetch, 1)) == "got 1"
 
@@ -207,9 +220,16 @@ def test_event_loop_closed_with_call_pending(lua):
 def test_importing_a_backend_does_not_import_asyncio():
     """asyncio (and inspect) come in when async is first used, not with the
     package: they were about half of a backend's import time."""
-    code = ("import sys, lupacffi\n"
-            "lupacffi.LuaRuntime().eval('1')\n"
-            "print('asyncio' in sys.modules, 'inspect' in sys.modules)")
-    out = subprocess.run([sys.executable, "-c", code], env=child_env(), check=True,
-                         stdout=subprocess.PIPE).stdout.decode().split()
+    code = (
+        "import sys, lupacffi\n"
+        "lupacffi.LuaRuntime().eval('1')\n"
+        "print('asyncio' in sys.modules, 'inspect' in sys.modules)"
+    )
+    out = (
+        subprocess.run(
+            [sys.executable, "-c", code], env=child_env(), check=True, stdout=subprocess.PIPE
+        )
+        .stdout.decode()
+        .split()
+    )
     assert out == ["False", "False"]

@@ -1,5 +1,6 @@
 """attribute_filter and attribute_handlers: control over every attribute
 read and write that Lua makes on Python objects."""
+
 import pytest
 
 
@@ -25,6 +26,7 @@ def recorded(lupa):
     def record(obj, name, is_setting):
         calls.append((type(obj).__name__, name, is_setting))
         return name
+
     lua = lupa.LuaRuntime(attribute_filter=record)
     g = lua.globals()
     g.obj = Obj()
@@ -39,8 +41,12 @@ def test_filter_sees_reads_writes_and_methods(recorded):
     lua.execute("obj.y = 5")
     assert lua.eval("obj:meth()") == "meth"
     assert lua.eval("python.as_attrgetter(d).keys ~= nil") is True
-    assert calls == [("Obj", "x", False), ("Obj", "y", True), ("Obj", "meth", False),
-                     ("dict", "keys", False)]
+    assert calls == [
+        ("Obj", "x", False),
+        ("Obj", "y", True),
+        ("Obj", "meth", False),
+        ("dict", "keys", False),
+    ]
     assert lua.eval("obj.y") == 5
 
 
@@ -78,6 +84,7 @@ def test_filter_renames(lupa):
 def test_filter_returning_bytes_or_str_subclass(lupa):
     class S(str):
         pass
+
     for result in (b"x", S("x")):
         lua = lupa.LuaRuntime(attribute_filter=lambda o, n, s, r=result: r)
         lua.globals().obj = Obj()
@@ -89,7 +96,9 @@ def test_filter_returning_non_string(lupa, result):
     lua = lupa.LuaRuntime(attribute_filter=lambda o, n, s: result)
     obj = Obj()
     lua.globals().obj = obj
-    with pytest.raises(TypeError, match="attribute name must be string, not '%s'" % type(result).__name__):
+    with pytest.raises(
+        TypeError, match="attribute name must be string, not '%s'" % type(result).__name__
+    ):
         lua.eval("obj.x")
     with pytest.raises(TypeError, match="attribute name must be string"):
         lua.execute("obj.x = 1")
@@ -103,6 +112,7 @@ def test_filter_denies(lupa):
         if isinstance(attr_name, str) and not attr_name.startswith("_"):
             return attr_name
         raise AttributeError("access denied")
+
     lua = lupa.LuaRuntime(register_eval=False, attribute_filter=filter_attribute_access)
     obj = Obj()
     lua.globals().obj = obj
@@ -120,6 +130,7 @@ def test_filter_denies(lupa):
 def test_filter_raising_other_errors(lupa):
     def filt(obj, name, is_setting):
         raise ValueError("filter boom")
+
     lua = lupa.LuaRuntime(attribute_filter=filt)
     lua.globals().obj = Obj()
     with pytest.raises(ValueError, match="filter boom"):
@@ -134,6 +145,7 @@ def test_filter_with_bytes_runtime(lupa):
     def filt(obj, name, is_setting):
         calls.append(name)
         return name
+
     lua = lupa.LuaRuntime(encoding=None, attribute_filter=filt)
     lua.globals()[b"obj"] = Obj()
     assert lua.eval(b"obj.x") == 1
@@ -159,23 +171,31 @@ def test_handlers_used_for_all_indexing(lupa):
 
     def setter(obj, name, value):
         calls.append(("set", type(obj).__name__, name, value))
+
     lua = lupa.LuaRuntime(attribute_handlers=(getter, setter))
     obj, d = Obj(), {"a": 1}
     lua.globals().obj = obj
     lua.globals().d = d
-    assert lua.eval("d.a, d[1], obj.x, obj[2], python.as_itemgetter(d).a, python.as_attrgetter(d).a") \
-        == ("got:'a'", "got:1", "got:'x'", "got:2", "got:'a'", "got:'a'")
+    assert lua.eval(
+        "d.a, d[1], obj.x, obj[2], python.as_itemgetter(d).a, python.as_attrgetter(d).a"
+    ) == ("got:'a'", "got:1", "got:'x'", "got:2", "got:'a'", "got:'a'")
     lua.execute("d.a = 5; d[1] = 6; obj.x = 7; obj[2] = 8; python.as_itemgetter(d).z = 9")
-    assert calls[6:] == [("set", "dict", "a", 5), ("set", "dict", 1, 6), ("set", "Obj", "x", 7),
-                         ("set", "Obj", 2, 8), ("set", "dict", "z", 9)]
+    assert calls[6:] == [
+        ("set", "dict", "a", 5),
+        ("set", "dict", 1, 6),
+        ("set", "Obj", "x", 7),
+        ("set", "Obj", 2, 8),
+        ("set", "dict", "z", 9),
+    ]
     assert d == {"a": 1} and obj.x == 1
     with pytest.raises(lupa.LuaError, match="attempt to call .*string"):
-        lua.eval("obj:meth()")          # the getter's string is not callable
+        lua.eval("obj:meth()")  # the getter's string is not callable
 
 
 def test_getter_that_raises(lupa):
     def bad_getter(obj, name):
         raise KeyError("nope")
+
     lua = lupa.LuaRuntime(attribute_handlers=(bad_getter, lambda o, n, v: None))
     lua.globals().obj = Obj()
     with pytest.raises(KeyError, match="nope"):
@@ -188,6 +208,7 @@ def test_getter_that_raises(lupa):
 def test_setter_that_raises(lupa):
     def bad_setter(obj, name, value):
         raise RuntimeError("read only")
+
     lua = lupa.LuaRuntime(attribute_handlers=(getattr, bad_setter))
     obj = Obj()
     lua.globals().obj = obj
@@ -204,6 +225,7 @@ def test_handlers_with_none_entries(lupa):
     def getter(obj, name):
         seen.append(name)
         return getattr(obj, name)
+
     obj = Obj()
     lua = lupa.LuaRuntime(attribute_handlers=(getter, None))
     lua.globals().obj = obj

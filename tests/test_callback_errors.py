@@ -1,5 +1,6 @@
 """Exceptions across the border: Python exceptions raised in callbacks, Lua
 errors carrying Python objects, uncatchable exceptions, deep call chains."""
+
 import contextlib
 import sys
 import threading
@@ -11,6 +12,7 @@ import pytest
 def raiser(exc):
     def raise_it(*args):
         raise exc
+
     return raise_it
 
 
@@ -26,7 +28,11 @@ def test_pcall_catches_python_exception(lua):
 
 
 def test_tostring_of_error_is_str_of_exception(lua):
-    for exc, text in ((KeyError("k"), "'k'"), (StopIteration(), ""), (RuntimeError(1, 2), "(1, 2)")):
+    for exc, text in (
+        (KeyError("k"), "'k'"),
+        (StopIteration(), ""),
+        (RuntimeError(1, 2), "(1, 2)"),
+    ):
         assert lua.execute("local ok, e = pcall(...); return tostring(e)", raiser(exc)) == text
 
 
@@ -42,6 +48,7 @@ def test_uncaught_exception_is_reraised_as_itself(lua):
 def test_reraised_exception_keeps_its_python_frames(lua):
     def deep_python_function():
         raise ValueError("deep")
+
     with pytest.raises(ValueError) as info:
         lua.eval("function(f) f() end")(deep_python_function)
     names = [frame.name for frame in traceback.extract_tb(info.value.__traceback__)]
@@ -51,8 +58,11 @@ def test_reraised_exception_keeps_its_python_frames(lua):
 
 def test_error_rethrows_caught_exception(lua):
     ve = ValueError("again")
-    for code in ("local ok, e = pcall(...); error(e)", "local ok, e = pcall(...); error(e, 0)",
-                 "local ok, e = pcall(...); local ok2, e2 = pcall(error, e); error(e2)"):
+    for code in (
+        "local ok, e = pcall(...); error(e)",
+        "local ok, e = pcall(...); error(e, 0)",
+        "local ok, e = pcall(...); local ok2, e2 = pcall(error, e); error(e2)",
+    ):
         with pytest.raises(ValueError) as info:
             lua.execute(code, raiser(ve))
         assert info.value is ve
@@ -64,13 +74,17 @@ def test_error_with_message_of_exception(lua, lupa):
 
 
 def test_stop_iteration_and_lua_error_from_python(lua, lupa):
-    assert lua.execute("local ok, e = pcall(...); return ok, type(e), tostring(e)",
-                       raiser(StopIteration())) == (False, "userdata", "")
+    assert lua.execute(
+        "local ok, e = pcall(...); return ok, type(e), tostring(e)", raiser(StopIteration())
+    ) == (False, "userdata", "")
     with pytest.raises(StopIteration):
         lua.eval("function(f) f() end")(raiser(StopIteration()))
     le = lupa.LuaError("from python")
-    assert lua.execute("local ok, e = pcall(...); return ok, type(e), tostring(e)", raiser(le)) == \
-        (False, "userdata", "from python")
+    assert lua.execute("local ok, e = pcall(...); return ok, type(e), tostring(e)", raiser(le)) == (
+        False,
+        "userdata",
+        "from python",
+    )
     with pytest.raises(lupa.LuaError) as info:
         lua.eval("function(f) f() end")(raiser(le))
     assert info.value is le
@@ -80,8 +94,12 @@ def test_exception_with_broken_str(lua):
     class Broken(Exception):
         def __str__(self):
             raise RuntimeError("no str")
+
     exc = Broken()
-    assert lua.execute("local ok, e = pcall(...); return ok, type(e)", raiser(exc)) == (False, "userdata")
+    assert lua.execute("local ok, e = pcall(...); return ok, type(e)", raiser(exc)) == (
+        False,
+        "userdata",
+    )
     with pytest.raises(RuntimeError, match="no str"):
         lua.execute("local ok, e = pcall(...); return tostring(e)", raiser(exc))
     with pytest.raises(Broken):
@@ -90,8 +108,9 @@ def test_exception_with_broken_str(lua):
 
 def test_exception_in_index_metamethod_from_python(lua):
     ve = ValueError("index failed")
-    t = lua.eval("function(f) return setmetatable({}, {__index = function(t, k) return f(k) end}) end")(
-        raiser(ve))
+    t = lua.eval(
+        "function(f) return setmetatable({}, {__index = function(t, k) return f(k) end}) end"
+    )(raiser(ve))
     with pytest.raises(ValueError) as info:
         t["x"]
     assert info.value is ve
@@ -104,6 +123,7 @@ def test_exception_through_nested_calls(lua):
 
     def level1():
         return inner(raiser(ve))
+
     with pytest.raises(ValueError) as info:
         outer(level1)
     assert info.value is ve
@@ -116,7 +136,7 @@ def test_exception_in_coroutine(lua):
     ke = KeyError("in coroutine")
     co = lua.eval("function(f) coroutine.yield(1); f() end").coroutine(raiser(ke))
     assert co.send(None) == 1
-    with pytest.raises(KeyError) as info:       # lupa loses it (LuaError(''))
+    with pytest.raises(KeyError) as info:  # lupa loses it (LuaError(''))
         co.send(None)
     assert info.value is ke
     wrapped = lua.eval("function(f) return coroutine.wrap(function() f() end)() end")
@@ -127,7 +147,9 @@ def test_exception_in_coroutine(lua):
 
 def test_same_exception_raised_twice(lua):
     ve = ValueError("twice")
-    f = lua.eval("function(f) local ok, e = pcall(f); local ok2, e2 = pcall(f); return rawequal(e, e2), e end")
+    f = lua.eval(
+        "function(f) local ok, e = pcall(f); local ok2, e2 = pcall(f); return rawequal(e, e2), e end"
+    )
     assert f(raiser(ve)) == (True, ve)
 
 
@@ -157,7 +179,9 @@ def test_error_with_exception_never_raised(lua, lupa):
 
 def test_error_value_reaching_python_table_access(lua, lupa):
     obj = object()
-    t = lua.eval("function(o) return setmetatable({}, {__index = function() error(o) end}) end")(obj)
+    t = lua.eval("function(o) return setmetatable({}, {__index = function() error(o) end}) end")(
+        obj
+    )
     with pytest.raises(lupa.LuaError) as info:
         t.x
     assert info.value.value is obj
@@ -217,7 +241,10 @@ def test_runtime_usable_after_uncatchable(lua):
     # ordinary errors are catchable again, and Lua runs normally
     ve = ValueError("ordinary")
     assert lua.execute("local ok, e = pcall(...); return ok, e", raiser(ve)) == (False, ve)
-    assert lua.eval("(function() local n = 0 for i = 1, 1000 do n = n + i end return n end)()") == 500500
+    assert (
+        lua.eval("(function() local n = 0 for i = 1, 1000 do n = n + i end return n end)()")
+        == 500500
+    )
 
 
 def test_ordinary_exceptions_stay_catchable_after_uncaught_interrupt(lua):
@@ -256,6 +283,7 @@ def mutual_recursion(lua, pad_frames, depth=10000):
 
     def py(n):
         return pad(pad_frames, n)
+
     return py(depth)
 
 
@@ -295,6 +323,7 @@ def test_deep_recursion_with_pcall_levels(lua, lupa):
 
     def py(n):
         return step(py, n)
+
     with recursion_reports_only(), pytest.raises((lupa.LuaError, RecursionError)):
         py(10000)
     assert lua.eval("1 + 1") == 2
@@ -348,8 +377,9 @@ def test_exceptions_in_threads(lupa):
                     assert caught is exc
                 else:
                     raise AssertionError("not raised")
-        except BaseException as e:   # reported below
+        except BaseException as e:  # reported below
             errors.append(e)
+
     threads = [threading.Thread(target=worker, args=(i,)) for i in range(4)]
     for t in threads:
         t.start()

@@ -1,5 +1,6 @@
 """The command line, `python -m lupacffi`, driven through subprocesses (and a
 pseudo-terminal for the interactive prompt)."""
+
 import os
 import select
 import signal
@@ -14,16 +15,28 @@ from helpers import child_env
 
 BACKENDS = lupacffi.available_backends()
 # --lua values of each backend module
-SPEC = {"lua51": "5.1", "lua52": "5.2", "lua53": "5.3", "lua54": "5.4", "lua55": "5.5",
-        "luajit21": "jit"}
-TIMEOUT = 120        # seconds; only a hang would reach it
+SPEC = {
+    "lua51": "5.1",
+    "lua52": "5.2",
+    "lua53": "5.3",
+    "lua54": "5.4",
+    "lua55": "5.5",
+    "luajit21": "jit",
+}
+TIMEOUT = 120  # seconds; only a hang would reach it
 
 
 def run(*args, stdin=b"", cwd=None):
     """Runs `python -m lupacffi ARGS` and returns (status, stdout, stderr) as bytes."""
-    p = subprocess.run([sys.executable, "-m", "lupacffi"] + list(args), input=stdin,
-                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=cwd,
-                       env=child_env(), timeout=TIMEOUT)
+    p = subprocess.run(
+        [sys.executable, "-m", "lupacffi"] + list(args),
+        input=stdin,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=cwd,
+        env=child_env(),
+        timeout=TIMEOUT,
+    )
     return p.returncode, p.stdout, p.stderr
 
 
@@ -53,18 +66,24 @@ def test_tested_package_is_the_installed_one():
 
 # ---- running files --------------------------------------------------------
 
+
 def test_file_with_arguments(tmp_path, backend):
-    script = write(tmp_path, "args.lua", """
+    script = write(
+        tmp_path,
+        "args.lua",
+        """
         print("dots", select('#', ...), ...)
         print("arg", #arg, arg[0], arg[1], arg[2], arg[3])
         print("before", arg[-1], arg[-2], arg[-3])
-    """)
+    """,
+    )
     status, out, err = run("--lua", SPEC[backend], script, "one", "två", "-e")
     assert (status, err) == (0, b"")
     assert text(out) == (
         "dots\t3\tone\ttvå\t-e\n"
         "arg\t3\t%s\tone\ttvå\t-e\n"
-        "before\t%s\t--lua\tlupacffi\n" % (script, SPEC[backend]))
+        "before\t%s\t--lua\tlupacffi\n" % (script, SPEC[backend])
+    )
 
 
 def test_file_arguments_are_not_options(tmp_path):
@@ -111,6 +130,7 @@ def test_os_exit_status_and_output_before_it():
 
 # ---- -e, -l ---------------------------------------------------------------
 
+
 def test_e_runs_in_order_and_before_the_file(tmp_path):
     script = write(tmp_path, "f.lua", "print('file', x)")
     status, out, err = run("-e", "x = 1", "-e", "print('e', x) x = x + 1", script)
@@ -125,8 +145,17 @@ def test_e_alone_does_not_start_the_prompt():
 
 def test_l_requires_a_module_into_a_global(tmp_path, backend):
     write(tmp_path, "greeter.lua", "return {hello = function(n) return 'hi ' .. n end}")
-    status, out, err = run("--lua", SPEC[backend], "-l", "greeter", "-l", "g=greeter",
-                           "-e", "print(greeter.hello('you'), g == greeter)", cwd=str(tmp_path))
+    status, out, err = run(
+        "--lua",
+        SPEC[backend],
+        "-l",
+        "greeter",
+        "-l",
+        "g=greeter",
+        "-e",
+        "print(greeter.hello('you'), g == greeter)",
+        cwd=str(tmp_path),
+    )
     assert (status, text(out), err) == (0, "hi you\ttrue\n", b"")
 
 
@@ -145,9 +174,13 @@ def test_l_missing_module():
 
 # ---- print ----------------------------------------------------------------
 
+
 def test_print_uses_tostring_and_tabs():
-    status, out, err = run("-e", "print(1, nil, true, 'x', setmetatable({}, {__tostring = "
-                                 "function() return 'T!' end})) print() print(nil)")
+    status, out, err = run(
+        "-e",
+        "print(1, nil, true, 'x', setmetatable({}, {__tostring = "
+        "function() return 'T!' end})) print() print(nil)",
+    )
     assert (status, text(out), err) == (0, "1\tnil\ttrue\tx\tT!\n\nnil\n", b"")
 
 
@@ -173,8 +206,12 @@ def test_print_of_many_lines():
 
 
 def test_print_into_a_closed_pipe_stops_quietly():
-    p = subprocess.Popen([sys.executable, "-m", "lupacffi", "-e", "for i = 1, 1e7 do print(i) end"],
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=child_env())
+    p = subprocess.Popen(
+        [sys.executable, "-m", "lupacffi", "-e", "for i = 1, 1e7 do print(i) end"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=child_env(),
+    )
     assert p.stdout.readline() == b"1\n"
     p.stdout.close()
     err = p.stderr.read()
@@ -184,12 +221,15 @@ def test_print_into_a_closed_pipe_stops_quietly():
 
 # ---- backends -------------------------------------------------------------
 
+
 @pytest.mark.parametrize("form", ["spec", "module"])
 def test_lua_option_picks_the_backend(backend, form):
     lupa = __import__("lupacffi." + backend, fromlist=["LuaRuntime"])
     lua = lupa.LuaRuntime()
     choice = SPEC[backend] if form == "spec" else backend
-    status, out, err = run("--lua", choice, "-e", "print(_VERSION, jit and jit.version or 'no jit')")
+    status, out, err = run(
+        "--lua", choice, "-e", "print(_VERSION, jit and jit.version or 'no jit')"
+    )
     assert (status, err) == (0, b"")
     assert text(out) == "%s\t%s\n" % lua.eval("_VERSION, jit and jit.version or 'no jit'")
 
@@ -198,8 +238,10 @@ def test_default_backend_is_the_packages():
     status, out, err = run("-v")
     assert (status, err) == (0, b"")
     assert text(out) == "lupacffi %s with %s (%s)\n" % (
-        lupacffi.__version__, lupacffi.LuaRuntime().lua_implementation,
-        lupacffi.LuaRuntime.__module__)
+        lupacffi.__version__,
+        lupacffi.LuaRuntime().lua_implementation,
+        lupacffi.LuaRuntime.__module__,
+    )
 
 
 def test_version_with_backend(backend):
@@ -207,7 +249,10 @@ def test_version_with_backend(backend):
     status, out, err = run("--lua", SPEC[backend], "--version")
     assert (status, err) == (0, b"")
     assert text(out) == "lupacffi %s with %s (lupacffi.%s)\n" % (
-        lupacffi.__version__, lupa.LuaRuntime().lua_implementation, backend)
+        lupacffi.__version__,
+        lupa.LuaRuntime().lua_implementation,
+        backend,
+    )
 
 
 def test_list_shows_every_built_backend():
@@ -219,7 +264,7 @@ def test_list_shows_every_built_backend():
         impl = lupa.LuaRuntime().lua_implementation
         assert lines[k].split(None, 1) == [name, impl + ("   (default)" if k == 0 else "")]
     missing = [n for n in lupacffi.BACKEND_MODULES if n not in BACKENDS]
-    assert lines[len(BACKENDS):] == (["not built: " + ", ".join(missing)] if missing else [])
+    assert lines[len(BACKENDS) :] == (["not built: " + ", ".join(missing)] if missing else [])
 
 
 @pytest.mark.parametrize("bad", ["6.0", "python", "5", "lua56", ""])
@@ -243,14 +288,17 @@ def test_option_without_its_value_is_a_usage_error():
 
 # ---- errors ---------------------------------------------------------------
 
+
 def test_missing_file():
     status, out, err = run("/no/such/dir/script.lua", "x")
     assert (status, out) == (1, b"")
-    assert text(err) == "lupacffi: cannot open /no/such/dir/script.lua (No such file or directory)\n"
+    assert (
+        text(err) == "lupacffi: cannot open /no/such/dir/script.lua (No such file or directory)\n"
+    )
 
 
 def test_syntax_error_in_a_file(tmp_path, backend):
-    script = "bad.lua"            # short: Lua cuts long chunk names
+    script = "bad.lua"  # short: Lua cuts long chunk names
     write(tmp_path, script, "print('never')\nx = = 1\n")
     status, out, err = run("--lua", SPEC[backend], script, cwd=str(tmp_path))
     assert (status, out) == (1, b"")
@@ -260,9 +308,7 @@ def test_syntax_error_in_a_file(tmp_path, backend):
 
 def test_runtime_error_with_traceback(tmp_path, backend):
     script = "boom.lua"
-    write(tmp_path, script, "print('before')\n"
-                            "local function inner() error('boom') end\n"
-                            "inner()\n")
+    write(tmp_path, script, "print('before')\nlocal function inner() error('boom') end\ninner()\n")
     status, out, err = run("--lua", SPEC[backend], script, "a", cwd=str(tmp_path))
     assert (status, text(out)) == (1, "before\n")
     lines = text(err).splitlines()
@@ -279,8 +325,10 @@ def test_error_in_e():
     assert text(err).startswith("lupacffi: (command line):1: from e\nstack traceback:")
 
 
-@pytest.mark.parametrize("value, shown", [("{}", "(error object is a table value)"),
-                                          ("true", "(error object is a boolean value)")])
+@pytest.mark.parametrize(
+    "value, shown",
+    [("{}", "(error object is a table value)"), ("true", "(error object is a boolean value)")],
+)
 def test_error_object_that_is_not_a_string(value, shown):
     status, out, err = run("-e", "error(%s)" % value)
     assert (status, out) == (1, b"")
@@ -288,7 +336,9 @@ def test_error_object_that_is_not_a_string(value, shown):
 
 
 def test_error_object_with_tostring():
-    status, out, err = run("-e", "error(setmetatable({}, {__tostring = function() return 'mine' end}))")
+    status, out, err = run(
+        "-e", "error(setmetatable({}, {__tostring = function() return 'mine' end}))"
+    )
     assert (status, out) == (1, b"")
     assert text(err).splitlines()[0] == "lupacffi: mine"
 
@@ -333,30 +383,45 @@ def test_max_memory_stops_a_script(backend):
 
 def test_limits_that_are_not_reached(tmp_path):
     script = write(tmp_path, "sum.lua", "local s = 0 for i = 1, 100 do s = s + i end print(s, ...)")
-    status, out, err = run("--max-instructions", "1000000", "--max-time", "60",
-                           "--max-memory", "64M", script, "a")
+    status, out, err = run(
+        "--max-instructions", "1000000", "--max-time", "60", "--max-memory", "64M", script, "a"
+    )
     assert (status, text(out), err) == (0, "5050\ta\n", b"")
 
 
 def test_option_values_before_the_script_are_not_the_script(tmp_path):
     script = write(tmp_path, "args.lua", "print(...)")
-    status, out, err = run("--max-time", "5", "--max-memory", "1000000", "--max-instructions",
-                           "100000", script, "--max-time", "x")
+    status, out, err = run(
+        "--max-time",
+        "5",
+        "--max-memory",
+        "1000000",
+        "--max-instructions",
+        "100000",
+        script,
+        "--max-time",
+        "x",
+    )
     assert (status, text(out), err) == (0, "--max-time\tx\n", b"")
 
 
 def test_limits_at_the_prompt_end_one_input_only():
-    status, out, err = run("--max-instructions", "10000", "-i",
-                           stdin=b"while true do end\nprint('still here')\n")
+    status, out, err = run(
+        "--max-instructions", "10000", "-i", stdin=b"while true do end\nprint('still here')\n"
+    )
     assert status == 0
     assert "still here\n" in text(out)
     assert "instruction limit of 10000" in text(err) and "Traceback" not in text(err)
 
 
 def test_sandbox_hides_unsafe_functions(backend):
-    status, out, err = run("--lua", SPEC[backend], "--sandbox", "-e",
-                           "print(io, os, require, python and python.eval, string.dump, "
-                           "type(print), arg[0])")
+    status, out, err = run(
+        "--lua",
+        SPEC[backend],
+        "--sandbox",
+        "-e",
+        "print(io, os, require, python and python.eval, string.dump, type(print), arg[0])",
+    )
     assert (status, err) == (0, b"")
     assert text(out) == "nil\tnil\tnil\tnil\tnil\tfunction\tlupacffi\n"
 
@@ -388,14 +453,27 @@ def test_sandbox_script_error_is_reported(tmp_path):
     assert text(err).startswith("lupacffi: ") and "io" in text(err)
 
 
-@pytest.mark.parametrize("option, value", [
-    ("--max-instructions", "-1"), ("--max-instructions", "0"), ("--max-instructions", "abc"),
-    ("--max-instructions", "1.5"), ("--max-instructions", ""),
-    ("--max-time", "-1"), ("--max-time", "0"), ("--max-time", "soon"), ("--max-time", "nan"),
-    ("--max-time", "inf"), ("--max-time", "1e10"),
-    ("--max-memory", "-1"), ("--max-memory", "0"), ("--max-memory", "lots"),
-    ("--max-memory", "1.5M"), ("--max-memory", "10T"),
-])
+@pytest.mark.parametrize(
+    "option, value",
+    [
+        ("--max-instructions", "-1"),
+        ("--max-instructions", "0"),
+        ("--max-instructions", "abc"),
+        ("--max-instructions", "1.5"),
+        ("--max-instructions", ""),
+        ("--max-time", "-1"),
+        ("--max-time", "0"),
+        ("--max-time", "soon"),
+        ("--max-time", "nan"),
+        ("--max-time", "inf"),
+        ("--max-time", "1e10"),
+        ("--max-memory", "-1"),
+        ("--max-memory", "0"),
+        ("--max-memory", "lots"),
+        ("--max-memory", "1.5M"),
+        ("--max-memory", "10T"),
+    ],
+)
 def test_bad_limit_values_are_usage_errors(option, value):
     status, out, err = run(option, value, "-e", "print('never')")
     assert (status, out) == (2, b"")
@@ -411,9 +489,12 @@ def test_limit_option_without_its_value_is_a_usage_error():
 
 # ---- the prompt without a terminal ------------------------------------------
 
+
 def test_prompt_from_a_pipe(backend):
-    lines = b"6 * 7\nlocal a = 1\nfunction twice(x)\n  return x * 2\nend\n" \
-            b"twice(21), 'x'\nerror('oops')\n=2+3\nprint('still here')\n"
+    lines = (
+        b"6 * 7\nlocal a = 1\nfunction twice(x)\n  return x * 2\nend\n"
+        b"twice(21), 'x'\nerror('oops')\n=2+3\nprint('still here')\n"
+    )
     status, out, err = run("--lua", SPEC[backend], "-i", stdin=lines)
     assert status == 0
     out = text(out)
@@ -437,19 +518,24 @@ def test_prompt_reports_an_unfinished_chunk_at_the_end():
 
 # ---- the prompt on a terminal -----------------------------------------------
 
+
 class Terminal(object):
     """`python -m lupacffi ARGS` on a pseudo-terminal."""
 
     def __init__(self, *args):
         import pty
+
         self.pid, self.fd = pty.fork()
-        if self.pid == 0:                         # the child
+        if self.pid == 0:  # the child
             try:
                 # as in a terminal session, even when the tests run in the
                 # background with SIGINT ignored (which a child would inherit)
                 signal.signal(signal.SIGINT, signal.SIG_DFL)
-                os.execve(sys.executable, [sys.executable, "-m", "lupacffi"] + list(args),
-                          child_env(TERM="dumb"))
+                os.execve(
+                    sys.executable,
+                    [sys.executable, "-m", "lupacffi"] + list(args),
+                    child_env(TERM="dumb"),
+                )
             finally:
                 os._exit(127)
         self.out = b""
@@ -466,7 +552,7 @@ class Terminal(object):
             if ready:
                 try:
                     data = os.read(self.fd, 4096)
-                except OSError:                   # EIO: the child closed the terminal
+                except OSError:  # EIO: the child closed the terminal
                     data = b""
                 if not data:
                     raise AssertionError("child ended; no %r in %r" % (wanted, self.out[start:]))
@@ -484,7 +570,7 @@ class Terminal(object):
             try:
                 with open("/proc/%d/stat" % self.pid) as f:
                     state = f.read().rsplit(")", 1)[1].split()[0]
-            except (OSError, IndexError):     # no /proc here: go on
+            except (OSError, IndexError):  # no /proc here: go on
                 return
             if state == "S":
                 return
@@ -515,8 +601,11 @@ class Terminal(object):
         _, status = os.waitpid(self.pid, 0)
         os.close(self.fd)
         self.pid = None
-        return os.waitstatus_to_exitcode(status) if hasattr(os, "waitstatus_to_exitcode") \
+        return (
+            os.waitstatus_to_exitcode(status)
+            if hasattr(os, "waitstatus_to_exitcode")
             else status >> 8
+        )
 
     def close(self):
         if self.pid is not None:
@@ -534,6 +623,7 @@ def terminal():
         started.append(t)
         t.read_until(b"> ")
         return t
+
     yield start
     for t in started:
         t.close()
@@ -561,9 +651,9 @@ def test_terminal_multi_line_function(terminal, backend):
 def test_terminal_ctrl_c_cancels_the_input(terminal):
     t = terminal()
     t.send(b"x = \n", b">> ")
-    t.send(b"\x03", b"> ")                   # drops "x = "
-    t.send(b"'ok' .. 'ay'\n", b"okay", b"> ")   # so this is an expression again
-    t.send(b"\x03", b"> ")                   # at an empty prompt
+    t.send(b"\x03", b"> ")  # drops "x = "
+    t.send(b"'ok' .. 'ay'\n", b"okay", b"> ")  # so this is an expression again
+    t.send(b"\x03", b"> ")  # at an empty prompt
     t.send(b"'still' .. 'alive'\n", b"stillalive", b"> ")
     t.send(b"\x04", b"\n")
     assert t.wait() == 0
@@ -590,7 +680,7 @@ def test_terminal_ctrl_c_stops_a_running_loop(terminal, backend):
     if backend == "luajit21":
         t.send(b"jit.off()\n", b"> ")
     t.send(b"while true do n = n + 1; tostring(n) end\n")
-    time.sleep(0.3)                          # let it run
+    time.sleep(0.3)  # let it run
     t.send(b"\x03", b"interrupted", b"> ")
     t.send(b"n > 0 and 'counted' or 'nothing'\n", b"counted", b"> ")
     t.send(b"\x04", b"\n")

@@ -1,5 +1,6 @@
 """Lua coroutines driven from Python like generators (lupa's rules), and
 coroutine objects made in Lua."""
+
 import gc
 
 import pytest
@@ -28,19 +29,19 @@ def echo_coroutine(lua):
 
 # ---- the examples of lupa's project description -------------------------------------------------
 def test_reference_coroutine_examples(lupa):
-    lua_code = '''\
+    lua_code = """\
         function(N)
             for i=0,N do
                 coroutine.yield( i%2 )
             end
         end
-    '''
+    """
     lua = lupa.LuaRuntime()
     f = lua.eval(lua_code)
     gen = f.coroutine(4)
     assert list(enumerate(gen)) == [(0, 0), (1, 1), (2, 0), (3, 1), (4, 0)]
 
-    lua_code = '''\
+    lua_code = """\
         function()
             local t,i = {},0
             local value = coroutine.yield()
@@ -51,7 +52,7 @@ def test_reference_coroutine_examples(lupa):
             end
             return t
         end
-    '''
+    """
     f = lua.eval(lua_code)
     co = f.coroutine()
     assert co.send(None) is None
@@ -60,7 +61,7 @@ def test_reference_coroutine_examples(lupa):
     mapping = co.send(None)
     assert sorted(mapping.items()) == [(0, 0), (1, 2), (2, 4)]
 
-    lua_code = '''\
+    lua_code = """\
       function f(N)
             for i=0,N do
                 coroutine.yield( i%2 )
@@ -70,7 +71,7 @@ def test_reference_coroutine_examples(lupa):
       co2 = coroutine.create(f) ;
       status, first_result = coroutine.resume(co2, 2) ;   -- starting!
       return f, co1, co2, status, first_result
-    '''
+    """
     lua = lupa.LuaRuntime()
     f, co, lua_gen, status, first_result = lua.execute(lua_code)
     assert status is True
@@ -94,7 +95,7 @@ def test_generator_protocol(lua):
     assert bool(c)
     assert c.send(None) == 2
     assert next(c) == 3
-    assert next(c) == "done"             # the final return value is the last item
+    assert next(c) == "done"  # the final return value is the last item
     assert not c
     for resume in (lambda: next(c), lambda: c.send(None), lambda: c.send(1)):
         with pytest.raises(StopIteration):
@@ -109,11 +110,11 @@ def test_iteration(lua):
     c = gen.coroutine(3)
     assert list(c) == [1, 2, 3, "done"]
     assert list(c) == []
-    assert list(gen.coroutine(2, 99)) == [1, 2, "done"]      # extra arguments ignored
+    assert list(gen.coroutine(2, 99)) == [1, 2, "done"]  # extra arguments ignored
     assert list(gen.coroutine(0)) == ["done"]
     c = gen.coroutine(5)
     assert c.send(None) == 1
-    assert c.send(1) == 2                # the value sent reaches the coroutine
+    assert c.send(1) == 2  # the value sent reaches the coroutine
     assert list(c) == [3, 4, 5, "done"]
 
 
@@ -123,7 +124,7 @@ def test_first_send_must_be_none(lua):
         c = gen.coroutine(3)
         with pytest.raises(TypeError, match="just-started"):
             c.send(value)
-        assert c.send(None) == 1         # the refused send did not start it
+        assert c.send(None) == 1  # the refused send did not start it
 
 
 def test_return_values(lua):
@@ -132,7 +133,7 @@ def test_return_values(lua):
     with pytest.raises(StopIteration):
         c.send(None)
     c = lua.eval("function() return end").coroutine()
-    with pytest.raises(StopIteration):       # no values: no last item
+    with pytest.raises(StopIteration):  # no values: no last item
         c.send(None)
     assert not c
     assert list(lua.eval("function() return nil end").coroutine()) == [None]
@@ -156,7 +157,7 @@ def test_sent_values(lua):
     e = echo_coroutine(lua)
     assert e.send(None) == 0
     assert e.send(5) == (1, 5)
-    assert e.send((5, 6)) == (2, 5, 6)        # a tuple is several resume values
+    assert e.send((5, 6)) == (2, 5, 6)  # a tuple is several resume values
     assert e.send([5, 6])[1] == [5, 6]
     assert e.send(()) == 0
     assert e.send((None,)) == (1, None)
@@ -194,9 +195,10 @@ def test_error_with_non_string_value(lua, lupa):
 def test_python_exception_inside_a_coroutine(lua, lupa):
     def boom():
         raise ValueError("bad")
+
     c = lua.eval("function(f) coroutine.yield(1) f() end").coroutine(boom)
     assert c.send(None) == 1
-    with pytest.raises(ValueError, match="bad"):      # lupa loses it (LuaError(''))
+    with pytest.raises(ValueError, match="bad"):  # lupa loses it (LuaError(''))
         c.send(None)
     assert not c
     with pytest.raises(lupa.LuaError, match="cannot resume dead coroutine"):
@@ -208,8 +210,8 @@ def test_python_exception_while_converting_arguments(lua, lupa):
     assert c.send(None) == 1
     if lupa.LUA_VERSION >= (5, 3):
         with pytest.raises(OverflowError):
-            c.send(2 ** 70)
-        assert c                                       # nothing was resumed
+            c.send(2**70)
+        assert c  # nothing was resumed
     assert c.send(None) == 2
 
 
@@ -218,10 +220,11 @@ def test_resuming_a_running_coroutine(lua, lupa):
 
     def inner():
         c = holder["c"]
-        assert c                                       # running: still alive
+        assert c  # running: still alive
         with pytest.raises(lupa.LuaError, match="non-suspended"):
             c.send(None)
         return 5
+
     c = lua.eval("function(f) coroutine.yield(f()) return 'end' end").coroutine(inner)
     holder["c"] = c
     assert c.send(None) == 5
@@ -289,13 +292,15 @@ def test_many_coroutines_are_freed(lua):
     gc.collect()
     lua.gccollect()
     after = lua.eval("(collectgarbage('count'))")
-    assert after - before < 1000          # kB; 3000 live threads would be far more
+    assert after - before < 1000  # kB; 3000 live threads would be far more
 
 
 # ---- coroutine objects made in Lua ----------------------------------------------------------------------
 def test_not_started_lua_coroutine(lua, lupa):
-    co = lua.eval("coroutine.create(function(a, b) local x = coroutine.yield(a + b);"
-                  " coroutine.yield(x * 2); return 'end' end)")
+    co = lua.eval(
+        "coroutine.create(function(a, b) local x = coroutine.yield(a + b);"
+        " coroutine.yield(x * 2); return 'end' end)"
+    )
     assert type(co).__name__ == "_LuaCoroutineFunction"
     assert lupa.lua_type(co) == "function"
     assert repr(co).startswith("<Lua function at 0x") and str(co) == repr(co)
@@ -307,7 +312,7 @@ def test_not_started_lua_coroutine(lua, lupa):
     assert th.send(None) == "end"
     with pytest.raises(StopIteration):
         th.send(None)
-    assert co(1, 2).send(None) == 3              # every call: a new coroutine
+    assert co(1, 2).send(None) == 3  # every call: a new coroutine
     assert co.coroutine(4, 5).send(None) == 9
     with pytest.raises(TypeError, match="not supported"):
         co[1]
@@ -316,21 +321,26 @@ def test_not_started_lua_coroutine(lua, lupa):
 
 
 def test_not_started_lua_coroutine_stays_untouched(lua, lupa):
-    co = lua.execute("co1 = coroutine.create(function(n) coroutine.yield(n) return n + 1 end)"
-                     " return co1")
+    co = lua.execute(
+        "co1 = coroutine.create(function(n) coroutine.yield(n) return n + 1 end) return co1"
+    )
     assert list(co(5)) == [5, 6]
     assert lua.eval("coroutine.status(co1)") == "suspended"
     # given back to Lua, it is that coroutine
-    assert lua.eval("function(c) return c == co1, coroutine.status(c) end")(co) == \
-        (True, "suspended")
+    assert lua.eval("function(c) return c == co1, coroutine.status(c) end")(co) == (
+        True,
+        "suspended",
+    )
     assert lua.eval("coroutine.resume")(co, 1) == (True, 1)
     with pytest.raises(lupa.LuaError, match="already started"):
         co(1)
 
 
 def test_started_lua_coroutine(lua, lupa):
-    s = lua.execute("local c = coroutine.create(function() coroutine.yield(1)"
-                    " coroutine.yield(2) end); coroutine.resume(c); return c")
+    s = lua.execute(
+        "local c = coroutine.create(function() coroutine.yield(1)"
+        " coroutine.yield(2) end); coroutine.resume(c); return c"
+    )
     assert type(s).__name__ == "_LuaThread" and lupa.lua_type(s) == "thread"
     assert bool(s)
     assert s.send(None) == 2
@@ -341,8 +351,10 @@ def test_started_lua_coroutine(lua, lupa):
 
 
 def test_started_lua_coroutine_accepts_values_at_once(lua):
-    s = lua.execute("local c = coroutine.create(function() local x = coroutine.yield(1)"
-                    " return x * 2 end); coroutine.resume(c); return c")
+    s = lua.execute(
+        "local c = coroutine.create(function() local x = coroutine.yield(1)"
+        " return x * 2 end); coroutine.resume(c); return c"
+    )
     assert s.send(21) == 42
 
 
@@ -356,8 +368,9 @@ def test_finished_lua_coroutine(lua):
 
 
 def test_failed_lua_coroutine(lua, lupa):
-    x = lua.execute("local c = coroutine.create(function() error('x') end);"
-                    " coroutine.resume(c); return c")
+    x = lua.execute(
+        "local c = coroutine.create(function() error('x') end); coroutine.resume(c); return c"
+    )
     assert type(x).__name__ == "_LuaThread"
     assert not x
     with pytest.raises(lupa.LuaError, match="cannot resume dead coroutine"):
@@ -368,7 +381,7 @@ def test_failed_lua_coroutine(lua, lupa):
 
 def test_main_thread(lua, lupa):
     main = lua.eval("coroutine.running()")
-    if lupa.LUA_VERSION == (5, 1):       # Lua 5.1 and LuaJIT: nil in the main thread
+    if lupa.LUA_VERSION == (5, 1):  # Lua 5.1 and LuaJIT: nil in the main thread
         assert main is None
         return
     thread, is_main = main

@@ -3,6 +3,7 @@ and other wheels on this machine; it is too slow for the suite, so this only
 checks that its pieces are in place: the script parses, its --check mode runs
 (tools and plan, no network, no writes) and names every step, and the apt
 helper reuses vendor/fetch.py's private apt code instead of a copy."""
+
 import os
 import shutil
 import subprocess
@@ -30,8 +31,13 @@ def test_script_parses():
 
 def test_check_mode_prints_the_plan():
     need_script()
-    res = subprocess.run(["bash", SCRIPT, "--check"], capture_output=True, text=True, timeout=60,
-                         env=dict(os.environ, LC_ALL="C"))
+    res = subprocess.run(
+        ["bash", SCRIPT, "--check"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=dict(os.environ, LC_ALL="C"),
+    )
     out = res.stdout
     assert "cross-wheels: tools" in out and "cross-wheels: plan" in out, out + res.stderr
     for step in STEPS:
@@ -59,8 +65,12 @@ def test_helper_reuses_fetch_py():
         text = f.read()
     assert '"vendor" / "fetch.py"' in text and "fetch.Apt" in text
     assert "def main_archive" not in text and "def system_entries" not in text
-    res = subprocess.run([sys.executable, HELPER, "check", "--suite", "trixie", "--arch", "amd64"],
-                         capture_output=True, text=True, timeout=30)
+    res = subprocess.run(
+        [sys.executable, HELPER, "check", "--suite", "trixie", "--arch", "amd64"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     if shutil.which("apt-config") is None:
         return
     assert res.returncode == 0, res.stderr

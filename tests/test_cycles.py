@@ -2,6 +2,7 @@
 csrc/lc_gc.c): collected when nothing else holds them, never when Lua can
 still reach the Python objects, and never at the price of a crash, a
 deadlock or a wrong object."""
+
 import gc
 import platform
 import threading
@@ -20,8 +21,11 @@ def alive(refs):
     return sum(r() is not None for r in refs)
 
 
-@pytest.mark.skipif(PYPY, reason="PyPy's gc.collect() has no hook before it runs (gccollect() "
-                    "does it there: test_cycles_collected)")
+@pytest.mark.skipif(
+    PYPY,
+    reason="PyPy's gc.collect() has no hook before it runs (gccollect() "
+    "does it there: test_cycles_collected)",
+)
 def test_gc_collect_alone_frees_cycles(lua):
     refs = [make_cycle(lua, i) for i in range(50)]
     before = len(lua._objects)
@@ -44,7 +48,7 @@ def test_cycle_through_closure_upvalues(lua):
     refs = []
     for i in range(20):
         o = Obj(i)
-        o.get = make(o)               # o -> function -> upvalue table -> o
+        o.get = make(o)  # o -> function -> upvalue table -> o
         assert o.get() is o
         refs.append(weakref.ref(o))
     del o
@@ -57,7 +61,7 @@ def test_longer_cycle_through_python_and_lua(lua):
     for i in range(20):
         a, b = Obj(i), Obj(i)
         t1, t2 = lua.table(), lua.table()
-        t1.next = b                   # a -> t1 -> b -> t2 -> a
+        t1.next = b  # a -> t1 -> b -> t2 -> a
         b.next = t2
         t2.next = a
         a.next = t1
@@ -72,7 +76,7 @@ def test_objects_lua_reaches_from_globals_survive(lua):
     t = lua.table()
     t.owner = o
     o.table = t
-    lua.globals().keep = o            # also reachable from Lua's globals
+    lua.globals().keep = o  # also reachable from Lua's globals
     ref = weakref.ref(o)
     del o, t
     collect(lua)
@@ -87,13 +91,13 @@ def test_objects_lua_reaches_from_globals_survive(lua):
 def test_objects_of_live_wrappers_stay_registered(lua):
     t = lua.table()
     x = Obj("x")
-    t.x = x                           # Lua reaches x only through t's reference
+    t.x = x  # Lua reaches x only through t's reference
     t.inner = lua.table()
     t.inner.y = Obj("y")
     yref = weakref.ref(t.inner.y)
     gc.collect()
     lua.gccollect()
-    assert id(x) in lua._objects      # moved back after the collection
+    assert id(x) in lua._objects  # moved back after the collection
     assert t.x is x
     assert yref() is not None and t.inner.y.payload == "y"
     assert not hasattr(t, "__luakept__") or not _cycles._KEPT_SLOT.__get__(t)
@@ -122,8 +126,8 @@ def test_lua_finalizers_keep_what_they_reach(lupa, lua):
     ref = weakref.ref(o)
     del o
     collect(lua)
-    assert ref() is not None          # not freed under the finalizer's feet
-    ref().t = None                    # broken by hand: now Lua may finalize
+    assert ref() is not None  # not freed under the finalizer's feet
+    ref().t = None  # broken by hand: now Lua may finalize
     collect(lua)
     assert lua.globals().rescued == "fin"
 
@@ -142,7 +146,7 @@ def test_cycle_through_suspended_coroutine(lupa, lua):
     end)""")
     o = Obj("co")
     assert lua.eval("coroutine.resume")(co, o) == (True, 1)
-    o.co = co                         # o -> coroutine -> its local -> o
+    o.co = co  # o -> coroutine -> its local -> o
     ref = weakref.ref(o)
     refs = [make_cycle(lua) for _ in range(10)]
     del o, co
@@ -150,10 +154,10 @@ def test_cycle_through_suspended_coroutine(lupa, lua):
     if walks_coroutines(lupa, lua):
         assert ref() is None and alive(refs) == 0
         return
-    assert ref() is not None and alive(refs) == 10     # the scan gave up
+    assert ref() is not None and alive(refs) == 10  # the scan gave up
     assert lua.eval("coroutine.resume")(ref().co) == (True, ref())
     ref().co = None
-    collect(lua)                      # the coroutine is finished: the scan works again
+    collect(lua)  # the coroutine is finished: the scan works again
     assert ref() is None
     assert alive(refs) == 0
 
@@ -162,16 +166,18 @@ def test_cycle_through_suspended_coroutine(lupa, lua):
 def test_suspended_coroutine_reachable_from_lua_keeps_its_objects(lua, how):
     """A coroutine that Lua itself holds keeps the objects on its stack, even
     when they are also in cycles with wrappers."""
-    lua.execute({
-        "param": "co = coroutine.create(function(o) coroutine.yield() return o end)",
-        "vararg": "co = coroutine.create(function(...) coroutine.yield() return ... end)",
-        "closure": "co = coroutine.create(function(o) local f = function() return o end "
-                   "coroutine.yield() return f() end)",
-    }[how])
+    lua.execute(
+        {
+            "param": "co = coroutine.create(function(o) coroutine.yield() return o end)",
+            "vararg": "co = coroutine.create(function(...) coroutine.yield() return ... end)",
+            "closure": "co = coroutine.create(function(o) local f = function() return o end "
+            "coroutine.yield() return f() end)",
+        }[how]
+    )
     objs = [Obj(i) for i in range(3)]
     kept = objs if how == "vararg" else objs[:1]
     assert lua.eval("coroutine.resume")(lua.eval("co"), *objs) is True
-    for o in objs:                    # each also in a cycle with a wrapper
+    for o in objs:  # each also in a cycle with a wrapper
         t = lua.table()
         t.owner = o
         o.table = t
@@ -247,7 +253,7 @@ def test_luajit_ffi_disables_the_scan(lupa, lua):
     lua.execute("ffi = require('ffi')")
     refs = [make_cycle(lua) for _ in range(10)]
     collect(lua)
-    assert alive(refs) == 10          # cdata finalizers are roots the scan cannot see
+    assert alive(refs) == 10  # cdata finalizers are roots the scan cannot see
     assert all(r().table.owner is r() for r in refs)
 
 
@@ -274,10 +280,10 @@ def test_finalizer_entering_lua_during_the_collection(lua):
 
     t = lua.table()
     x = Obj("x")
-    t.x = x                           # moved onto t during the collection
+    t.x = x  # moved onto t during the collection
     for _ in range(5):
         n = Noisy()
-        n.self = n                    # garbage with a finalizer
+        n.self = n  # garbage with a finalizer
     del n
     gc.collect()
     lua.gccollect()
@@ -315,7 +321,7 @@ def test_cycles_from_threads_while_runtime_is_busy(lupa):
                     refs.append(r)
                 if i % 50 == 0:
                     gc.collect()
-        except Exception as e:        # pragma: no cover - reported below
+        except Exception as e:  # pragma: no cover - reported below
             errors.append(e)
 
     def caller(k):
@@ -326,7 +332,7 @@ def test_cycles_from_threads_while_runtime_is_busy(lupa):
                 t.o = o
                 if echo(o) is not o or t.o is not o:
                     errors.append("wrong object")
-        except Exception as e:        # pragma: no cover - reported below
+        except Exception as e:  # pragma: no cover - reported below
             errors.append(e)
 
     threads = [threading.Thread(target=builder, args=(k,)) for k in range(3)]

@@ -1,4 +1,5 @@
 """to_python(): Lua tables into plain Python data in one call (beyond lupa)."""
+
 import json
 
 import pytest
@@ -19,11 +20,11 @@ def test_sequences_become_lists_and_others_dicts(lua, lupa):
     assert to_python(lua.eval("{a=1, b='x'}")) == {"a": 1, "b": "x"}
     assert to_python(lua.eval("{}")) == {}
     assert to_python(lua.eval("{1, 2, x=3}")) == {1: 1, 2: 2, "x": 3}
-    assert to_python(lua.eval("{[1]=1, [3]=3}")) == {1: 1, 3: 3}          # a hole
+    assert to_python(lua.eval("{[1]=1, [3]=3}")) == {1: 1, 3: 3}  # a hole
     assert to_python(lua.eval("{[0]=0, [1]=1}")) == {0: 0, 1: 1}
-    assert to_python(lua.eval("{[2]=2, [1]=1}")) == [1, 2]               # any order
+    assert to_python(lua.eval("{[2]=2, [1]=1}")) == [1, 2]  # any order
     assert to_python(lua.eval("{[1.5]=1}")) == {1.5: 1}
-    assert to_python(lua.eval("{[true]=1}")) == {True: 1}                # not a list
+    assert to_python(lua.eval("{[true]=1}")) == {True: 1}  # not a list
     assert to_python(lua.eval("{[2]=1, [true]=2}")) == {2: 1, True: 2}
 
 
@@ -35,8 +36,12 @@ def test_keys_equal_in_python_are_an_error(lua, lupa):
 
 def test_nested(lua, lupa):
     t = lua.eval("{name='x', list={1, 2, {3, 4}}, map={a={b={c='deep'}}}, empty={}}")
-    assert lupa.to_python(t) == {"name": "x", "list": [1, 2, [3, 4]],
-                                 "map": {"a": {"b": {"c": "deep"}}}, "empty": {}}
+    assert lupa.to_python(t) == {
+        "name": "x",
+        "list": [1, 2, [3, 4]],
+        "map": {"a": {"b": {"c": "deep"}}},
+        "empty": {},
+    }
     assert json.loads(json.dumps(lupa.to_python(t))) == lupa.to_python(t)
 
 
@@ -48,14 +53,16 @@ def test_round_trip_with_table_from(lua, lupa):
 def test_other_values_stay(lua, lupa):
     obj = object()
     f = lua.eval("function() end")
-    t = lua.eval("function(o, f) return {o, f, print, io.stdout, python.none,"
-                 " coroutine.create(f), x={o}} end")(obj, f)
+    t = lua.eval(
+        "function(o, f) return {o, f, print, io.stdout, python.none,"
+        " coroutine.create(f), x={o}} end"
+    )(obj, f)
     result = lupa.to_python(t)
     assert result[1] is obj and result[2] == f
     assert lupa.lua_type(result[3]) == "function"
     assert lupa.lua_type(result[4]) == "userdata"
-    assert result[5] is None                             # python.none
-    assert lupa.lua_type(result[6]) == "function"        # a not yet started coroutine
+    assert result[5] is None  # python.none
+    assert lupa.lua_type(result[6]) == "function"  # a not yet started coroutine
     assert result["x"] == [obj] and result["x"][0] is obj
 
 
@@ -85,10 +92,12 @@ def test_shared_tables_stay_shared(lua, lupa):
 
 
 def test_cycles_are_an_error_by_default(lua, lupa):
-    for code in ("local t = {} t.self = t return t",
-                 "local t = {1} t[2] = t return t",
-                 "local a, b = {}, {} a.b = b b.a = a return {root=a}",
-                 "local a = {} a[1] = {{a}} return a"):
+    for code in (
+        "local t = {} t.self = t return t",
+        "local t = {1} t[2] = t return t",
+        "local a, b = {}, {} a.b = b b.a = a return {root=a}",
+        "local a = {} a[1] = {{a}} return a",
+    ):
         with pytest.raises(ValueError, match="contains itself"):
             lupa.to_python(lua.execute(code))
 
@@ -98,8 +107,9 @@ def test_cycles_kept_when_allowed(lua, lupa):
     assert t["self"] is t and t["x"] == 1
     lst = lupa.to_python(lua.execute("local t = {1} t[2] = t return t"), allow_cycles=True)
     assert lst[0] == 1 and lst[1] is lst
-    r = lupa.to_python(lua.execute("local a, b = {}, {} a.b = b b.a = a return {root=a}"),
-                       allow_cycles=True)
+    r = lupa.to_python(
+        lua.execute("local a, b = {}, {} a.b = b b.a = a return {root=a}"), allow_cycles=True
+    )
     assert r["root"]["b"]["a"] is r["root"]
 
 

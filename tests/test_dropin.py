@@ -1,5 +1,6 @@
 """lupa 2.8 behaviours a drop-in must share (issue 16), each checked
 black-box against lupa 2.8 on every backend."""
+
 import gc
 import sys
 import threading
@@ -20,19 +21,24 @@ def _setter(obj, name, value):
 
 
 # ---- 1. attribute_handlers ---------------------------------------------------
-@pytest.mark.parametrize("handlers", [None, (), [], (None, None)],
-                         ids=["None", "empty-tuple", "empty-list", "None-None"])
+@pytest.mark.parametrize(
+    "handlers", [None, (), [], (None, None)], ids=["None", "empty-tuple", "empty-list", "None-None"]
+)
 def test_attribute_handlers_default(lupa, handlers):
     lua = lupa.LuaRuntime(attribute_handlers=handlers)
     assert lua.eval("function(o) return o.abc end")(Obj()) == 5
 
 
-@pytest.mark.parametrize("make", [
-    lambda: iter([_getter, _setter]),
-    lambda: (f for f in (_getter, _setter)),
-    lambda: [_getter, _setter],
-    lambda: (_getter, None),
-], ids=["iterator", "generator", "list", "getter-only"])
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: iter([_getter, _setter]),
+        lambda: (f for f in (_getter, _setter)),
+        lambda: [_getter, _setter],
+        lambda: (_getter, None),
+    ],
+    ids=["iterator", "generator", "list", "getter-only"],
+)
 def test_attribute_handlers_any_iterable(lupa, make):
     lua = lupa.LuaRuntime(attribute_handlers=make())
     assert lua.eval("function(o) return o.abc end")(Obj()) == "got:abc"
@@ -45,8 +51,9 @@ def test_attribute_handlers_iterator_setter(lupa):
     assert obj.set_calls == ("x", 7)
 
 
-@pytest.mark.parametrize("handlers", [(_getter,), (None,), (1, 2), "ab", _getter,
-                                      (None, None, None), 5])
+@pytest.mark.parametrize(
+    "handlers", [(_getter,), (None,), (1, 2), "ab", _getter, (None, None, None), 5]
+)
 def test_attribute_handlers_bad(lupa, handlers):
     with pytest.raises(ValueError, match="attribute_handlers must be a sequence of two callables"):
         lupa.LuaRuntime(attribute_handlers=handlers)
@@ -59,6 +66,7 @@ def test_attribute_handlers_empty_with_filter(lupa):
     def attribute_filter(obj, name, is_setting):
         seen.append(name)
         return name
+
     for handlers in ((), (None, None)):
         lua = lupa.LuaRuntime(attribute_filter=attribute_filter, attribute_handlers=handlers)
         assert lua.eval("function(o) return o.abc end")(Obj()) == 5
@@ -71,6 +79,7 @@ def test_attribute_handlers_empty_with_filter(lupa):
 def test_version_module():
     import lupacffi
     import lupacffi.version
+
     assert lupacffi.version is lupacffi.version
     assert isinstance(lupacffi.version.__version__, str) and lupacffi.version.__version__
     assert lupacffi.version.__version__ == lupacffi.__version__
@@ -83,9 +92,9 @@ def test_set_max_memory_without_max_memory(lupa):
     lua = lupa.LuaRuntime()
     assert lua.get_max_memory() is None and lua.get_max_memory(total=True) is None
     assert isinstance(lua.get_memory_used(), int)
-    lua.set_max_memory(10 ** 6)
-    assert lua.get_max_memory() == 10 ** 6
-    assert 10 ** 6 < lua.get_max_memory(total=True) < 10 ** 6 + 200000   # + the base use
+    lua.set_max_memory(10**6)
+    assert lua.get_max_memory() == 10**6
+    assert 10**6 < lua.get_max_memory(total=True) < 10**6 + 200000  # + the base use
     with pytest.raises(lupa.LuaMemoryError):
         lua.execute("return #string.rep('x', 2000000)")
     lua.set_max_memory(0)
@@ -176,8 +185,17 @@ def test_resurrected_userdata_is_a_lua_error(lupa, lua, capsys):
 
 
 # ---- 6. str() of a table whose __tostring returns a non-string ---------------------------
-@pytest.mark.parametrize("value", ["true", "nil", "{}", "function() end", "python.eval('[1]')",
-                                   "coroutine.create(function() end)"])
+@pytest.mark.parametrize(
+    "value",
+    [
+        "true",
+        "nil",
+        "{}",
+        "function() end",
+        "python.eval('[1]')",
+        "coroutine.create(function() end)",
+    ],
+)
 def test_tostring_returning_non_string(lua, value):
     t = lua.eval("setmetatable({}, {__tostring = function() return %s end})" % value)
     with pytest.raises(TypeError, match="^__tostring returned non-string object$"):
@@ -186,7 +204,9 @@ def test_tostring_returning_non_string(lua, value):
 
 
 def test_tostring_returning_number_or_string(lua):
-    make = lua.eval("function(v) return setmetatable({}, {__tostring = function() return v end}) end")
+    make = lua.eval(
+        "function(v) return setmetatable({}, {__tostring = function() return v end}) end"
+    )
     assert str(make(42)) == "42"
     assert str(make(4.5)) == "4.5"
     assert str(make("text")) == "text"
@@ -200,12 +220,12 @@ def lupa_error(lua):
 
 # ---- 7. the globals and del under a lowered memory limit ----------------------------------
 def test_del_global_under_lowered_memory_limit(lupa):
-    lua = lupa.LuaRuntime(max_memory=10 ** 7)
+    lua = lupa.LuaRuntime(max_memory=10**7)
     lua.execute("a = {} for i = 1, 10000 do a[i] = {} end")
     lua.set_max_memory(lua.get_memory_used() // 2)
     with pytest.raises(lupa.LuaMemoryError):
         lua.eval("{}")
-    repr(lua.globals())       # a reference made and dropped: reused by the next
+    repr(lua.globals())  # a reference made and dropped: reused by the next
     for _ in range(3):
         assert lua.globals() is not None
     del lua.globals()["a"]
@@ -217,7 +237,9 @@ def test_del_global_under_lowered_memory_limit(lupa):
 
 
 # ---- 8. no "stack traceback:" without Lua's debug.traceback ---------------------------------
-@pytest.mark.parametrize("removal", ["debug = nil", "debug.traceback = nil", "debug = {traceback = 5}"])
+@pytest.mark.parametrize(
+    "removal", ["debug = nil", "debug.traceback = nil", "debug = {traceback = 5}"]
+)
 def test_no_traceback_text_without_debug_traceback(lupa, removal):
     lua = lupa.LuaRuntime()
     with pytest.raises(lupa.LuaError) as info:
@@ -237,6 +259,7 @@ def test_no_traceback_text_without_debug_traceback(lupa, removal):
     assert str(info.value) == '[string "<python>"]:1: z'
     # the Lua frames are still in the Python traceback
     import traceback
+
     text = "".join(traceback.format_exception(info.type, info.value, info.tb))
     assert '[string "<python>"]' in text
 
@@ -248,8 +271,19 @@ for i, v in python.enumerate(python.eval('[10, 20]'), %s) do out[#out + 1] = i .
 return table.concat(out, ',')"""
 
 
-@pytest.mark.parametrize("start", ["'x'", "{}", "function() end", "true", "1.5", "'1.5'",
-                                   "python.eval('[1]')", "coroutine.create(print)"])
+@pytest.mark.parametrize(
+    "start",
+    [
+        "'x'",
+        "{}",
+        "function() end",
+        "true",
+        "1.5",
+        "'1.5'",
+        "python.eval('[1]')",
+        "coroutine.create(print)",
+    ],
+)
 def test_enumerate_bad_start_is_lua_error(lupa, lua, start):
     if start == "coroutine.create(print)" and lupa.LUA_VERSION < (5, 2):
         start = "coroutine.create(function() end)"
@@ -259,9 +293,17 @@ def test_enumerate_bad_start_is_lua_error(lupa, lua, start):
     assert ok is False and "bad argument #2 to 'enumerate'" in message
 
 
-@pytest.mark.parametrize("start, expected", [("nil", "0=10,1=20"), ("3", "3=10,4=20"),
-                                             ("2.0", "2=10,3=20"), ("'3'", "3=10,4=20"),
-                                             ("-1", "-1=10,0=20"), ("python.none", "0=10,1=20")])
+@pytest.mark.parametrize(
+    "start, expected",
+    [
+        ("nil", "0=10,1=20"),
+        ("3", "3=10,4=20"),
+        ("2.0", "2=10,3=20"),
+        ("'3'", "3=10,4=20"),
+        ("-1", "-1=10,0=20"),
+        ("python.none", "0=10,1=20"),
+    ],
+)
 def test_enumerate_start(lua, start, expected):
     assert lua.execute(_ENUMERATE % start) == expected
 
@@ -271,7 +313,7 @@ def test_attribute_names_without_encoding(lupa):
     lua = lupa.LuaRuntime(encoding=None)
     assert lua.eval("string").lower(b"ABC") == b"abc"
     assert lua.globals().string == lua.globals()[b"string"]
-    assert lua.globals()["string"] is None        # an item key: a str is a Python object
+    assert lua.globals()["string"] is None  # an item key: a str is a Python object
     t = lua.table()
     t.x = 1
     assert list(t.keys()) == [b"x"] and t.x == 1 and t[b"x"] == 1
@@ -279,7 +321,7 @@ def test_attribute_names_without_encoding(lupa):
     assert list(t.keys()) == []
     setattr(t, "é", 2)
     assert list(t.keys()) == ["é".encode("utf-8")]
-    assert lua.eval("io.stdout").write is not None       # userdata: through __index
+    assert lua.eval("io.stdout").write is not None  # userdata: through __index
     latin = lupa.LuaRuntime(encoding=None, source_encoding="latin-1")
     t = latin.table()
     setattr(t, "é", 3)
@@ -290,43 +332,48 @@ def test_attribute_names_without_encoding(lupa):
 def test_overflow_handler_from_lua(lupa, lua):
     ty = lua.eval("function(x) return type(x), x end")
     with pytest.raises(OverflowError):
-        ty(2 ** 64)
+        ty(2**64)
     lua.execute("python.set_overflow_handler(function(o) return o end)")
-    assert ty(2 ** 64) == ("userdata", 2 ** 64)
-    assert lua.eval("function(x) return x end")(-2 ** 70) == -2 ** 70
+    assert ty(2**64) == ("userdata", 2**64)
+    assert lua.eval("function(x) return x end")(-(2**70)) == -(2**70)
     lua.execute("python.set_overflow_handler(function(o) return python.builtins.float(o) end)")
-    assert ty(2 ** 64) == ("number", float(2 ** 64))
-    assert lua.eval("python.eval('2**64')") == float(2 ** 64)          # a callback's result
-    assert lua.table_from([2 ** 64])[1] == float(2 ** 64)
-    assert ty(1, 2 ** 64, "s") == ("number", 1)       # other arguments survive the nested call
+    assert ty(2**64) == ("number", float(2**64))
+    assert lua.eval("python.eval('2**64')") == float(2**64)  # a callback's result
+    assert lua.table_from([2**64])[1] == float(2**64)
+    assert ty(1, 2**64, "s") == ("number", 1)  # other arguments survive the nested call
     lua.execute("python.set_overflow_handler(function(o) return {tostring(o)}, 2 end)")
-    t = ty(2 ** 64)
-    assert t[0] == "table" and t[1][1] == str(2 ** 64)
-    lua.set_overflow_handler(str)                     # Python's replaces Lua's ...
-    assert ty(2 ** 64) == ("string", str(2 ** 64))
-    lua.execute("python.set_overflow_handler(function(o) return 7 end)")   # ... and back
-    assert ty(2 ** 64) == ("number", 7)
+    t = ty(2**64)
+    assert t[0] == "table" and t[1][1] == str(2**64)
+    lua.set_overflow_handler(str)  # Python's replaces Lua's ...
+    assert ty(2**64) == ("string", str(2**64))
+    lua.execute("python.set_overflow_handler(function(o) return 7 end)")  # ... and back
+    assert ty(2**64) == ("number", 7)
     lua.execute("python.set_overflow_handler(nil)")
     with pytest.raises(OverflowError):
-        ty(2 ** 64)
+        ty(2**64)
 
 
-@pytest.mark.parametrize("value", ["1", "{}", "true", "'s'", "coroutine.create(function() end)",
-                                   "python.eval('object()')"])
+@pytest.mark.parametrize(
+    "value",
+    ["1", "{}", "true", "'s'", "coroutine.create(function() end)", "python.eval('object()')"],
+)
 def test_overflow_handler_from_lua_bad(lupa, lua, value):
     lua.set_overflow_handler(float)
     ok, message = lua.execute("return pcall(python.set_overflow_handler, %s)" % value)
     assert ok is False and "bad argument #1 to 'set_overflow_handler'" in message
     with pytest.raises(lupa.LuaError, match="set_overflow_handler"):
         lua.execute("python.set_overflow_handler(%s)" % value)
-    assert lua.eval("function(x) return x end")(2 ** 64) == float(2 ** 64)   # unchanged
+    assert lua.eval("function(x) return x end")(2**64) == float(2**64)  # unchanged
 
 
 # ---- 9. one table iterator shared by threads ----------------------------------------------------
-@pytest.mark.parametrize("size", [99, 3000])      # one batch; several (the big-table buffer)
+@pytest.mark.parametrize("size", [99, 3000])  # one batch; several (the big-table buffer)
 def test_iterator_shared_by_threads(lua, size):
     from test_threads import run_threads
-    table = lua.eval("function(n) local t = {} for i = 1, n do t['k' .. i] = i end return t end")(size)
+
+    table = lua.eval("function(n) local t = {} for i = 1, n do t['k' .. i] = i end return t end")(
+        size
+    )
     for rounds in range(3):
         it = iter(table.items()) if rounds else iter(table)
         start = threading.Barrier(6)
@@ -337,6 +384,7 @@ def test_iterator_shared_by_threads(lua, size):
             for item in it:
                 got.append(item)
             return got
+
         results = run_threads([(drain, ())] * 6)
         everything = [x for r in results for x in r]
         expected = ["k%d" % i for i in range(1, size + 1)]
@@ -362,6 +410,7 @@ def _runtime_with_handlers(lupa):
 
     def getter(obj, name):
         return lua.eval("'got'")
+
     lua = lupa.LuaRuntime(attribute_handlers=(getter, None))
     assert lua.eval("function(o) return o.x end")(object()) == "got"
     return lua
@@ -380,27 +429,31 @@ def _runtime_dropped_with_table(lupa):
 
 def weakref_of(obj):
     import weakref
+
     return weakref.ref(obj)
 
 
-@pytest.mark.parametrize("scenario", [_runtime_with_function, _runtime_with_handlers,
-                                      _runtime_dropped_with_table],
-                         ids=["globals-hold-function", "attribute-handlers", "table-outlives"])
+@pytest.mark.parametrize(
+    "scenario",
+    [_runtime_with_function, _runtime_with_handlers, _runtime_dropped_with_table],
+    ids=["globals-hold-function", "attribute-handlers", "table-outlives"],
+)
 def test_runtimes_leave_nothing_behind(lupa, scenario):
     import weakref
 
     def one_round():
         made = scenario(lupa)
         return made if isinstance(made, weakref.ref) else weakref.ref(made)
-    one_round()                   # the first use of each C function and such
+
+    one_round()  # the first use of each C function and such
     gc.collect()
     before = len(gc.get_objects())
     refs = [one_round() for _ in range(100)]
-    for _ in range(3 if _PYPY else 1):        # PyPy: finalizers first, then freeing
+    for _ in range(3 if _PYPY else 1):  # PyPy: finalizers first, then freeing
         gc.collect()
     assert [r for r in refs if r() is not None] == []
     del refs
-    if not _PYPY:                 # (PyPy's gc.get_objects() lists other things)
+    if not _PYPY:  # (PyPy's gc.get_objects() lists other things)
         assert len(gc.get_objects()) <= before
 
 
@@ -409,12 +462,13 @@ def test_runtime_freed_without_collection(lupa):
     (CPython's reference counting), also with a handler set from Lua and
     after Lua errors made by the python table's functions."""
     import weakref
+
     enabled = gc.isenabled()
     gc.disable()
     try:
         lua = lupa.LuaRuntime()
         lua.execute("python.set_overflow_handler(function(o) return o end)")
-        assert lua.eval("function(x) return x end")(2 ** 65) == 2 ** 65
+        assert lua.eval("function(x) return x end")(2**65) == 2**65
         for _ in range(10):
             lua.execute("pcall(python.args, 1)")
         objects = len(lua._objects)
@@ -422,10 +476,10 @@ def test_runtime_freed_without_collection(lupa):
         for _ in range(10):
             lua.execute("pcall(python.args, 1)")
         lua.gccollect()
-        assert len(lua._objects) <= objects       # the messages' exceptions are not kept
+        assert len(lua._objects) <= objects  # the messages' exceptions are not kept
         ref = weakref.ref(lua)
         del lua
-        if _PYPY:                 # (PyPy frees objects only in a collection)
+        if _PYPY:  # (PyPy frees objects only in a collection)
             for _ in range(3):
                 gc.collect()
         assert ref() is None
@@ -435,19 +489,32 @@ def test_runtime_freed_without_collection(lupa):
 
 
 # ---- 13. help(LuaRuntime) explains every option -----------------------------------------------------
-_OPTIONS = ["encoding", "source_encoding", "attribute_filter", "attribute_handlers",
-            "register_eval", "register_builtins", "unpack_returned_tuples", "overflow_handler",
-            "max_memory", "string_hash_seed", "max_instructions", "max_time", "libraries",
-            "sandbox"]
+_OPTIONS = [
+    "encoding",
+    "source_encoding",
+    "attribute_filter",
+    "attribute_handlers",
+    "register_eval",
+    "register_builtins",
+    "unpack_returned_tuples",
+    "overflow_handler",
+    "max_memory",
+    "string_hash_seed",
+    "max_instructions",
+    "max_time",
+    "libraries",
+    "sandbox",
+]
 
 
 def test_help_lists_every_option(lupa):
     import inspect
     import pydoc
+
     text = pydoc.render_doc(lupa.LuaRuntime, renderer=pydoc.plaintext)
     doc = lupa.LuaRuntime.__doc__
     parameters = inspect.signature(lupa.LuaRuntime).parameters
-    assert sorted(parameters) == sorted(_OPTIONS)      # (a new option needs its entry)
+    assert sorted(parameters) == sorted(_OPTIONS)  # (a new option needs its entry)
     for name in _OPTIONS:
         # each explained on a line of its own that starts with its name
         assert any(line.strip().startswith(name) for line in doc.splitlines()), name
@@ -463,7 +530,7 @@ def test_lua_error_value(lupa, lua):
         lua.execute("error('boom')")
     assert info.value.value == b'[string "<python>"]:1: boom'
     with pytest.raises(lupa.LuaError) as info:
-        lua.execute("error(7, 0)")      # (level 1 makes it a string on Lua 5.1)
+        lua.execute("error(7, 0)")  # (level 1 makes it a string on Lua 5.1)
     assert info.value.value == 7
     with pytest.raises(lupa.LuaSyntaxError) as info:
         lua.execute("x = = 1")
@@ -477,12 +544,20 @@ def test_pairs_on_python_containers_and_the_python_loops(lupa, lua):
     for container in ([1, 2], {"a": 1}):
         with pytest.raises(lupa.LuaError, match="table expected"):
             lua.execute("for k, v in pairs(...) do end", container)
-    assert lua.execute("""
+    assert (
+        lua.execute(
+            """
         local out = {}
         for k, v in python.iterex(python.as_attrgetter(...).items()) do out[#out + 1] = k .. v end
-        return table.concat(out, ' ')""", {"a": 1, "b": 2}) == "a1 b2"
-    assert lua.execute("local n = 0 for x in python.iter(...) do n = n + x end return n",
-                       [1, 2, 3]) == 6
+        return table.concat(out, ' ')""",
+            {"a": 1, "b": 2},
+        )
+        == "a1 b2"
+    )
+    assert (
+        lua.execute("local n = 0 for x in python.iter(...) do n = n + x end return n", [1, 2, 3])
+        == 6
+    )
 
 
 def test_table_from_is_shallow_unless_recursive(lupa, lua):
@@ -494,12 +569,13 @@ def test_table_from_is_shallow_unless_recursive(lupa, lua):
 def test_lua_print_writes_to_the_process_stdout(lua, capfd):
     import contextlib
     import io
+
     captured = io.StringIO()
     with contextlib.redirect_stdout(captured):
         lua.execute("print('from lua') io.stdout:flush()")
     assert captured.getvalue() == ""
     assert "from lua" in capfd.readouterr().out
-    lua.globals().print = print            # through Python instead (README)
+    lua.globals().print = print  # through Python instead (README)
     with contextlib.redirect_stdout(captured):
         lua.execute("print('through python')")
     assert captured.getvalue() == "through python\n"

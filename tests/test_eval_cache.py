@@ -1,6 +1,7 @@
 """eval() and execute() keep recently compiled chunks and run a new closure
 of one each time (lc_call_chunk): that must behave exactly as compiling the
 code again.  The reference here is compile(), which always compiles."""
+
 import threading
 
 import pytest
@@ -10,7 +11,7 @@ from lupacffi.errors import LuaError, LuaSyntaxError
 
 
 def is_51(lupa):
-    return lupa.LUA_VERSION == (5, 1)     # Lua 5.1 and LuaJIT: environments, no _ENV
+    return lupa.LUA_VERSION == (5, 1)  # Lua 5.1 and LuaJIT: environments, no _ENV
 
 
 def test_repeated_eval_and_execute_give_the_same_results(lua):
@@ -30,10 +31,12 @@ def test_each_run_makes_new_closures(lua):
 
 
 def test_each_run_is_a_new_main_function(lua):
-    code = "local me = debug.getinfo(1, 'f').func; seen = seen or {}; " \
-           "local before = seen[me]; seen[me] = true; return before"
+    code = (
+        "local me = debug.getinfo(1, 'f').func; seen = seen or {}; "
+        "local before = seen[me]; seen[me] = true; return before"
+    )
     for _ in range(3):
-        assert lua.execute(code) is None       # never the same function twice
+        assert lua.execute(code) is None  # never the same function twice
     assert lua.eval("debug.getinfo(1, 'f').func") != lua.eval("debug.getinfo(1, 'f').func")
 
 
@@ -42,8 +45,10 @@ def test_upvalues_of_the_chunk_are_fresh(lua, lupa):
     if is_51(lupa):
         code = "local old = y; setfenv(1, {y = 'private'}); return old"
     else:
-        code = ("local old = y; "
-                "debug.setupvalue(debug.getinfo(1, 'f').func, 1, {y = 'private'}); return old")
+        code = (
+            "local old = y; "
+            "debug.setupvalue(debug.getinfo(1, 'f').func, 1, {y = 'private'}); return old"
+        )
     lua.execute("y = 'global'")
     assert lua.execute(code) == "global"
     assert lua.execute(code) == "global"
@@ -55,7 +60,7 @@ def test_new_thread_environment_is_seen_as_by_load(lua, lupa):
         pytest.skip("setfenv(0, ...) exists in Lua 5.1 and LuaJIT only")
     assert lua.eval("marker") is None
     lua.execute("setfenv(0, setmetatable({marker = 1}, {__index = _G}))")
-    assert lua.compile("return marker")() == 1     # what a fresh load sees
+    assert lua.compile("return marker")() == 1  # what a fresh load sees
     assert lua.eval("marker") == 1
 
 
@@ -163,14 +168,14 @@ def test_nested_functions_are_new_per_run(lua):
 
 def test_memory_limited_runtime_keeps_no_chunks(lupa):
     needs_lua_internals(lupa)
-    lua = lupa.LuaRuntime(max_memory=10 * 2 ** 20)
+    lua = lupa.LuaRuntime(max_memory=10 * 2**20)
     for _ in range(2):
         assert lua.eval("1 + 1") == 2
     assert lua._chunks is None
     plain = lupa.LuaRuntime()
     plain.eval("1")
     assert len(plain._chunks[1]) == 1
-    plain.set_max_memory(10 * 2 ** 20)
+    plain.set_max_memory(10 * 2**20)
     assert plain._chunks is None
     assert plain.eval("2") == 2
     plain.set_max_memory(0)
@@ -190,6 +195,7 @@ def test_sandboxed_runtime(lupa):
 
 def test_limits_apply_to_cached_chunks(lua):
     from lupacffi.errors import LuaLimitError
+
     code = "local n = 0 while true do n = n + 1 end"
     for _ in range(2):
         with lua.limits(max_instructions=100000):
@@ -206,8 +212,9 @@ def test_threads(lua):
             for i in range(300):
                 assert lua.eval("... + %d" % (i % 70), k) == k + i % 70
                 assert lua.execute("return ...", k) == k
-        except Exception as e:         # reported below
+        except Exception as e:  # reported below
             errors.append(e)
+
     threads = [threading.Thread(target=work, args=(k,)) for k in range(4)]
     for t in threads:
         t.start()
@@ -230,6 +237,7 @@ def test_cache_makes_no_reference_cycle(lupa):
     import gc
     import platform
     import weakref
+
     lua = lupa.LuaRuntime()
     assert lua.eval("1 + 1") == 2
     assert lua.execute("return 3") == 3
@@ -238,7 +246,7 @@ def test_cache_makes_no_reference_cycle(lupa):
     try:
         del lua
         if platform.python_implementation() != "CPython":
-            for _ in range(3):    # PyPy: finalizers first, then the objects
+            for _ in range(3):  # PyPy: finalizers first, then the objects
                 gc.collect()
         assert dropped() is None
     finally:
@@ -249,9 +257,12 @@ def test_evicted_chunks_release_their_reference(lua):
     for i in range(500):
         assert lua.eval("%d" % i) == i
     import gc
-    for _ in range(3):            # PyPy frees the evicted ones in a collection
+
+    for _ in range(3):  # PyPy frees the evicted ones in a collection
         gc.collect()
     lua.gccollect()
-    count = lua.execute("local n = 0 for _, v in pairs(debug.getregistry()) do "
-                        "if type(v) == 'function' then n = n + 1 end end return n")
-    assert count < 200         # 500 chunks made, at most 64 kept
+    count = lua.execute(
+        "local n = 0 for _, v in pairs(debug.getregistry()) do "
+        "if type(v) == 'function' then n = n + 1 end end return n"
+    )
+    assert count < 200  # 500 chunks made, at most 64 kept

@@ -1,4 +1,5 @@
 """The runtime core: eval/execute/compile, basic conversion and errors."""
+
 import pytest
 
 
@@ -37,13 +38,31 @@ def test_python_side_constants_match_the_c_shim(lua):
     """_constants.py and the lc_val layout that _convert reads in bulk
     mirror csrc/lc_types.h."""
     from lupacffi import _constants, _convert
+
     lib, ffi = lua._lib, lua._ffi
     assert _convert._LC_VAL_SIZE == ffi.sizeof("lc_val")
     assert ffi.offsetof("lc_val", "i") == 8 and ffi.offsetof("lc_val", "d") == 16
     assert ffi.offsetof("lc_val", "s") == 24
-    for name in ("NIL", "BOOL", "INT", "FLOAT", "STR", "REF", "PYOBJ", "NONE",
-                 "ERR_TIME", "ERR_INSTRUCTIONS", "OP_FETCH", "OP_PYFUNC",
-                 "COL_INDEX", "COL_INT", "COL_FLOAT", "COL_STR", "COL_VALS", "LIB_ALL"):
+    for name in (
+        "NIL",
+        "BOOL",
+        "INT",
+        "FLOAT",
+        "STR",
+        "REF",
+        "PYOBJ",
+        "NONE",
+        "ERR_TIME",
+        "ERR_INSTRUCTIONS",
+        "OP_FETCH",
+        "OP_PYFUNC",
+        "COL_INDEX",
+        "COL_INT",
+        "COL_FLOAT",
+        "COL_STR",
+        "COL_VALS",
+        "LIB_ALL",
+    ):
         assert getattr(_constants, name) == getattr(lib, "LC_" + name), name
 
 
@@ -62,14 +81,17 @@ print(lupacffi.available_backends()[0], lupacffi.LuaRuntime().lua_version)
 """
 
 
-@pytest.mark.parametrize("first", ["", "lupacffi.available_backends()", "import lupacffi.lua54",
-                                   "from lupacffi import lua54"])
+@pytest.mark.parametrize(
+    "first",
+    ["", "lupacffi.available_backends()", "import lupacffi.lua54", "from lupacffi import lua54"],
+)
 def test_default_backend_when_the_newest_is_missing(first):
     # the default is the newest backend that imports, whatever was imported first
     # (importing a missing backend must leave no half-made module behind)
     import subprocess
     import sys
     import lupacffi
+
     if "lua54" not in lupacffi.available_backends() or "lua55" not in lupacffi.available_backends():
         pytest.skip("needs Lua 5.4 and 5.5 built")
     out = subprocess.check_output([sys.executable, "-c", MISSING_BACKEND % ("5.5", "55", first)])

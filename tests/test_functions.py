@@ -1,5 +1,6 @@
 """Lua functions called from Python: arguments, results, errors, and what
 functions do not support."""
+
 import pytest
 
 IDENTITY = "function(...) return ... end"
@@ -37,7 +38,7 @@ def test_many_arguments_and_results(lua, n):
     values = tuple(range(n))
     assert lua.eval(COUNT)(*values) == n
     assert lua.eval(IDENTITY)(*values) == values
-    assert lua.eval("select")("#", *values) == n          # a C function
+    assert lua.eval("select")("#", *values) == n  # a C function
     assert lua.eval("function(...) return {...} end")(*values)[n] == n - 1
     strings = tuple("s%d" % i for i in range(n))
     assert lua.eval(IDENTITY)(*strings) == strings
@@ -92,6 +93,7 @@ def test_errors_raise_lua_error_and_leave_the_function_usable(lua, lupa):
 def test_python_exception_through_a_lua_function(lua):
     def boom():
         raise KeyError("k")
+
     with pytest.raises(KeyError):
         lua.eval("function(f) f() end")(boom)
 
@@ -101,6 +103,7 @@ def test_recursion_between_python_and_lua(lua):
 
     def g(n):
         return f(g, n)
+
     assert g(50) == 50
 
 
@@ -126,7 +129,7 @@ def test_indexing_a_function(lua):
         1 in f
     assert len(f) == 0
     assert bool(f)
-    assert f() is None            # still fine
+    assert f() is None  # still fine
 
 
 def test_coroutine_method(lua, lupa):
@@ -136,7 +139,7 @@ def test_coroutine_method(lua, lupa):
     assert type(c).__name__ == "_LuaThread"
     assert list(c) == [1, 2]
     assert list(f.coroutine("x", "y")) == ["x", "y"]
-    assert lua.eval("{}").coroutine is None          # a table: a Lua key lookup
+    assert lua.eval("{}").coroutine is None  # a table: a Lua key lookup
 
 
 def test_coroutine_of_a_c_function_is_refused(lua, lupa):

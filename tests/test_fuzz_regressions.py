@@ -1,10 +1,10 @@
 """Regression tests for what fuzzing and the stress runs found (RELIABILITY.md
 lists the findings).  Each test is the smallest reproducer of one finding."""
+
 import subprocess
 import sys
 
 from helpers import child_env
-
 
 
 # Finding 1 (scripts/stress.sh on PyPy): runtimes dropped without an explicit
@@ -34,8 +34,13 @@ print(sum(1 for r in refs if r() is not None))
 def test_dropped_runtimes_do_not_pile_up():
     # a fresh interpreter (small heap), so that a collector that knows about
     # the Lua memory runs long before 200 runtimes (400 MiB or so) pile up
-    out = subprocess.run([sys.executable, "-c", DROPPED_RUNTIMES], env=child_env(), check=True,
-                         stdout=subprocess.PIPE, timeout=600).stdout
+    out = subprocess.run(
+        [sys.executable, "-c", DROPPED_RUNTIMES],
+        env=child_env(),
+        check=True,
+        stdout=subprocess.PIPE,
+        timeout=600,
+    ).stdout
     alive = int(out.split()[-1])
     assert alive <= 100, "%d of 200 dropped runtimes are still alive" % alive
 
@@ -68,6 +73,13 @@ print("ok")
 
 def test_callback_returning_many_python_objects(lupa):
     backend = lupa.__name__.rsplit(".", 1)[1]
-    proc = subprocess.run([sys.executable, "-c", MANY_RESULTS, backend], env=child_env(),
-                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=600)
-    assert proc.returncode == 0 and proc.stdout.split()[-1:] == [b"ok"], proc.stdout.decode()[-3000:]
+    proc = subprocess.run(
+        [sys.executable, "-c", MANY_RESULTS, backend],
+        env=child_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        timeout=600,
+    )
+    assert proc.returncode == 0 and proc.stdout.split()[-1:] == [b"ok"], proc.stdout.decode()[
+        -3000:
+    ]

@@ -1,6 +1,7 @@
 """Garbage: gccollect(), nogc(), the lifetime of Python objects held by Lua and
 of Lua values held by Python wrappers, leaks, and reference cycles that run
 through both heaps."""
+
 import weakref
 
 import pytest
@@ -23,7 +24,7 @@ def gc_running(lua):
 def test_gccollect_returns_none_and_frees(lua):
     assert lua.gccollect() is None
     base = lua.get_memory_used()
-    lua.execute("local t = {} for i = 1, 100000 do t[i] = {i} end")   # garbage
+    lua.execute("local t = {} for i = 1, 100000 do t[i] = {i} end")  # garbage
     assert lua.get_memory_used() > base
     lua.gccollect()
     assert lua.get_memory_used() < base + 50000
@@ -32,8 +33,10 @@ def test_gccollect_returns_none_and_frees(lua):
 def test_gccollect_runs_lua_finalizers(lua, lupa):
     if lupa.LUA_VERSION == (5, 1):
         # Lua 5.1 and LuaJIT: __gc only on userdata (newproxy)
-        lua.execute("finalized = false; local p = newproxy(true) "
-                    "getmetatable(p).__gc = function() finalized = true end")
+        lua.execute(
+            "finalized = false; local p = newproxy(true) "
+            "getmetatable(p).__gc = function() finalized = true end"
+        )
     else:
         lua.execute("finalized = false; setmetatable({}, {__gc = function() finalized = true end})")
     lua.gccollect()
@@ -140,7 +143,7 @@ def test_python_object_freed_after_lua_drops_it(lua):
     assert ref() is not None and lua.eval("held") is ref()
     lua.execute("held = nil")
     collect(lua)
-    assert ref() is not None            # still in `other`
+    assert ref() is not None  # still in `other`
     lua.execute("other = nil")
     collect(lua)
     assert ref() is None
@@ -254,7 +257,7 @@ def test_same_object_in_two_runtimes(lupa):
     a.globals().x = obj
     b.globals().x = obj
     put_b = b.eval("function(o) y = o end")
-    a.globals().cb = lambda: put_b(ref())       # a call into b from a's callback
+    a.globals().cb = lambda: put_b(ref())  # a call into b from a's callback
     a.eval("function(o) cb() end")(obj)
     del obj
     a.execute("x = nil")
@@ -354,6 +357,7 @@ def test_wrappers_return_to_baseline_on_cpython(lua):
     """With reference counting each wrapper is freed at once: Lua's memory
     comes back to where it was."""
     import platform
+
     if platform.python_implementation() != "CPython":
         pytest.skip("needs prompt freeing (reference counting)")
     collect(lua)
@@ -384,7 +388,7 @@ def test_object_in_dropped_runtime_is_freed(lupa):
     ref = weakref.ref(obj)
     lua.globals().x = obj
     lua.execute("t = {x, x}")
-    obj.lua = lua                 # a plain Python cycle through the runtime
+    obj.lua = lua  # a plain Python cycle through the runtime
     del obj, lua
     collect()
     assert ref() is None
@@ -402,8 +406,8 @@ def test_cycles_across_two_runtimes_are_collected(lupa):
     for i in range(50):
         x, y = Obj(i), Obj(i)
         ta, tb = a.table(), b.table()
-        ta.obj, tb.obj = x, y          # a's table holds x, b's holds y
-        x.other, y.other = tb, ta      # x holds b's table, y holds a's
+        ta.obj, tb.obj = x, y  # a's table holds x, b's holds y
+        x.other, y.other = tb, ta  # x holds b's table, y holds a's
         refs += [weakref.ref(x), weakref.ref(y)]
     del x, y, ta, tb
     collect(a)

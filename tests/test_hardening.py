@@ -1,10 +1,10 @@
 """Issue 17: untrusted code, hardened.  KeyboardInterrupt & co through pcall
 in every position, C-stack exhaustion (child processes), limits across awaits,
 async calls inside Lua coroutines, pattern matching under the limits."""
+
 import asyncio
 import subprocess
 import sys
-import textwrap
 import time
 
 import pytest
@@ -13,6 +13,7 @@ import pytest
 def raiser(exc):
     def f(*args):
         raise exc
+
     return f
 
 
@@ -84,8 +85,11 @@ def test_uncatchable_in_a_nested_entry(lua):
     # call fails with the exception, and so does the outer one
     inner = lua.eval("function(g) return pcall(g) end")
     with pytest.raises(KeyboardInterrupt):
-        lua.execute("local inner, g = ... local ok, e = pcall(inner, g) return ok, e",
-                    lambda g: inner(g), raiser(KeyboardInterrupt()))
+        lua.execute(
+            "local inner, g = ... local ok, e = pcall(inner, g) return ok, e",
+            lambda g: inner(g),
+            raiser(KeyboardInterrupt()),
+        )
 
 
 def test_catchable_error_values_are_not_affected(lua):
@@ -98,22 +102,22 @@ def test_catchable_error_values_are_not_affected(lua):
 # ---- C-stack exhaustion (LuaJIT has no C-stack limit of its own): child processes ---------------
 DEEP_CODE = {
     "wrap": "local co; co = function(n) return coroutine.wrap(function() return co(n+1)() end) end "
-            "return co(1)()",
+    "return co(1)()",
     "resume": "local function f() local co = coroutine.create(f) "
-              "return assert(coroutine.resume(co)) end return f()",
+    "return assert(coroutine.resume(co)) end return f()",
     "gsub": "local function f(s) return (string.gsub('a', '.', f)) end return f('a')",
     "gsub_pcall": "local function f(s) pcall(string.gsub, 'a', '.', f) return 'x' end return f('a')",
     "pcall": "local function f() return pcall(f) end return f()",
     "index": "local mt = {} mt.__index = function(t, k) return setmetatable({}, mt)[k] end "
-             "return setmetatable({}, mt).x",
+    "return setmetatable({}, mt).x",
     "tostring": "local mt = {} mt.__tostring = function() return tostring(setmetatable({}, mt)) end "
-                "return tostring(setmetatable({}, mt))",
+    "return tostring(setmetatable({}, mt))",
     "format": "local mt = {} mt.__tostring = function() "
-              "return string.format('%s', setmetatable({}, mt)) end "
-              "return tostring(setmetatable({}, mt))",
+    "return string.format('%s', setmetatable({}, mt)) end "
+    "return tostring(setmetatable({}, mt))",
     "sort": "local function f(a, b) table.sort({1, 2, 3}, f) return a < b end table.sort({1, 2, 3}, f)",
     "wrap_in_pcall": "local co; co = function() return coroutine.wrap(function() "
-                     "local ok = pcall(co()) return co()() end) end return co()()",
+    "local ok = pcall(co()) return co()() end) end return co()()",
 }
 
 _DEEP_CHILD = r"""
@@ -138,8 +142,12 @@ print("done")
 
 
 def test_deep_c_recursion_does_not_crash(lupa):
-    proc = subprocess.run([sys.executable, "-c", _DEEP_CHILD % (DEEP_CODE,), lupa.__name__.split(".")[-1]],
-                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-c", _DEEP_CHILD % (DEEP_CODE,), lupa.__name__.split(".")[-1]],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        timeout=120,
+    )
     out = proc.stdout.decode()
     assert proc.returncode == 0, (proc.returncode, out, proc.stderr.decode()[-2000:])
     assert out.endswith("done\n"), out
@@ -172,8 +180,8 @@ def _no_match_hook(lupa):
     build's matcher does not check the limits (vendor/fetch.py not run)."""
     if lupa.LuaRuntime()._backend.system_lua:
         return True
-    probe = lupa.LuaRuntime(max_instructions=10 ** 5)
-    try:        # about 4.5 million matcher steps, a few VM instructions
+    probe = lupa.LuaRuntime(max_instructions=10**5)
+    try:  # about 4.5 million matcher steps, a few VM instructions
         probe.execute("return string.find(string.rep('a', 300), 'a-a-b')")
     except lupa.LuaLimitError:
         return False
@@ -190,7 +198,7 @@ def test_time_limit_stops_pattern_matching(lupa, kind):
         lua.execute(SLOW_CALLS[kind])
     elapsed = time.monotonic() - start
     assert info.value.limit == "time"
-    assert elapsed < 0.4 + 0.3, elapsed       # twice the budget (plus a loaded machine's slack)
+    assert elapsed < 0.4 + 0.3, elapsed  # twice the budget (plus a loaded machine's slack)
     assert lua.eval("('abc'):find('b')") == (2, 2)
 
 
@@ -198,7 +206,7 @@ def test_time_limit_stops_pattern_matching(lupa, kind):
 def test_instruction_limit_stops_pattern_matching(lupa, kind):
     if _no_match_hook(lupa):
         pytest.skip("a system Lua's string library is not patched")
-    lua = lupa.LuaRuntime(max_instructions=10 ** 6)
+    lua = lupa.LuaRuntime(max_instructions=10**6)
     start = time.monotonic()
     with pytest.raises(lupa.LuaLimitError) as info:
         lua.execute(SLOW_CALLS[kind])
@@ -210,7 +218,8 @@ def test_interrupt_stops_pattern_matching(lupa):
     if _no_match_hook(lupa):
         pytest.skip("a system Lua's string library is not patched")
     import threading
-    lua = lupa.LuaRuntime()         # no limits at all
+
+    lua = lupa.LuaRuntime()  # no limits at all
     outcome = []
 
     def work():
@@ -219,6 +228,7 @@ def test_interrupt_stops_pattern_matching(lupa):
             outcome.append("finished")
         except lupa.LuaError as e:
             outcome.append(e)
+
     t = threading.Thread(target=work, daemon=True)
     t.start()
     deadline = time.monotonic() + 5
@@ -230,11 +240,16 @@ def test_interrupt_stops_pattern_matching(lupa):
 
 
 def test_patterns_work_normally_under_limits(lupa):
-    lua = lupa.LuaRuntime(sandbox={"max_time": 5, "max_instructions": 10 ** 8})
+    lua = lupa.LuaRuntime(sandbox={"max_time": 5, "max_instructions": 10**8})
     s = "key1=val1, key2=val2"
-    assert lua.execute("local t = {} for k, v in string.gmatch(..., '(%w+)=(%w+)') do "
-                       "t[#t + 1] = k .. ':' .. v end return table.concat(t, ' ')", s) == \
-        "key1:val1 key2:val2"
+    assert (
+        lua.execute(
+            "local t = {} for k, v in string.gmatch(..., '(%w+)=(%w+)') do "
+            "t[#t + 1] = k .. ':' .. v end return table.concat(t, ' ')",
+            s,
+        )
+        == "key1:val1 key2:val2"
+    )
     assert lua.execute("return string.gsub(..., '%d', '#')", s) == ("key#=val#, key#=val#", 4)
     # a long but finite match completes and gives the right answer
     big = "a" * 20000 + "b"
@@ -251,10 +266,10 @@ def test_pattern_steps_count_as_instructions(lupa):
     if _no_match_hook(lupa):
         pytest.skip("a system Lua's string library is not patched")
     # one call of about 4.5 million matcher steps and almost no VM instructions
-    lua = lupa.LuaRuntime(max_instructions=10 ** 5)
+    lua = lupa.LuaRuntime(max_instructions=10**5)
     with pytest.raises(lupa.LuaLimitError):
         lua.execute("return string.find(string.rep('a', 300), 'a-a-b')")
-    lua.set_limits(max_instructions=10 ** 8)
+    lua.set_limits(max_instructions=10**8)
     assert lua.execute("return string.find(string.rep('a', 300), 'a-a-b')") is None
 
 
@@ -265,13 +280,13 @@ async def _tick(*args):
 
 
 def test_async_instruction_budget_spans_awaits(lupa):
-    lua = lupa.LuaRuntime(max_instructions=10 ** 6)
+    lua = lupa.LuaRuntime(max_instructions=10**6)
     code = "local tick = ... local n = 0 for i = 1, 20 do for j = 1, 2 * 10^5 do end n = n + tick() end return n"
     # each part is well within the budget, all of them together are not
     with pytest.raises(lupa.LuaLimitError) as info:
         asyncio.run(lua.execute_async(code, _tick))
     assert info.value.limit == "instructions"
-    lua.set_limits(max_instructions=10 ** 8)
+    lua.set_limits(max_instructions=10**8)
     assert asyncio.run(lua.execute_async(code, _tick)) == 20
 
 
@@ -281,6 +296,7 @@ def test_async_time_budget_spans_awaits_but_not_the_awaiting(lupa):
     async def nap():
         await asyncio.sleep(0.1)
         return 1
+
     # Lua work of 10-40 ms between awaits, 50 rounds: stopped in total
     busy = "local f = ... local n = 0 for i = 1, 50 do for j = 1, 3 * 10^6 do end n = n + f() end return n"
     start = time.monotonic()
@@ -288,47 +304,64 @@ def test_async_time_budget_spans_awaits_but_not_the_awaiting(lupa):
         asyncio.run(lua.execute_async(busy, _tick))
     assert time.monotonic() - start < 30
     # waiting in Python does not count: 5 naps of 0.1 s with little Lua work finish
-    assert asyncio.run(lua.execute_async(
-        "local f = ... local n = 0 for i = 1, 5 do n = n + f() end return n", nap)) == 5
+    assert (
+        asyncio.run(
+            lua.execute_async(
+                "local f = ... local n = 0 for i = 1, 5 do n = n + f() end return n", nap
+            )
+        )
+        == 5
+    )
 
 
 def test_async_inside_lua_coroutine_is_a_clear_error(lua, lupa):
     import warnings
+
     lua.globals()["f"] = _tick
-    for code in ["return coroutine.wrap(function() return f(1) end)()",
-                 "local g = coroutine.wrap(function() coroutine.yield(1) return f(1) end) "
-                 "g() return g()",
-                 "local co = coroutine.create(function() return f(1) end) "
-                 "return coroutine.resume(co)"]:
+    for code in [
+        "return coroutine.wrap(function() return f(1) end)()",
+        "local g = coroutine.wrap(function() coroutine.yield(1) return f(1) end) g() return g()",
+        "local co = coroutine.create(function() return f(1) end) return coroutine.resume(co)",
+    ]:
         with warnings.catch_warnings():
-            warnings.simplefilter("error")          # no "never awaited" RuntimeWarning
+            warnings.simplefilter("error")  # no "never awaited" RuntimeWarning
             try:
                 result = asyncio.run(lua.execute_async(code))
             except lupa.LuaError as e:
                 assert "inside a Lua coroutine" in str(e)
-            else:       # coroutine.resume returns the error
+            else:  # coroutine.resume returns the error
                 assert result[0] is False and "inside a Lua coroutine" in str(result[1])
     # the driver's own code still awaits
     assert asyncio.run(lua.execute_async("return f(1) + f(2)")) == 2
 
 
 # ---- the command line stops at Ctrl-C ------------------------------------------------------------
-CLI_SPEC = {"lua51": "5.1", "lua52": "5.2", "lua53": "5.3", "lua54": "5.4", "lua55": "5.5",
-            "luajit21": "jit"}
+CLI_SPEC = {
+    "lua51": "5.1",
+    "lua52": "5.2",
+    "lua53": "5.3",
+    "lua54": "5.4",
+    "lua55": "5.5",
+    "luajit21": "jit",
+}
 
 
 def _cli_env():
     import os
     import lupacffi
+
     env = dict(os.environ)
     parent = os.path.dirname(os.path.dirname(os.path.abspath(lupacffi.__file__)))
-    env["PYTHONPATH"] = os.pathsep.join([parent] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p])
+    env["PYTHONPATH"] = os.pathsep.join(
+        [parent] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
+    )
     return env
 
 
 @pytest.mark.parametrize("how", ["script", "e", "stdin"])
 def test_cli_ctrl_c_stops_a_chunk(lupa, tmp_path, how):
     import signal
+
     name = lupa.__name__.split(".")[-1]
     code = "io.write('started\\n') io.flush() while true do end"
     args = [sys.executable, "-m", "lupacffi", "--lua", CLI_SPEC[name]]
@@ -341,8 +374,9 @@ def test_cli_ctrl_c_stops_a_chunk(lupa, tmp_path, how):
         args += ["-e", code]
     else:
         stdin = subprocess.PIPE
-    p = subprocess.Popen(args, stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                         env=_cli_env())
+    p = subprocess.Popen(
+        args, stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_cli_env()
+    )
     try:
         if how == "stdin":
             p.stdin.write(code.encode())
@@ -370,9 +404,9 @@ def test_cli_ctrl_c_stops_a_chunk(lupa, tmp_path, how):
 
 # ---- one rule for the limits API -----------------------------------------------------------------
 def test_set_limits_and_limits_keep_what_is_not_given(lupa):
-    lua = lupa.LuaRuntime(max_instructions=10 ** 6, max_time=30)
+    lua = lupa.LuaRuntime(max_instructions=10**6, max_time=30)
     lua.set_limits(max_time=0.3)
-    assert lua.get_limits() == (10 ** 6, 0.3)
+    assert lua.get_limits() == (10**6, 0.3)
     lua.set_limits(max_instructions=5000)
     assert lua.get_limits() == (5000, 0.3)
     with lua.limits(max_instructions=7000):
@@ -381,11 +415,11 @@ def test_set_limits_and_limits_keep_what_is_not_given(lupa):
             assert lua.get_limits() == (7000, None)
         assert lua.get_limits() == (7000, 0.3)
     assert lua.get_limits() == (5000, 0.3)
-    lua.set_limits()                         # nothing given: nothing changes
+    lua.set_limits()  # nothing given: nothing changes
     assert lua.get_limits() == (5000, 0.3)
     with pytest.raises(lupa.LuaLimitError):
         lua.execute("while true do end")
-    lua.set_limits(max_instructions=None)    # None removes one
+    lua.set_limits(max_instructions=None)  # None removes one
     assert lua.get_limits() == (None, 0.3)
     lua.set_limits(None, None)
     assert lua.get_limits() == (None, None)
@@ -400,7 +434,7 @@ def test_set_limits_and_limits_keep_what_is_not_given(lupa):
     assert lua.get_limits() == (None, None)
 
 
-@pytest.mark.parametrize("value", [0, -1, 0.0, -10 ** 9])
+@pytest.mark.parametrize("value", [0, -1, 0.0, -(10**9)])
 def test_sandbox_max_memory_must_be_positive(lupa, value):
     with pytest.raises(ValueError):
         lupa.LuaRuntime(sandbox={"max_memory": value})

@@ -1,5 +1,6 @@
 """LuaRuntime(string_hash_seed=...): used by Lua 5.5, accepted and ignored by
 the other backends (lupa accepts it everywhere too)."""
+
 import pytest
 
 
@@ -8,7 +9,7 @@ def key_order(lupa, seed):
     return list(lua.eval("{" + ",".join("k%d = 1" % i for i in range(60)) + "}").keys())
 
 
-@pytest.mark.parametrize("seed", [None, 0, 1, 123, 2 ** 31, 2 ** 32 - 1])
+@pytest.mark.parametrize("seed", [None, 0, 1, 123, 2**31, 2**32 - 1])
 def test_seed_accepted_on_every_backend(lupa, seed):
     lua = lupa.LuaRuntime(string_hash_seed=seed)
     assert lua.eval("'a' .. 'b'") == "ab"
@@ -40,6 +41,6 @@ def test_seed_bad_type(lupa, seed):
 def test_seed_out_of_unsigned_int_range(lupa):
     # lupa: OverflowError("can't convert negative value to unsigned int"),
     # OverflowError('value too large to convert to unsigned int')
-    for seed in (-1, 2 ** 32, 2 ** 64):
+    for seed in (-1, 2**32, 2**64):
         with pytest.raises(OverflowError):
             lupa.LuaRuntime(string_hash_seed=seed)

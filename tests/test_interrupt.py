@@ -8,6 +8,7 @@ No timing assertions: a loop must simply end; a hang fails through the
 generous join timeouts.  On LuaJIT, compiled code never checks hooks, so the
 runtimes here run with the JIT off (jit.off()), except where a loop calls
 Python (checked at every callback)."""
+
 import _thread
 import signal
 import threading
@@ -18,7 +19,7 @@ import pytest
 from lupacffi import call_interruptibly
 from lupacffi.errors import LuaError, LuaInterrupted, LuaLimitError
 
-JOIN = 60                    # seconds: only a hang gets near this
+JOIN = 60  # seconds: only a hang gets near this
 
 
 def _runtime(lupa, **kwargs):
@@ -66,21 +67,21 @@ LOOPS = {
     "pcall": "local started = ... started() while true do pcall(function() while true do end end) end",
     "error-in-pcall": "local started = ... started() while true do pcall(error, 'x') end",
     "xpcall": "local started = ... started() while true do xpcall(function() while true do end end, "
-              "function(e) return e end) end",
+    "function(e) return e end) end",
     "coroutine-wrap": "local started = ... coroutine.wrap(function() started() while true do end end)()",
     "coroutine-resume": "local started = ... coroutine.resume(coroutine.create(function() "
-                        "started() while true do end end))",
+    "started() while true do end end))",
     "nested-coroutines": "local started = ... coroutine.wrap(function() coroutine.wrap(function() "
-                         "coroutine.resume(coroutine.create(function() started() while true do end "
-                         "end)) end)() end)()",
+    "coroutine.resume(coroutine.create(function() started() while true do end "
+    "end)) end)() end)()",
     "coroutine-loop": "local started = ... started() while true do coroutine.wrap(function() "
-                      "for i = 1, 100 do end end)() end",
+    "for i = 1, 100 do end end)() end",
     "metamethod": "local started = ... local t = setmetatable({}, {__index = function() "
-                  "started() while true do end end}) return t.x",
+    "started() while true do end end}) return t.x",
     "callbacks": "local started, f = ... started() while true do f() end",
     "after-caught-error": "local started = ... coroutine.wrap(function() "
-                          "pcall(coroutine.wrap(function() error('x') end)) "
-                          "started() while true do end end)()",
+    "pcall(coroutine.wrap(function() error('x') end)) "
+    "started() while true do end end)()",
 }
 
 
@@ -93,7 +94,7 @@ def test_interrupt_stops_a_loop(lupa, name):
     assert "interrupted" in str(error)
     # usable afterwards, and not interrupted again
     assert lua.eval("1 + 1") == 2
-    assert lua.execute("local s = 0 for i = 1, 10^5 do s = s + 1 end return s") == 10 ** 5
+    assert lua.execute("local s = 0 for i = 1, 10^5 do s = s + 1 end return s") == 10**5
 
 
 def test_callback_loop_with_the_jit_on(lupa):
@@ -116,6 +117,7 @@ def test_coroutine_created_before_and_resumed_from_python(lupa):
             next(gen)
         except BaseException as e:
             result.append(e)
+
     thread = threading.Thread(target=run, daemon=True)
     thread.start()
     assert started.wait(JOIN)
@@ -128,8 +130,11 @@ def test_coroutine_created_before_and_resumed_from_python(lupa):
 
 def test_pcall_cannot_swallow_the_interrupt(lupa):
     lua = _runtime(lupa)
-    worker = Worker(lua, "local started = ... local ok = pcall(function() started() "
-                         "while true do end end) return 'escaped', ok")
+    worker = Worker(
+        lua,
+        "local started = ... local ok = pcall(function() started() "
+        "while true do end end) return 'escaped', ok",
+    )
     lua.interrupt()
     worker.join()
     assert worker.result is None
@@ -141,7 +146,7 @@ def test_interrupt_with_nothing_running(lupa):
     assert lua.interrupt() is False
     assert lua.interrupt() is False
     # the next calls are not affected
-    assert lua.execute("local s = 0 for i = 1, 10^5 do s = s + 1 end return s") == 10 ** 5
+    assert lua.execute("local s = 0 for i = 1, 10^5 do s = s + 1 end return s") == 10**5
     assert lua.eval("coroutine.wrap(function() return 3 end)()") == 3
 
 
@@ -166,6 +171,7 @@ def test_interrupt_from_several_threads_at_once(lupa):
         go.wait()
         for _ in range(200):
             lua.interrupt()
+
     threads = [threading.Thread(target=hammer, daemon=True) for _ in range(4)]
     for t in threads:
         t.start()
@@ -186,6 +192,7 @@ def test_interrupt_does_not_wait_for_the_lock(lupa):
 
     def callback():
         release.wait(JOIN)
+
     worker = Worker(lua, "local started, f = ... started() f() while true do end", callback)
     interrupter = threading.Thread(target=lambda: (lua.interrupt(), returned.set()), daemon=True)
     interrupter.start()
@@ -202,6 +209,7 @@ def test_interrupt_from_a_callback_in_the_same_thread(lupa):
 
     def stop():
         calls.append(lua.interrupt())
+
     with pytest.raises(LuaInterrupted):
         lua.execute("local stop = ... stop() while true do end", stop)
     assert calls == [True]
@@ -209,11 +217,11 @@ def test_interrupt_from_a_callback_in_the_same_thread(lupa):
 
 
 def test_interrupt_while_limits_are_set(lupa):
-    lua = _runtime(lupa, max_time=3600, max_instructions=10 ** 15)
+    lua = _runtime(lupa, max_time=3600, max_instructions=10**15)
     error = _interrupted(lua, LOOPS["coroutine-resume"])
     assert error.limit == "interrupt"
     # the limits still work afterwards
-    lua.set_limits(max_instructions=10 ** 5)
+    lua.set_limits(max_instructions=10**5)
     with pytest.raises(LuaLimitError) as info:
         lua.execute("while true do end")
     assert info.value.limit == "instructions"
@@ -266,13 +274,16 @@ def test_interrupt_from_a_signal_handler(lupa):
 def test_runtimes_are_interrupted_separately(lupa):
     a, b = _runtime(lupa), _runtime(lupa)
     worker_a = Worker(a, LOOPS["plain"])
-    worker_b = Worker(b, "local started, n = ... started() local s = 0 "
-                         "for i = 1, n do s = s + 1 end return s", 10 ** 6)
+    worker_b = Worker(
+        b,
+        "local started, n = ... started() local s = 0 for i = 1, n do s = s + 1 end return s",
+        10**6,
+    )
     a.interrupt()
     worker_a.join()
     worker_b.join()
     assert isinstance(worker_a.error, LuaInterrupted)
-    assert worker_b.error is None and worker_b.result == 10 ** 6
+    assert worker_b.error is None and worker_b.result == 10**6
 
 
 # ---- call_interruptibly: Ctrl-C ---------------------------------------------
@@ -288,6 +299,7 @@ def _send_sigint_when(event):
     def run():
         if event.wait(JOIN):
             _ctrl_c()
+
     threading.Thread(target=run, daemon=True).start()
 
 
@@ -318,15 +330,18 @@ def test_call_interruptibly_second_ctrl_c_gives_up(lupa):
 
     def run():
         try:
-            lua.execute("local started, wait = ... started() wait() while true do end",
-                        started.set, lambda: release.wait(JOIN))
+            lua.execute(
+                "local started, wait = ... started() wait() while true do end",
+                started.set,
+                lambda: release.wait(JOIN),
+            )
         except BaseException as e:
             errors.append(e)
         stopped.set()
 
     first_seen = threading.Event()
 
-    class Runtime(object):        # sees when the first Ctrl-C was handled
+    class Runtime(object):  # sees when the first Ctrl-C was handled
         def interrupt(self):
             result = lua.interrupt()
             first_seen.set()
@@ -337,6 +352,7 @@ def test_call_interruptibly_second_ctrl_c_gives_up(lupa):
             _ctrl_c()
             if first_seen.wait(JOIN):
                 _ctrl_c()
+
     previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         threading.Thread(target=ctrl_c_twice, daemon=True).start()
@@ -363,5 +379,6 @@ def test_call_interruptibly_results_and_errors(lupa):
 
 def test_call_interruptibly_is_public(lupa):
     import lupacffi
+
     assert lupa.call_interruptibly is lupacffi.call_interruptibly
     assert "call_interruptibly" in lupa.__all__

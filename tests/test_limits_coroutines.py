@@ -5,12 +5,13 @@ and the functions made by coroutine.wrap give the coroutine the hook (C
 wrappers around the library's own functions, csrc/lc_hook.c).  LuaJIT's hook
 is global.  No timing: a counter in a host table shows how far Lua got
 (unlimited, the loops count to 10^7 and finish)."""
+
 import pytest
 
 from lupacffi.errors import LuaError, LuaLimitError
 
-BUDGET = 10 ** 5
-FAR = 10 * BUDGET            # a stopped loop counts to well below this
+BUDGET = 10**5
+FAR = 10 * BUDGET  # a stopped loop counts to well below this
 COUNT = "while c.n < 10^7 do c.n = c.n + 1 end return 'finished'"
 
 
@@ -21,7 +22,7 @@ def _setup(lupa, how):
         return lua, lambda: lua.set_limits(max_instructions=BUDGET)
     if how == "time":
         return lua, lambda: lua.set_limits(max_time=0.05)
-    return lua, None          # "block": the test uses lua.limits()
+    return lua, None  # "block": the test uses lua.limits()
 
 
 def _run_limited(lua, turn_on, code, *args):
@@ -40,29 +41,44 @@ HOW = ["set_limits", "time", "block"]
 
 CASES = {
     # what is created before the limits, and the code that runs it under them
-    "resume": ("coroutine.create(function(c) %s end)" % COUNT,
-               "local co, c = ... return coroutine.resume(co, c)"),
-    "wrap": ("coroutine.wrap(function(c) %s end)" % COUNT,
-             "local f, c = ... return f(c)"),
-    "resume-in-pcall": ("coroutine.create(function(c) %s end)" % COUNT,
-                        "local co, c = ... return pcall(coroutine.resume, co, c)"),
-    "wrap-in-pcall": ("coroutine.wrap(function(c) %s end)" % COUNT,
-                      "local f, c = ... local ok, e = pcall(f, c) return ok, e"),
-    "wrap-in-xpcall": ("coroutine.wrap(function(c) %s end)" % COUNT,
-                       "local f, c = ... return xpcall(function() return f(c) end, "
-                       "function(e) return e end)"),
-    "pcall-loop": ("coroutine.wrap(function(c) while true do pcall(function() %s end) end end)"
-                   % COUNT, "local f, c = ... return f(c)"),
-    "nested-resume": ("coroutine.create(function(c) local inner = coroutine.create("
-                      "function() %s end) return coroutine.resume(inner) end)" % COUNT,
-                      "local co, c = ... return coroutine.resume(co, c)"),
-    "nested-wrap": ("coroutine.wrap(function(c) return coroutine.wrap(function() %s end)() end)"
-                    % COUNT, "local f, c = ... return f(c)"),
-    "after-yield": ("coroutine.create(function(c) coroutine.yield() %s end)" % COUNT,
-                    "local co, c = ... coroutine.resume(co, c) return coroutine.resume(co)"),
-    "loop-of-resumes": ("coroutine.wrap(function(c) while true do c.n = c.n + 1 "
-                        "coroutine.yield() end end)",
-                        "local f, c = ... while c.n < 10^7 do f(c) end"),
+    "resume": (
+        "coroutine.create(function(c) %s end)" % COUNT,
+        "local co, c = ... return coroutine.resume(co, c)",
+    ),
+    "wrap": ("coroutine.wrap(function(c) %s end)" % COUNT, "local f, c = ... return f(c)"),
+    "resume-in-pcall": (
+        "coroutine.create(function(c) %s end)" % COUNT,
+        "local co, c = ... return pcall(coroutine.resume, co, c)",
+    ),
+    "wrap-in-pcall": (
+        "coroutine.wrap(function(c) %s end)" % COUNT,
+        "local f, c = ... local ok, e = pcall(f, c) return ok, e",
+    ),
+    "wrap-in-xpcall": (
+        "coroutine.wrap(function(c) %s end)" % COUNT,
+        "local f, c = ... return xpcall(function() return f(c) end, function(e) return e end)",
+    ),
+    "pcall-loop": (
+        "coroutine.wrap(function(c) while true do pcall(function() %s end) end end)" % COUNT,
+        "local f, c = ... return f(c)",
+    ),
+    "nested-resume": (
+        "coroutine.create(function(c) local inner = coroutine.create("
+        "function() %s end) return coroutine.resume(inner) end)" % COUNT,
+        "local co, c = ... return coroutine.resume(co, c)",
+    ),
+    "nested-wrap": (
+        "coroutine.wrap(function(c) return coroutine.wrap(function() %s end)() end)" % COUNT,
+        "local f, c = ... return f(c)",
+    ),
+    "after-yield": (
+        "coroutine.create(function(c) coroutine.yield() %s end)" % COUNT,
+        "local co, c = ... coroutine.resume(co, c) return coroutine.resume(co)",
+    ),
+    "loop-of-resumes": (
+        "coroutine.wrap(function(c) while true do c.n = c.n + 1 coroutine.yield() end end)",
+        "local f, c = ... while c.n < 10^7 do f(c) end",
+    ),
 }
 
 
@@ -75,7 +91,7 @@ def test_coroutine_created_before_the_limits_is_limited(lupa, case, how):
     counter = lua.table(n=0)
     _run_limited(lua, turn_on, run, co, counter)
     # a time budget gives no count: the loop must just not have finished
-    assert counter["n"] < (10 ** 7 if how == "time" else FAR)
+    assert counter["n"] < (10**7 if how == "time" else FAR)
     assert lua.eval("1 + 1") == 2
 
 
@@ -86,7 +102,7 @@ def test_coroutine_limited_after_limits_lifted_and_set_again(lupa, case):
     make, run = CASES[case]
     co = lua.eval(make)
     lua.set_limits(None, None)
-    assert lua.execute("local s = 0 for i = 1, 10^6 do s = s + 1 end return s") == 10 ** 6
+    assert lua.execute("local s = 0 for i = 1, 10^6 do s = s + 1 end return s") == 10**6
     counter = lua.table(n=0)
     lua.set_limits(max_instructions=BUDGET)
     with pytest.raises(LuaLimitError):
@@ -97,7 +113,7 @@ def test_coroutine_limited_after_limits_lifted_and_set_again(lupa, case):
 def test_coroutine_created_by_python_before_the_limits(lupa):
     lua = lupa.LuaRuntime()
     f = lua.eval("function(c) %s end" % COUNT)
-    co = f.coroutine()        # a Lua thread made by Python, resumed from Lua below
+    co = f.coroutine()  # a Lua thread made by Python, resumed from Lua below
     assert lua.eval("type(...)", co) == "thread"
     counter = lua.table(n=0)
     lua.set_limits(max_instructions=BUDGET)
@@ -110,8 +126,10 @@ def test_close_runs_to_be_closed_handlers_under_the_limits(lupa):
     if lupa.LUA_VERSION < (5, 4):
         pytest.skip("coroutine.close and to-be-closed variables are Lua 5.4+")
     lua = lupa.LuaRuntime()
-    co = lua.eval("coroutine.create(function(c) local x <close> = setmetatable({}, "
-                  "{__close = function() %s end}) coroutine.yield() end)" % COUNT)
+    co = lua.eval(
+        "coroutine.create(function(c) local x <close> = setmetatable({}, "
+        "{__close = function() %s end}) coroutine.yield() end)" % COUNT
+    )
     counter = lua.table(n=0)
     lua.execute("local co, c = ... coroutine.resume(co, c)", co, counter)
     lua.set_limits(max_instructions=BUDGET)
@@ -127,12 +145,13 @@ def test_no_limits_no_stop(lupa):
         make, run = CASES[case]
         counter = lua.table(n=0)
         lua.execute(run, lua.eval(make.replace("10^7", "10^6")), counter)
-        assert counter["n"] == 10 ** 6
+        assert counter["n"] == 10**6
 
 
 # ---- the wrapped library behaves like the original --------------------------------
 def test_wrap_and_resume_pass_values_and_yields(lua):
-    assert lua.execute("""
+    assert (
+        lua.execute("""
         local co = coroutine.create(function(a, b)
             local c = coroutine.yield(a + b)
             local d, e = coroutine.yield(c * 2)
@@ -144,8 +163,9 @@ def test_wrap_and_resume_pass_values_and_yields(lua):
         add(coroutine.resume(co, 10))
         add(coroutine.resume(co, 'x', nil))
         add(coroutine.resume(co))
-        return table.concat(r, ',')""") == \
-        "true,3,true,20,true,x,nil,end,false,cannot resume dead coroutine"
+        return table.concat(r, ',')""")
+        == "true,3,true,20,true,x,nil,end,false,cannot resume dead coroutine"
+    )
     assert lua.execute("""
         local gen = coroutine.wrap(function(n) for i = 1, n do coroutine.yield(i) end return 'done' end)
         return gen(3), gen(), gen(), gen()""") == (1, 2, 3, "done")
@@ -179,10 +199,13 @@ def test_running_and_status_inside_wrapped_coroutines(lua):
 def test_errors_through_the_wrappers(lua):
     ok, message = lua.execute("return pcall(coroutine.wrap(function() error('boom') end))")
     assert ok is False and "boom" in message
-    ok, value = lua.execute("local t = {} return pcall(coroutine.wrap(function() error(t) end)), t")[:2]
+    ok, value = lua.execute(
+        "local t = {} return pcall(coroutine.wrap(function() error(t) end)), t"
+    )[:2]
     assert ok is False
-    assert lua.execute("return coroutine.resume(coroutine.create(function() error('x', 0) end))") \
-        == (False, "x")
+    assert lua.execute(
+        "return coroutine.resume(coroutine.create(function() error('x', 0) end))"
+    ) == (False, "x")
     # bad arguments are reported by the library under the usual names
     ok, message = lua.execute("return pcall(function() coroutine.resume(42) end)")
     assert ok is False and "resume" in message
@@ -206,12 +229,15 @@ def test_wrapped_functions_are_c_functions(lua):
 
 def test_deep_nesting_of_coroutines_still_works(lua):
     # 50 coroutines resumed inside each other (each level through a wrapper)
-    assert lua.execute("""
+    assert (
+        lua.execute("""
         local function nest(n)
             if n == 0 then return 0 end
             return coroutine.wrap(function() return 1 + nest(n - 1) end)()
         end
-        return nest(50)""") == 50
+        return nest(50)""")
+        == 50
+    )
 
 
 def test_coroutine_library_not_opened(lupa):
@@ -224,8 +250,10 @@ def test_originals_unreachable_in_the_sandbox(lupa):
     lua = lupa.LuaRuntime(sandbox=True)
     assert lua.eval("debug") is None
     # the library's own functions live only in C: nothing in Lua refers to them
-    assert lua.execute("return type(coroutine.resume), type(coroutine.wrap)") == \
-        ("function", "function")
+    assert lua.execute("return type(coroutine.resume), type(coroutine.wrap)") == (
+        "function",
+        "function",
+    )
     co = lua.eval("coroutine.create(function(c) %s end)" % COUNT)
     counter = lua.table(n=0)
     lua.set_limits(None, None)
@@ -238,8 +266,9 @@ def test_originals_unreachable_in_the_sandbox(lupa):
 def test_many_coroutines_under_limits(lupa):
     # coroutines created, resumed and abandoned by the thousand, some with errors
     lua = lupa.LuaRuntime()
-    lua.set_limits(max_instructions=10 ** 8)
-    assert lua.execute("""
+    lua.set_limits(max_instructions=10**8)
+    assert (
+        lua.execute("""
         local n = 0
         for i = 1, 3000 do
             local co = coroutine.wrap(function(x) coroutine.yield(x) error('e') end)
@@ -247,4 +276,6 @@ def test_many_coroutines_under_limits(lupa):
             if i % 3 == 0 then pcall(co) end
         end
         collectgarbage()
-        return n""") == 3000
+        return n""")
+        == 3000
+    )

@@ -13,6 +13,7 @@ memory, the bytes in use in malloc and the number of Python objects are
 measured (after full collections) when the warm-up ends and at the end; the
 end may exceed the warm-up figures only by the tolerances below.  The short version below is marked slow (CI runs it).
 """
+
 import ctypes
 import gc
 import importlib
@@ -39,16 +40,18 @@ IS_PYPY = platform.python_implementation() == "PyPy"
 RSS_FACTOR = 2.0
 RSS_SLACK = 64 * 1024 * 1024
 MALLOC_SLACK = 8 * 1024 * 1024
-WARMUP = 0.5 if IS_PYPY else 0.25        # part of the run (PyPy's JIT warms up longer)
+WARMUP = 0.5 if IS_PYPY else 0.25  # part of the run (PyPy's JIT warms up longer)
 # bytes of Lua memory in a shared runtime, after gccollect(); on PyPy up to
 # 0.6 MiB more were seen after 40 s (wrappers released late; RELIABILITY.md)
 LUA_SLACK = (2048 if IS_PYPY else 256) * 1024
-OBJECTS_SLACK = 20000        # objects known to Python's collector (gc.get_objects())
+OBJECTS_SLACK = 20000  # objects known to Python's collector (gc.get_objects())
 
 
 class _MallInfo2(ctypes.Structure):
-    _fields_ = [(name, ctypes.c_size_t) for name in
-                "arena ordblks smblks hblks hblkhd usmblks fsmblks uordblks fordblks keepcost".split()]
+    _fields_ = [
+        (name, ctypes.c_size_t)
+        for name in "arena ordblks smblks hblks hblkhd usmblks fsmblks uordblks fordblks keepcost".split()
+    ]
 
 
 def malloc_in_use():
@@ -97,9 +100,9 @@ def separate_runtimes_worker(modules, seed, stop):
             raise AssertionError("the memory limit did not hold")
         except lupa.LuaMemoryError:
             pass
-        assert lua.eval("1 + 1") == 2          # still usable after the memory error
+        assert lua.eval("1 + 1") == 2  # still usable after the memory error
         if rnd.random() < 0.3:
-            kept.append((lua, co))             # dropped later, maybe after its runtime object
+            kept.append((lua, co))  # dropped later, maybe after its runtime object
             if len(kept) > 5:
                 kept.pop(rnd.randrange(len(kept)))
         del lua, f, t, co, obj
@@ -121,8 +124,9 @@ def shared_hammer_worker(lua, tid, stop, dropbox, counts):
 
 
 def identity_worker(lua, seed, stop):
-    stress = Stress(seed=seed, slots=list(range(seed * 100, seed * 100 + 20)),
-                                   next_serial=seed * 10 ** 9)
+    stress = Stress(
+        seed=seed, slots=list(range(seed * 100, seed * 100 + 20)), next_serial=seed * 10**9
+    )
     step, clear = setup_step(lua, stress)
     i = 0
     while not stop.is_set():
@@ -148,7 +152,9 @@ def collector(runtimes, stop):
 
 def run_stress(seconds, threads_per_kind=2, log=print):
     """Runs the mix for `seconds` and returns the figures; raises on any error."""
-    modules = [importlib.import_module("lupacffi." + name) for name in lupacffi.available_backends()]
+    modules = [
+        importlib.import_module("lupacffi." + name) for name in lupacffi.available_backends()
+    ]
     shared = []
     for lupa in modules:
         lua = lupa.LuaRuntime(unpack_returned_tuples=True)
@@ -163,9 +169,15 @@ def run_stress(seconds, threads_per_kind=2, log=print):
         for k in range(threads_per_kind):
             targets.append((separate_runtimes_worker, (modules, seed * 100 + k, stop)))
             lua_index = (seed + k) % len(shared)
-            targets.append((shared_hammer_worker, (shared[lua_index], k, stop, dropboxes[lua_index],
-                                                   counts[lua_index])))
-            targets.append((identity_worker, (shared[(seed + k + 1) % len(shared)], seed * 10 + k + 1, stop)))
+            targets.append(
+                (
+                    shared_hammer_worker,
+                    (shared[lua_index], k, stop, dropboxes[lua_index], counts[lua_index]),
+                )
+            )
+            targets.append(
+                (identity_worker, (shared[(seed + k + 1) % len(shared)], seed * 10 + k + 1, stop))
+            )
         timer = threading.Timer(duration, stop.set)
         timer.start()
         try:
@@ -178,47 +190,76 @@ def run_stress(seconds, threads_per_kind=2, log=print):
         for box in dropboxes:
             del box[:]
         full_collect(shared)
-        return rss(), len(gc.get_objects()), malloc_in_use(), [lua.get_memory_used() for lua in shared]
+        return (
+            rss(),
+            len(gc.get_objects()),
+            malloc_in_use(),
+            [lua.get_memory_used() for lua in shared],
+        )
 
     start = time.monotonic()
     warmup = max(1.0, seconds * WARMUP)
     figures = {"seconds": seconds, "rss_start": rss()}
     results = phase(warmup, 1)
     figures["rss_warm"], figures["objects_warm"], figures["malloc_warm"], lua_warm = measure()
-    log("warm-up done after %.0f s: RSS %.1f MiB" % (time.monotonic() - start, figures["rss_warm"] / 2 ** 20))
+    log(
+        "warm-up done after %.0f s: RSS %.1f MiB"
+        % (time.monotonic() - start, figures["rss_warm"] / 2**20)
+    )
     totals = [0] * len(results)
     # the rest in several phases, each with the threads on other runtimes
     phases = max(1, int((seconds - warmup) // 30))
     for p in range(phases):
         results = phase((seconds - warmup) / phases, p + 2)
         totals = [a + b for a, b in zip(totals, results)]
-        log("phase %d/%d: RSS %.1f MiB" % (p + 1, phases, rss() / 2 ** 20))
+        log("phase %d/%d: RSS %.1f MiB" % (p + 1, phases, rss() / 2**20))
     figures["rss_end"], figures["objects_end"], figures["malloc_end"], lua_end = measure()
     figures["elapsed"] = time.monotonic() - start
     figures["separate_runtimes"] = sum(totals[1::3])
     figures["identity_checks"] = sum(totals[3::3])
     figures["collector_rounds"] = totals[0]
     for lua, box_counts in zip(shared, counts):
-        assert lua.eval("counter") == sum(box_counts.values())   # every incr() was atomic
+        assert lua.eval("counter") == sum(box_counts.values())  # every incr() was atomic
     figures["increments"] = sum(sum(c.values()) for c in counts)
     limit = figures["rss_warm"] * RSS_FACTOR + RSS_SLACK
+
     def mib(n):
-        return "?" if n is None else "%.1f" % (n / 2 ** 20)
-    log("RSS: start %s MiB, after warm-up %s MiB, end %s MiB (limit %s MiB); malloc in use %s -> %s MiB; "
+        return "?" if n is None else "%.1f" % (n / 2**20)
+
+    log(
+        "RSS: start %s MiB, after warm-up %s MiB, end %s MiB (limit %s MiB); malloc in use %s -> %s MiB; "
         "Python objects %d -> %d; %d short-lived runtimes, %d identity checks, %d atomic increments, "
-        "%d collector rounds" % (
-            mib(figures["rss_start"]), mib(figures["rss_warm"]), mib(figures["rss_end"]), mib(limit),
-            mib(figures["malloc_warm"]), mib(figures["malloc_end"]), figures["objects_warm"],
-            figures["objects_end"], figures["separate_runtimes"], figures["identity_checks"],
-            figures["increments"], figures["collector_rounds"]))
+        "%d collector rounds"
+        % (
+            mib(figures["rss_start"]),
+            mib(figures["rss_warm"]),
+            mib(figures["rss_end"]),
+            mib(limit),
+            mib(figures["malloc_warm"]),
+            mib(figures["malloc_end"]),
+            figures["objects_warm"],
+            figures["objects_end"],
+            figures["separate_runtimes"],
+            figures["identity_checks"],
+            figures["increments"],
+            figures["collector_rounds"],
+        )
+    )
     # a leak of one object per operation would be millions of objects
-    assert figures["objects_end"] <= figures["objects_warm"] + OBJECTS_SLACK, "Python objects: %r" % figures
+    assert figures["objects_end"] <= figures["objects_warm"] + OBJECTS_SLACK, (
+        "Python objects: %r" % figures
+    )
     if figures["malloc_warm"] is not None:
-        assert figures["malloc_end"] <= figures["malloc_warm"] + MALLOC_SLACK, "malloc: %r" % figures
+        assert figures["malloc_end"] <= figures["malloc_warm"] + MALLOC_SLACK, (
+            "malloc: %r" % figures
+        )
     assert figures["rss_end"] <= limit, "RSS grew: %r" % figures
     for name, before, after in zip(lupacffi.available_backends(), lua_warm, lua_end):
         assert after <= before + LUA_SLACK, "Lua memory of the shared %s runtime grew: %d -> %d" % (
-            name, before, after)
+            name,
+            before,
+            after,
+        )
     return figures
 
 
@@ -230,12 +271,21 @@ def test_long_stress_short_version():
 
 if __name__ == "__main__":
     import argparse
+
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=600)
-    parser.add_argument("--threads", type=int, default=2, help="threads of each kind (x3, plus a collector)")
+    parser.add_argument(
+        "--threads", type=int, default=2, help="threads of each kind (x3, plus a collector)"
+    )
     opts = parser.parse_args()
-    print("lupacffi %s on %s %s, backends %s" % (
-        lupacffi.__version__, sys.implementation.name, sys.version.split()[0],
-        ", ".join(lupacffi.available_backends())))
+    print(
+        "lupacffi %s on %s %s, backends %s"
+        % (
+            lupacffi.__version__,
+            sys.implementation.name,
+            sys.version.split()[0],
+            ", ".join(lupacffi.available_backends()),
+        )
+    )
     run_stress(opts.seconds, opts.threads, log=lambda s: print(s, flush=True))
     print("stress: no error")

@@ -6,6 +6,7 @@ headers (no linking to Lua: the module takes Lua's API from the backend
 loaded with RTLD_GLOBAL) and loads it in a fresh interpreter, because the
 dlopen flags only matter for the first import of a backend, and this test
 process has imported every backend already."""
+
 import os
 import shutil
 import subprocess
@@ -22,8 +23,11 @@ ROOT = os.path.dirname(HERE)
 SRC = os.path.dirname(os.path.dirname(os.path.abspath(lupacffi.__file__)))
 
 HEADERS = {
-    "lua51": "vendor/lua/5.1/src", "lua52": "vendor/lua/5.2/src", "lua53": "vendor/lua/5.3/src",
-    "lua54": "vendor/lua/5.4/src", "lua55": "vendor/lua/5.5/src",
+    "lua51": "vendor/lua/5.1/src",
+    "lua52": "vendor/lua/5.2/src",
+    "lua53": "vendor/lua/5.3/src",
+    "lua54": "vendor/lua/5.4/src",
+    "lua55": "vendor/lua/5.5/src",
     "luajit21": "vendor/luajit/2.1/src",
 }
 
@@ -93,8 +97,13 @@ def build_module(backend, directory):
 def run_python(code, timeout=120):
     env = dict(os.environ)
     env["PYTHONPATH"] = SRC + os.pathsep + env.get("PYTHONPATH", "")
-    proc = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], env=env,
-                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=timeout)
+    proc = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        timeout=timeout,
+    )
     return proc.returncode, proc.stdout.decode(), proc.stderr.decode()
 
 
@@ -129,8 +138,15 @@ def test_require_c_module(lupa, tmp_path):
     rc, out, err = run_python(LOAD_AND_USE.format(backend=name, directory=directory))
     assert rc == 0, err
     assert out.splitlines() == [
-        "tiny", "True", "hello, lua!", "42", "42", "failed in C: 7", "(False, 'failed in C: 8')",
-        "True"]
+        "tiny",
+        "True",
+        "hello, lua!",
+        "42",
+        "42",
+        "failed in C: 7",
+        "(False, 'failed in C: 8')",
+        "True",
+    ]
 
 
 def test_c_module_without_allow_fails_cleanly(lupa, tmp_path):

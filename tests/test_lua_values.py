@@ -1,5 +1,6 @@
 """Lua values in general: lua_type(), str()/repr(), identity and equality of
 wrappers (beyond lupa), wrappers of other runtimes and of dead runtimes."""
+
 import copy
 import gc
 import importlib
@@ -14,7 +15,7 @@ import lupacffi
 def address_of(lua, obj):
     """The address in Lua's own tostring() of obj (None if it shows none)."""
     text = lua.eval("tostring")(obj)
-    if ": 0x" not in text:        # e.g. LuaJIT's "function: builtin#29"
+    if ": 0x" not in text:  # e.g. LuaJIT's "function: builtin#29"
         return None
     return int(text.split(": ")[1], 16)
 
@@ -27,8 +28,9 @@ def test_lua_type_of_every_lua_type(lua, lupa):
     assert lua_type(lua.eval("function() end")) == "function"
     assert lua_type(lua.eval("print")) == "function"
     assert lua_type(lua.eval("function() end").coroutine()) == "thread"
-    started = lua.execute("local c = coroutine.create(function() coroutine.yield() end)"
-                          " coroutine.resume(c) return c")
+    started = lua.execute(
+        "local c = coroutine.create(function() coroutine.yield() end) coroutine.resume(c) return c"
+    )
     assert lua_type(started) == "thread"
     # not started yet: acts as a function, as in lupa
     assert lua_type(lua.eval("coroutine.create(function() end)")) == "function"
@@ -36,8 +38,22 @@ def test_lua_type_of_every_lua_type(lua, lupa):
 
 
 def test_lua_type_of_python_values(lua, lupa):
-    for value in (None, 1, 1.5, True, "s", b"b", [], {}, object(), lua, len, lupa.LuaRuntime,
-                  lua.eval("python.none"), lua.eval("python.builtins")):
+    for value in (
+        None,
+        1,
+        1.5,
+        True,
+        "s",
+        b"b",
+        [],
+        {},
+        object(),
+        lua,
+        len,
+        lupa.LuaRuntime,
+        lua.eval("python.none"),
+        lua.eval("python.builtins"),
+    ):
         assert lupa.lua_type(value) is None
     with pytest.raises(TypeError):
         lupa.lua_type()
@@ -45,12 +61,16 @@ def test_lua_type_of_python_values(lua, lupa):
 
 # ---- repr / str ------------------------------------------------------------------------------
 def test_repr_names_type_and_address(lua):
-    for code, name in (("{}", "table"), ("function() end", "function"), ("print", "function"),
-                       ("io.stdout", "userdata")):
+    for code, name in (
+        ("{}", "table"),
+        ("function() end", "function"),
+        ("print", "function"),
+        ("io.stdout", "userdata"),
+    ):
         obj = lua.eval(code)
         match = re.match(r"<Lua %s at 0x([0-9a-f]+)>$" % name, repr(obj))
         assert match, repr(obj)
-        if name != "userdata":            # io.stdout's tostring shows its FILE*
+        if name != "userdata":  # io.stdout's tostring shows its FILE*
             assert address_of(lua, obj) in (int(match.group(1), 16), None)
     thread = lua.eval("function() end").coroutine()
     assert re.match(r"<Lua thread at 0x[0-9a-f]+>$", repr(thread))
@@ -59,8 +79,13 @@ def test_repr_names_type_and_address(lua):
 
 
 def test_str_without_tostring_is_repr(lua):
-    for code in ("{}", "function() end", "print", "setmetatable({}, {__name='MyType'})",
-                 "setmetatable({}, {})"):
+    for code in (
+        "{}",
+        "function() end",
+        "print",
+        "setmetatable({}, {__name='MyType'})",
+        "setmetatable({}, {})",
+    ):
         obj = lua.eval(code)
         assert str(obj) == repr(obj)
         assert format(obj, "") == repr(obj)
@@ -119,7 +144,7 @@ def test_wrappers_of_different_values_differ(lua):
     assert a != b and not (a == b)
     assert lua.eval("print") != lua.eval("tostring")
     assert lua.eval("{}") != {} and {} != lua.eval("{}")
-    assert lua.eval("{}") != None         # noqa: E711
+    assert lua.eval("{}") != None  # noqa: E711
     assert lua.eval("{a=1}") != lua.eval("{a=1}")
     with pytest.raises(TypeError):
         a < b
@@ -143,7 +168,7 @@ def test_wrappers_as_dict_keys_and_in_sets(lua):
 def test_identity_of_threads(lua):
     c = lua.eval("function() return coroutine.running() end").coroutine()
     running = c.send(None)
-    if isinstance(running, tuple):        # Lua 5.2+: (thread, ismain)
+    if isinstance(running, tuple):  # Lua 5.2+: (thread, ismain)
         running, is_main = running
         assert is_main is False
     assert running == c and hash(running) == hash(c)
@@ -224,7 +249,9 @@ def test_object_of_another_runtime_is_a_clear_error(lua, lupa):
 
 
 def test_object_of_another_backend(lupa):
-    others = [name for name in lupacffi.available_backends() if name != lupa.__name__.split(".")[-1]]
+    others = [
+        name for name in lupacffi.available_backends() if name != lupa.__name__.split(".")[-1]
+    ]
     if not others:
         return
     other = importlib.import_module("lupacffi." + others[0]).LuaRuntime()
@@ -234,7 +261,7 @@ def test_object_of_another_backend(lupa):
         back = lua.eval("function(x) return x end")(foreign)
     except (lupa.LuaError, ValueError) as e:
         assert "different Lua runtimes" in str(e)
-    else:                                   # lupa passes it as a Python object
+    else:  # lupa passes it as a Python object
         assert back is foreign
     assert foreign.a == 1
 
@@ -252,11 +279,22 @@ def test_wrappers_after_the_runtime_is_gone(lupa):
     started = iter(big)
     assert next(started) == 1
     hash(t)
-    lua.__del__()                 # what a garbage collection of a cycle may do first
-    for action in (lambda: t[1], lambda: t.x, lambda: len(t), lambda: list(t),
-                   lambda: str(t), lambda: f(), lambda: c.send(None), lambda: next(it),
-                   lambda: list(started), lambda: f.coroutine(), lambda: setattr(t, "y", 1),
-                   lambda: t.__setitem__(1, 2), lambda: t.__delitem__(1)):
+    lua.__del__()  # what a garbage collection of a cycle may do first
+    for action in (
+        lambda: t[1],
+        lambda: t.x,
+        lambda: len(t),
+        lambda: list(t),
+        lambda: str(t),
+        lambda: f(),
+        lambda: c.send(None),
+        lambda: next(it),
+        lambda: list(started),
+        lambda: f.coroutine(),
+        lambda: setattr(t, "y", 1),
+        lambda: t.__setitem__(1, 2),
+        lambda: t.__delitem__(1),
+    ):
         with pytest.raises(lupa.LuaError):
             action()
     assert not c
@@ -271,14 +309,15 @@ def test_cycles_through_the_runtime_are_collected_without_crash(lupa):
     def make():
         lua = lupa.LuaRuntime()
         holder = {}
-        lua.globals().holder = holder             # runtime -> holder
-        holder["t"] = lua.eval("{1, 2, 3}")       # holder -> wrapper -> runtime
+        lua.globals().holder = holder  # runtime -> holder
+        holder["t"] = lua.eval("{1, 2, 3}")  # holder -> wrapper -> runtime
         holder["it"] = holder["t"].items()
         next(holder["it"])
         holder["f"] = lua.eval("function() end")
         holder["co"] = lua.eval("function() coroutine.yield(1) end").coroutine()
         next(holder["co"])
         holder["lua"] = lua
+
     for _ in range(30):
         make()
     for _ in range(3):

@@ -6,12 +6,13 @@ runtime's (total=True: all of them); get_max_memory() is None without a limit;
 set_max_memory(n) with n <= 0 removes the limit.  A Lua allocation over the
 limit is a Lua memory error ('not enough memory', catchable with pcall) and a
 LuaMemoryError (a LuaError and a MemoryError) in Python."""
+
 import gc
 
 import pytest
 
 LIMIT = 1000000
-BIG = 3 * LIMIT                 # comfortably over the limit
+BIG = 3 * LIMIT  # comfortably over the limit
 
 
 def limited(lupa, limit=LIMIT):
@@ -52,7 +53,7 @@ def test_memory_used_follows_allocations(lupa):
     lm = limited(lupa, 50 * LIMIT)
     lm.execute("t = {} for i = 1, 100000 do t[i] = i end")
     used = lm.get_memory_used()
-    assert used >= 100000 * 4       # at least 4 bytes an entry on any Lua
+    assert used >= 100000 * 4  # at least 4 bytes an entry on any Lua
     lm.execute("t = nil")
     lm.gccollect()
     assert lm.get_memory_used() < used
@@ -65,12 +66,15 @@ def test_string_hash_seed_and_max_memory_together(lupa):
 
 
 # ---- the limit ---------------------------------------------------------------
-@pytest.mark.parametrize("code", [
-    "local t = {} for i = 1, 1e7 do t[i] = i end",
-    "local t = {} for i = 1, 1e7 do t[i] = {} end",
-    "local s = string.rep('x', %d)" % BIG,
-    "local t = {} for i = 1, 1e6 do t[#t + 1] = tostring(i) .. 'abcdefgh' end",
-])
+@pytest.mark.parametrize(
+    "code",
+    [
+        "local t = {} for i = 1, 1e7 do t[i] = i end",
+        "local t = {} for i = 1, 1e7 do t[i] = {} end",
+        "local s = string.rep('x', %d)" % BIG,
+        "local t = {} for i = 1, 1e6 do t[#t + 1] = tostring(i) .. 'abcdefgh' end",
+    ],
+)
 def test_limit_raises_lua_memory_error(lupa, code):
     lm = limited(lupa)
     with pytest.raises(lupa.LuaMemoryError) as info:
@@ -107,9 +111,12 @@ def test_runtime_usable_after_memory_error(lupa):
     assert lm.eval("#t") == 1000
 
 
-@pytest.mark.parametrize("code", [
-    "local t = {} for i = 1, 1e7 do t[i] = {} end",   # garbage fills the limit
-])
+@pytest.mark.parametrize(
+    "code",
+    [
+        "local t = {} for i = 1, 1e7 do t[i] = {} end",  # garbage fills the limit
+    ],
+)
 def test_runtime_usable_right_after_filling_the_limit(lupa, code):
     """After a memory error whose garbage filled the limit, the next call works
     without an explicit gccollect() (Lua 5.1 and LuaJIT have no emergency
@@ -192,7 +199,7 @@ def test_set_max_memory_total(lupa):
     assert lm.get_max_memory() == 500000
     with pytest.raises(lupa.LuaMemoryError):
         lm.eval("string.rep('x', 600000)")
-    lm.gccollect()       # Lua 5.1/LuaJIT keep the failed call's garbage until then
+    lm.gccollect()  # Lua 5.1/LuaJIT keep the failed call's garbage until then
     assert lm.eval("#string.rep('x', 100000)") == 100000
 
 
@@ -200,7 +207,7 @@ def test_set_max_memory_total_below_base(lupa):
     lm = limited(lupa)
     lm.set_max_memory(100, total=True)
     assert lm.get_max_memory(total=True) == 100
-    assert lm.get_max_memory() == 0          # (lupa underflows to ~2**64 here)
+    assert lm.get_max_memory() == 0  # (lupa underflows to ~2**64 here)
     with pytest.raises(lupa.LuaMemoryError):
         lm.eval("{}")
     lm.set_max_memory(0, total=True)
@@ -210,21 +217,21 @@ def test_set_max_memory_total_below_base(lupa):
 
 def test_lowering_limit_below_current_use(lupa):
     lm = limited(lupa, 10 * LIMIT)
-    g = lm.globals()                 # (a new wrapper may need memory later)
+    g = lm.globals()  # (a new wrapper may need memory later)
     lm.execute("keep = string.rep('x', %d)" % (2 * LIMIT))
     lm.set_max_memory(LIMIT)
     with pytest.raises(lupa.LuaMemoryError):
         lm.execute("local more = {} for i = 1, 1e5 do more[i] = i end")
     with pytest.raises(lupa.LuaMemoryError):
-        lm.execute("keep = nil")     # even loading code needs memory
-    g.keep = None                    # assigning to an existing key does not
-    for _ in range(4):               # LuaJIT halves its string buffer once a cycle
+        lm.execute("keep = nil")  # even loading code needs memory
+    g.keep = None  # assigning to an existing key does not
+    for _ in range(4):  # LuaJIT halves its string buffer once a cycle
         lm.gccollect()
     assert lm.eval("#string.rep('y', 1000)") == 1000
 
 
 # ---- bad input ------------------------------------------------------------------
-@pytest.mark.parametrize("value", [0, -1, -10 ** 30])
+@pytest.mark.parametrize("value", [0, -1, -(10**30)])
 def test_max_memory_zero_or_negative_means_no_limit(lupa, value):
     lm = lupa.LuaRuntime(max_memory=value)
     assert lm.get_max_memory() is None
@@ -232,11 +239,11 @@ def test_max_memory_zero_or_negative_means_no_limit(lupa, value):
     assert lm.eval("#string.rep('x', %d)" % BIG) == BIG
 
 
-@pytest.mark.parametrize("value", [10 ** 30, float("inf"), 2 ** 64])
+@pytest.mark.parametrize("value", [10**30, float("inf"), 2**64])
 def test_max_memory_absurd_is_effectively_unlimited(lupa, value):
     lm = lupa.LuaRuntime(max_memory=value)
     limit = lm.get_max_memory()
-    assert isinstance(limit, int) and limit >= 2 ** 60
+    assert isinstance(limit, int) and limit >= 2**60
     assert lm.eval("#string.rep('x', %d)" % BIG) == BIG
 
 
@@ -265,8 +272,8 @@ def test_set_max_memory_bad_type(lua, value):
 
 
 def test_set_max_memory_absurd(lua):
-    lua.set_max_memory(10 ** 30)
-    assert lua.get_max_memory() >= 2 ** 60
+    lua.set_max_memory(10**30)
+    assert lua.get_max_memory() >= 2**60
     assert lua.eval("1 + 1") == 2
 
 
@@ -301,7 +308,7 @@ def test_limit_in_callback_results_releases_the_others(lupa):
         ok, msg = lm.execute("return pcall(both, ...)", o)
         assert ok is False and msg == "not enough memory"
         del o
-    lm.execute("nothing()")   # the runtime holds the last callback's result until the next
+    lm.execute("nothing()")  # the runtime holds the last callback's result until the next
     lm.gccollect()
     for _ in range(3):
         gc.collect()
@@ -330,7 +337,7 @@ def test_limit_in_table_from(lupa):
         lm.table_from([[i, str(i)] for i in range(100000)], recursive=True)
     with pytest.raises(lupa.LuaMemoryError):
         lm.table(*range(300000))
-    gc.collect()       # (PyPy) wrappers of the nested tables made before the error
+    gc.collect()  # (PyPy) wrappers of the nested tables made before the error
     lm.gccollect()
     assert lm.table_from([1, 2, 3])[3] == 3
 
@@ -364,8 +371,9 @@ def test_limit_in_coroutine(lupa):
     assert next(co) == 1
     with pytest.raises(lupa.LuaMemoryError):
         co.send("x" * BIG)
-    co2 = lm.eval("function() coroutine.yield(1) local t = {} for i = 1, 1e7 do t[i] = i end end"
-                  ).coroutine()
+    co2 = lm.eval(
+        "function() coroutine.yield(1) local t = {} for i = 1, 1e7 do t[i] = i end end"
+    ).coroutine()
     assert next(co2) == 1
     with pytest.raises(lupa.LuaMemoryError):
         next(co2)
@@ -407,7 +415,7 @@ def test_limit_with_many_python_objects(lupa):
         with pytest.raises(lupa.LuaMemoryError):
             lm.execute("local t = {} for i = 1, 1e6 do t[i] = make() end")
     lm.gccollect()
-    lm.execute("nothing()")   # the runtime holds the last callback's result until the next
+    lm.execute("nothing()")  # the runtime holds the last callback's result until the next
     lm.gccollect()
     for _ in range(3):
         gc.collect()

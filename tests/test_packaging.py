@@ -6,6 +6,7 @@ Under scripts/test.sh (LUPACFFI_DIST is its dist/ directory) the tests look at
 the artifacts that script built, and LUPACFFI_WHEEL names the repaired wheel
 that is installed in the running venv.  Elsewhere they build an sdist (and,
 marked slow, a wheel from it) into a temporary directory."""
+
 import glob
 import importlib
 import os
@@ -22,14 +23,32 @@ import lupacffi
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DIST = os.environ.get("LUPACFFI_DIST")
 WHEEL = os.environ.get("LUPACFFI_WHEEL")
-TIMEOUT = 1800       # seconds; building all six backends takes minutes
+TIMEOUT = 1800  # seconds; building all six backends takes minutes
 
 BACKENDS = ["51", "52", "53", "54", "55", "jit21"]
-LUA_TREES = ["vendor/lua/5.1", "vendor/lua/5.2", "vendor/lua/5.3", "vendor/lua/5.4",
-             "vendor/lua/5.5"]
+LUA_TREES = [
+    "vendor/lua/5.1",
+    "vendor/lua/5.2",
+    "vendor/lua/5.3",
+    "vendor/lua/5.4",
+    "vendor/lua/5.5",
+]
 LUAJIT_TREE = "vendor/luajit/2.1"
-STUBS = ["__init__", "_namespace", "_runtime", "_lua_objects", "_protocols", "_to_python", "errors",
-         "lua51", "lua52", "lua53", "lua54", "lua55", "luajit21"]
+STUBS = [
+    "__init__",
+    "_namespace",
+    "_runtime",
+    "_lua_objects",
+    "_protocols",
+    "_to_python",
+    "errors",
+    "lua51",
+    "lua52",
+    "lua53",
+    "lua54",
+    "lua55",
+    "luajit21",
+]
 
 
 def need_project():
@@ -54,8 +73,12 @@ def sdist(tmp_path_factory):
     if not os.path.exists(os.path.join(ROOT, "vendor", "lua", "5.4", "src", "lua.h")):
         pytest.skip("the Lua sources are not fetched (python vendor/fetch.py)")
     out = tmp_path_factory.mktemp("sdist")
-    subprocess.run([sys.executable, "-m", "build", "--sdist", "--outdir", str(out), ROOT],
-                   check=True, stdout=subprocess.DEVNULL, timeout=TIMEOUT)
+    subprocess.run(
+        [sys.executable, "-m", "build", "--sdist", "--outdir", str(out), ROOT],
+        check=True,
+        stdout=subprocess.DEVNULL,
+        timeout=TIMEOUT,
+    )
     (found,) = glob.glob(str(out / "lupacffi-*.tar.gz"))
     return found
 
@@ -67,8 +90,12 @@ def built_wheels(request, tmp_path_factory):
         pytest.skip("scripts/test.sh: test_wheel_contents checks its wheels")
     sdist_path = request.getfixturevalue("sdist")
     out = tmp_path_factory.mktemp("wheel")
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(out),
-                    sdist_path], check=True, stdout=subprocess.DEVNULL, timeout=TIMEOUT)
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(out), sdist_path],
+        check=True,
+        stdout=subprocess.DEVNULL,
+        timeout=TIMEOUT,
+    )
     return sorted(glob.glob(str(out / "lupacffi-*.whl")))
 
 
@@ -76,7 +103,7 @@ def sdist_names(path):
     with tarfile.open(path) as tar:
         names = [m.name for m in tar.getmembers() if m.isfile()]
     top = {n.split("/", 1)[0] for n in names}
-    assert len(top) == 1, top                 # one directory: lupacffi-VERSION/
+    assert len(top) == 1, top  # one directory: lupacffi-VERSION/
     return {n.split("/", 1)[1] for n in names}
 
 
@@ -88,19 +115,36 @@ def sdist_text(path, name):
 
 # ---- the sdist ------------------------------------------------------------------
 
+
 def test_sdist_carries_the_build_inputs(sdist):
     names = sdist_names(sdist)
-    for name in ["LICENSE", "README.md", "build_ffi.py", "setup.py", "pyproject.toml",
-                 "MANIFEST.in", "vendor/fetch.py", "vendor/manifest.json",
-                 "src/lupacffi/__init__.py", "src/lupacffi/_runtime.py",
-                 "src/lupacffi/py.typed", "tests/conftest.py"]:
+    for name in [
+        "LICENSE",
+        "README.md",
+        "build_ffi.py",
+        "setup.py",
+        "pyproject.toml",
+        "MANIFEST.in",
+        "vendor/fetch.py",
+        "vendor/manifest.json",
+        "src/lupacffi/__init__.py",
+        "src/lupacffi/_runtime.py",
+        "src/lupacffi/py.typed",
+        "tests/conftest.py",
+    ]:
         assert name in names, name
     for stub in STUBS:
         assert "src/lupacffi/%s.pyi" % stub in names, stub
     csrc = {n for n in names if n.startswith("csrc/")}
-    assert {"csrc/lc_types.h", "csrc/lc_api.h", "csrc/lc_callbacks.h", "csrc/lc_runtime.c",
-            "csrc/lc_ops.c", "csrc/lupacffi.h"} <= csrc
-    if os.path.isdir(os.path.join(ROOT, "csrc")):        # every file of the shim
+    assert {
+        "csrc/lc_types.h",
+        "csrc/lc_api.h",
+        "csrc/lc_callbacks.h",
+        "csrc/lc_runtime.c",
+        "csrc/lc_ops.c",
+        "csrc/lupacffi.h",
+    } <= csrc
+    if os.path.isdir(os.path.join(ROOT, "csrc")):  # every file of the shim
         assert {"csrc/" + f for f in os.listdir(os.path.join(ROOT, "csrc"))} <= csrc
 
 
@@ -110,21 +154,41 @@ def test_sdist_carries_the_lua_sources(sdist):
         for f in ["src/lua.h", "src/lauxlib.h", "src/lapi.c", "src/lvm.c", "src/lstate.c"]:
             assert "%s/%s" % (tree, f) in names, (tree, f)
     # LuaJIT: the sources for both architectures the wheels are for, and its licence
-    for f in ["Makefile", "COPYRIGHT", "src/Makefile", "src/luajit.h", "src/lua.h",
-              "src/lj_api.c", "src/vm_x64.dasc", "src/vm_arm64.dasc", "src/host/buildvm.c",
-              "dynasm/dynasm.lua"]:
+    for f in [
+        "Makefile",
+        "COPYRIGHT",
+        "src/Makefile",
+        "src/luajit.h",
+        "src/lua.h",
+        "src/lj_api.c",
+        "src/vm_x64.dasc",
+        "src/vm_arm64.dasc",
+        "src/host/buildvm.c",
+        "dynasm/dynasm.lua",
+    ]:
         assert "%s/%s" % (LUAJIT_TREE, f) in names, f
 
 
 def test_sdist_has_no_build_products_or_fetch_caches(sdist):
     names = sdist_names(sdist)
-    bad = [n for n in names if re.search(r"\.(so|o|a|pyc)$", n)
-           or n.startswith(("vendor/.apt/", "vendor/.downloads/", "build/", "dist/", ".venv"))
-           or n.endswith("/.fetched")]
+    bad = [
+        n
+        for n in names
+        if re.search(r"\.(so|o|a|pyc)$", n)
+        or n.startswith(("vendor/.apt/", "vendor/.downloads/", "build/", "dist/", ".venv"))
+        or n.endswith("/.fetched")
+    ]
     assert bad == []
     # LuaJIT's generated, architecture-specific files and host tools
-    for f in ["src/lj_vm.S", "src/luajit", "src/host/buildvm", "src/host/minilua",
-              "src/host/buildvm_arch.h", "src/lj_bcdef.h", "src/jit/vmdef.lua"]:
+    for f in [
+        "src/lj_vm.S",
+        "src/luajit",
+        "src/host/buildvm",
+        "src/host/minilua",
+        "src/host/buildvm_arch.h",
+        "src/lj_bcdef.h",
+        "src/jit/vmdef.lua",
+    ]:
         assert "%s/%s" % (LUAJIT_TREE, f) not in names, f
 
 
@@ -133,11 +197,12 @@ def test_sdist_carries_the_licence_notices(sdist):
     assert licence.startswith("MIT License")
     assert "Lua.org, PUC-Rio" in licence and "Mike Pall" in licence
     assert "Permission is hereby granted" in sdist_text(sdist, LUAJIT_TREE + "/COPYRIGHT")
-    for tree in LUA_TREES:           # Lua's notice is at the end of lua.h
+    for tree in LUA_TREES:  # Lua's notice is at the end of lua.h
         assert "Permission is hereby granted" in sdist_text(sdist, tree + "/src/lua.h"), tree
 
 
 # ---- the wheels -------------------------------------------------------------------
+
 
 def wheel_names(path):
     with zipfile.ZipFile(path) as z:
@@ -188,25 +253,30 @@ def test_wheels_are_repaired_to_manylinux():
     impls = set()
     for path in found:
         tags = wheel_tags(path)
-        assert tags and all(re.search(r"-manylinux_\d+_\d+_(x86_64|aarch64)$", t) for t in tags), tags
+        assert tags and all(re.search(r"-manylinux_\d+_\d+_(x86_64|aarch64)$", t) for t in tags), (
+            tags
+        )
         assert re.search(r"manylinux_\d+_\d+_(x86_64|aarch64)\.whl$", path), path
         impls.update(t.split("-")[0][:2] for t in tags)
-    assert impls == {"cp", "pp"}, found          # one wheel per interpreter
+    assert impls == {"cp", "pp"}, found  # one wheel per interpreter
 
 
 def test_the_installed_package_is_the_repaired_wheel():
     if not WHEEL:
         pytest.skip("only under scripts/test.sh, which installs its repaired wheel")
     from importlib import metadata
+
     installed = metadata.distribution("lupacffi")
     installed_tags = re.findall(r"^Tag: (\S+)$", installed.read_text("WHEEL"), re.M)
     assert installed_tags == wheel_tags(WHEEL)
-    assert os.path.realpath(str(installed.locate_file("lupacffi/__init__.py"))) == \
-        os.path.realpath(lupacffi.__file__)
+    assert os.path.realpath(str(installed.locate_file("lupacffi/__init__.py"))) == os.path.realpath(
+        lupacffi.__file__
+    )
     assert installed.read_text("licenses/LICENSE") or installed.read_text("LICENSE")
 
 
 # ---- cibuildwheel -------------------------------------------------------------------
+
 
 def test_cibuildwheel_build_identifiers():
     need_project()
@@ -217,9 +287,23 @@ def test_cibuildwheel_build_identifiers():
     env = dict(os.environ)
     env.pop("CIBW_BUILD", None)
     env.pop("CIBW_SKIP", None)
-    p = subprocess.run([sys.executable, "-m", "cibuildwheel", "--print-build-identifiers",
-                        "--platform", "linux", "--archs", "x86_64,aarch64", ROOT],
-                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, timeout=300)
+    p = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "cibuildwheel",
+            "--print-build-identifiers",
+            "--platform",
+            "linux",
+            "--archs",
+            "x86_64,aarch64",
+            ROOT,
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+        timeout=300,
+    )
     assert p.returncode == 0, p.stderr.decode()
     ids = set(p.stdout.decode().split())
     # only what scripts/cross-wheels.sh proved (docs/wheels.md): no CPython 3.14,
@@ -247,14 +331,24 @@ def test_cibuildwheel_before_all_keeps_the_sources(sdist, tmp_path):
         tar.extractall(str(tmp_path))
     (project,) = tmp_path.iterdir()
     src = project / LUAJIT_TREE / "src"
-    products = [src / "lj_api.o", src / "libluajit.a", src / "lj_vm.S", src / "host" / "buildvm",
-                project / "src" / "lupacffi" / "_lua_54.abi3.so",
-                project / "build" / "temp.linux-x86_64-cpython-311" / "x.o"]
-    for path in products:           # what a build on the host leaves behind
+    products = [
+        src / "lj_api.o",
+        src / "libluajit.a",
+        src / "lj_vm.S",
+        src / "host" / "buildvm",
+        project / "src" / "lupacffi" / "_lua_54.abi3.so",
+        project / "build" / "temp.linux-x86_64-cpython-311" / "x.o",
+    ]
+    for path in products:  # what a build on the host leaves behind
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(b"host")
-    p = subprocess.run(["sh", "-c", " && ".join(before_all)], cwd=str(project),
-                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=300)
+    p = subprocess.run(
+        ["sh", "-c", " && ".join(before_all)],
+        cwd=str(project),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        timeout=300,
+    )
     assert p.returncode == 0, p.stdout.decode()
     assert [str(path) for path in products if path.exists()] == []
     for tree in LUA_TREES:
@@ -269,7 +363,11 @@ def test_the_wheel_installs_the_console_script():
         pytest.skip("only under scripts/test.sh, which installs its wheel into a venv")
     script = os.path.join(prefix, "bin", "lupacffi")
     assert os.access(script, os.X_OK), script
-    p = subprocess.run([script, "--max-instructions", "100000", "-e", "print(_VERSION, ...)"],
-                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=300)
+    p = subprocess.run(
+        [script, "--max-instructions", "100000", "-e", "print(_VERSION, ...)"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        timeout=300,
+    )
     assert (p.returncode, p.stderr) == (0, b"")
     assert p.stdout.decode().startswith("Lua ")

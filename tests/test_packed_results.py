@@ -3,6 +3,7 @@ with int and str keys, t[k] = v with an int key, len() and coroutine sends
 return their result packed in a C long long, and hand everything else to the
 general path.  Each must give exactly what the general path gives, at the
 edges of the packing and of Lua's numbers."""
+
 import gc
 import math
 import threading
@@ -18,22 +19,41 @@ def _general(lua):
     return lua.eval("function(...) return ... end")
 
 
-INTS = [0, 1, -1, 7, -8, 2 ** 31, -2 ** 31 - 1, 2 ** 53 - 1, -(2 ** 53 - 1), 2 ** 53, 2 ** 53 + 1,
-        2 ** 59, 2 ** 60 - 1, -2 ** 60, 2 ** 60, -2 ** 60 - 1, 2 ** 62, 2 ** 63 - 1, -2 ** 63]
+INTS = [
+    0,
+    1,
+    -1,
+    7,
+    -8,
+    2**31,
+    -(2**31) - 1,
+    2**53 - 1,
+    -(2**53 - 1),
+    2**53,
+    2**53 + 1,
+    2**59,
+    2**60 - 1,
+    -(2**60),
+    2**60,
+    -(2**60) - 1,
+    2**62,
+    2**63 - 1,
+    -(2**63),
+]
 
 
 def _exact(lua):
     """The ints this Lua holds exactly (Lua 5.1 and LuaJIT: doubles)."""
-    return 2 ** 63 - 1 if lua.lua_version >= (5, 3) else 2 ** 53 - 1
+    return 2**63 - 1 if lua.lua_version >= (5, 3) else 2**53 - 1
 
 
 @pytest.mark.parametrize("x", INTS)
 def test_call_with_one_int(lua, x):
     f = lua.eval("function(x) return x end")
-    if abs(x) <= _exact(lua) or x == -2 ** 63 and lua.lua_version >= (5, 3):
+    if abs(x) <= _exact(lua) or x == -(2**63) and lua.lua_version >= (5, 3):
         assert f(x) == x
         assert type(f(x)) is int
-    else:             # Lua 5.1 / LuaJIT: the general path decides, as before
+    else:  # Lua 5.1 / LuaJIT: the general path decides, as before
         try:
             expected = _general(lua)(x)
         except OverflowError:
@@ -45,11 +65,11 @@ def test_call_with_one_int(lua, x):
 
 def test_call_with_ints_too_large_for_c(lua):
     f = lua.eval("function(x) return x end")
-    for x in (2 ** 63, -2 ** 63 - 1, 2 ** 100):
+    for x in (2**63, -(2**63) - 1, 2**100):
         with pytest.raises(OverflowError):
             f(x)
     lua.set_overflow_handler(float)
-    assert f(2 ** 100) == float(2 ** 100)
+    assert f(2**100) == float(2**100)
 
 
 def test_results_of_every_packed_kind(lua):
@@ -65,10 +85,20 @@ def test_results_of_every_packed_kind(lua):
     assert lua.eval("function() return nil end")() is None
 
 
-@pytest.mark.parametrize("code, expected", [
-    ("2^53", 2 ** 53), ("-2^53", -2 ** 53), ("2^60", 2 ** 60), ("-2^60", -2 ** 60),
-    ("2^62", 2 ** 62), ("0.5", 0.5), ("-0.0", None), ("1/0", math.inf), ("-1/0", -math.inf),
-])
+@pytest.mark.parametrize(
+    "code, expected",
+    [
+        ("2^53", 2**53),
+        ("-2^53", -(2**53)),
+        ("2^60", 2**60),
+        ("-2^60", -(2**60)),
+        ("2^62", 2**62),
+        ("0.5", 0.5),
+        ("-0.0", None),
+        ("1/0", math.inf),
+        ("-1/0", -math.inf),
+    ],
+)
 def test_number_results(lua, code, expected):
     value = lua.eval(code)
     if lua.lua_version >= (5, 3) or code == "0.5" or "/0" in code:
@@ -80,7 +110,7 @@ def test_number_results(lua, code, expected):
     else:
         general = _general(lua)(value)
         assert value == general and type(value) is type(general)
-        if abs(float(lua.eval(code))) <= 2 ** 53 - 1:
+        if abs(float(lua.eval(code))) <= 2**53 - 1:
             assert type(value) is int
 
 
@@ -116,34 +146,34 @@ def test_table_reads_with_int_and_str_keys(lua):
     t = lua.eval("{10, 20, [2^53] = 'big', [-1] = 'neg', name = 'lua', [''] = 'empty'}")
     assert t[1] == 10 and t[2] == 20 and t[3] is None
     assert t[-1] == "neg" and t[0] is None
-    assert t[2 ** 53] == "big"
+    assert t[2**53] == "big"
     assert t["name"] == "lua" and t.name == "lua" and t[""] == "empty"
     assert t["missing"] is None
     with pytest.raises(OverflowError):
-        t[2 ** 64]
+        t[2**64]
     for key in INTS:
-        if abs(key) <= _exact(lua) and key not in (1, 2, -1, 2 ** 53):
+        if abs(key) <= _exact(lua) and key not in (1, 2, -1, 2**53):
             assert t[key] is None, key
 
 
 def test_table_writes_of_every_scalar(lua):
     t = lua.table()
-    values = [0, -1, 2 ** 62, -2 ** 60 - 1, 1.5, -0.0, True, False, None, "s", b"b", lua.table()]
+    values = [0, -1, 2**62, -(2**60) - 1, 1.5, -0.0, True, False, None, "s", b"b", lua.table()]
     for k, v in enumerate(values, 1):
         t[k] = v
-    assert t[1] == 0 and t[2] == -1 and t[3] == (2 ** 62 if lua.lua_version >= (5, 3) else 2.0 ** 62)
+    assert t[1] == 0 and t[2] == -1 and t[3] == (2**62 if lua.lua_version >= (5, 3) else 2.0**62)
     assert t[5] == 1.5 and t[7] is True and t[8] is False and t[9] is None and t[10] == "s"
     assert t[11] == "b" and lua.eval("function(t) return type(t[12]) end")(t) == "table"
-    t[1] = 5                  # overwriting in place (the fast path of C)
+    t[1] = 5  # overwriting in place (the fast path of C)
     t[1] = None
     assert t[1] is None
     with pytest.raises(OverflowError):
-        t[2 ** 64] = 1
+        t[2**64] = 1
     with pytest.raises(OverflowError):
-        t[1] = 2 ** 64
-    if lua.lua_version < (5, 3):           # beyond 2^53: the general path decides
-        t[2 ** 53 + 1] = 2 ** 53 + 1
-        assert t[2 ** 53 + 1] == _general(lua)(2 ** 53 + 1)
+        t[1] = 2**64
+    if lua.lua_version < (5, 3):  # beyond 2^53: the general path decides
+        t[2**53 + 1] = 2**53 + 1
+        assert t[2**53 + 1] == _general(lua)(2**53 + 1)
     t[2] = lua.eval("python.none")
     assert t[2] is None
 
@@ -157,16 +187,19 @@ def test_python_objects_through_the_fast_paths(lua):
     assert t[1] is obj
     t["o"] = obj
     assert t["o"] is obj and t.o is obj
-    co = lua.eval("function() local x = coroutine.yield() while true do x = coroutine.yield(x) end end"
-                  ).coroutine()
+    co = lua.eval(
+        "function() local x = coroutine.yield() while true do x = coroutine.yield(x) end end"
+    ).coroutine()
     co.send(None)
     assert co.send(obj) is obj
     assert co.send(5) == 5
 
 
 def test_errors_in_the_middle(lua):
-    t = lua.eval("setmetatable({}, {__index = function(t, k) error('no ' .. k) end, "
-                 "__newindex = function(t, k, v) error('cannot ' .. k) end})")
+    t = lua.eval(
+        "setmetatable({}, {__index = function(t, k) error('no ' .. k) end, "
+        "__newindex = function(t, k, v) error('cannot ' .. k) end})"
+    )
     with pytest.raises(lua_error(lua), match="no 5"):
         t[5]
     with pytest.raises(lua_error(lua), match="no x"):
@@ -177,7 +210,7 @@ def test_errors_in_the_middle(lua):
     assert f(2) == 2
     with pytest.raises(lua_error(lua), match="three"):
         f(3)
-    assert f(4) == 4          # the runtime is still usable
+    assert f(4) == 4  # the runtime is still usable
     co = lua.eval("function() local x = coroutine.yield() error('bad ' .. x) end").coroutine()
     co.send(None)
     with pytest.raises(lua_error(lua), match="bad 7"):
@@ -189,13 +222,14 @@ def test_errors_in_the_middle(lua):
 
 def lua_error(lua):
     import lupacffi
+
     return lupacffi.LuaError
 
 
 def test_len_of_tables_and_errors(lua):
     assert len(lua.table(1, 2, 3)) == 3
     assert len(lua.table()) == 0
-    assert len(lua.eval("setmetatable({}, {__len = function() return 5 end})")) == 0   # raw
+    assert len(lua.eval("setmetatable({}, {__len = function() return 5 end})")) == 0  # raw
 
 
 def test_writes_at_a_full_memory_limit(lupa):
@@ -207,23 +241,25 @@ def test_writes_at_a_full_memory_limit(lupa):
     lua.gccollect()
     big = lua.eval("function() local s = {} for i = 1, 5000 do s[i] = i end return s end")()
     with pytest.raises(lupa.LuaMemoryError):
-        for k in range(10 ** 6):
-            t[k + 2] = k          # new keys: the table grows until the limit
-    t[1] = 2                  # an overwrite needs no memory
+        for k in range(10**6):
+            t[k + 2] = k  # new keys: the table grows until the limit
+    t[1] = 2  # an overwrite needs no memory
     assert t[1] == 2 and big[5000] == 5000
 
 
 def test_coroutine_send_edges(lua):
-    co = lua.eval("function() local x = coroutine.yield() while x ~= 0 do x = coroutine.yield(x) end "
-                  "return 'end' end").coroutine()
+    co = lua.eval(
+        "function() local x = coroutine.yield() while x ~= 0 do x = coroutine.yield(x) end "
+        "return 'end' end"
+    ).coroutine()
     co.send(None)
-    for x in (1, -1, 2 ** 40, 2 ** 60 - 1, -2 ** 60, 2 ** 53 - 1, 2 ** 63 - 1):
+    for x in (1, -1, 2**40, 2**60 - 1, -(2**60), 2**53 - 1, 2**63 - 1):
         if abs(x) <= _exact(lua):
             assert co.send(x) == x
-        else:                 # (Lua 5.1, 5.2, LuaJIT: as a double, the general path)
+        else:  # (Lua 5.1, 5.2, LuaJIT: as a double, the general path)
             assert co.send(x) == _general(lua)(x)
     with pytest.raises(OverflowError):
-        co.send(2 ** 70)
+        co.send(2**70)
     assert co.send(0) == "end"
     with pytest.raises(StopIteration):
         co.send(1)
@@ -233,7 +269,9 @@ def test_coroutine_send_edges(lua):
 def test_hot_paths_from_several_threads(lua):
     f = lua.eval("function(x) return x end")
     t = lua.table_from(list(range(100)))
-    co_src = lua.eval("function() local x = coroutine.yield() while true do x = coroutine.yield(x) end end")
+    co_src = lua.eval(
+        "function() local x = coroutine.yield() while true do x = coroutine.yield(x) end end"
+    )
 
     def work(k):
         co = co_src.coroutine()
@@ -245,6 +283,7 @@ def test_hot_paths_from_several_threads(lua):
             assert t[101 + k] == i
             assert co.send(i) == i
             assert len(t) >= 100
+
     run_threads([(work, (k,)) for k in range(1, 7)])
 
 
@@ -256,13 +295,29 @@ def test_close_makes_every_use_a_lua_error(lupa):
     co = lua.eval("function() coroutine.yield(1) end").coroutine()
     it = iter(t)
     lua.close()
-    lua.close()               # again: nothing
-    for action in (lambda: t[1], lambda: t["x"], lambda: t.x, lambda: len(t), lambda: list(t),
-                   lambda: t.__setitem__(1, 2), lambda: t.__setitem__("k", "v"), lambda: f(1),
-                   lambda: f("s"), lambda: f(), lambda: co.send(None), lambda: next(it),
-                   lambda: lua.eval("1"), lambda: lua.execute("return 1"), lambda: lua.globals(),
-                   lambda: lua.table(), lambda: lua.table_from([1]), lambda: lua.compile("x = 1"),
-                   lambda: f.coroutine(), lambda: str(t)):
+    lua.close()  # again: nothing
+    for action in (
+        lambda: t[1],
+        lambda: t["x"],
+        lambda: t.x,
+        lambda: len(t),
+        lambda: list(t),
+        lambda: t.__setitem__(1, 2),
+        lambda: t.__setitem__("k", "v"),
+        lambda: f(1),
+        lambda: f("s"),
+        lambda: f(),
+        lambda: co.send(None),
+        lambda: next(it),
+        lambda: lua.eval("1"),
+        lambda: lua.execute("return 1"),
+        lambda: lua.globals(),
+        lambda: lua.table(),
+        lambda: lua.table_from([1]),
+        lambda: lua.compile("x = 1"),
+        lambda: f.coroutine(),
+        lambda: str(t),
+    ):
         with pytest.raises(lupa.LuaError, match="closed"):
             action()
     assert not co
@@ -273,6 +328,7 @@ def test_close_makes_every_use_a_lua_error(lupa):
 def test_close_releases_the_python_objects_lua_held(lupa):
     class Obj(object):
         pass
+
     obj = Obj()
     ref = weakref.ref(obj)
     lua = lupa.LuaRuntime()
@@ -308,6 +364,7 @@ def test_close_from_a_callback_is_refused(lupa):
         except lupa.LuaError as e:
             errors.append(str(e))
         return 1
+
     assert lua.eval("function(f) return f() + 1 end")(closer) == 2
     assert errors and "while Lua code runs" in errors[0]
     assert lua.eval("1 + 1") == 2
@@ -320,14 +377,15 @@ def test_close_waits_for_a_call_in_another_thread(lupa):
     def slow():
         started.set()
         return 1
+
     f = lua.eval("function(cb) cb() local x = 0 for i = 1, 3e6 do x = x + i end return x end")
     results = []
     thread = threading.Thread(target=lambda: results.append(f(slow)))
     thread.start()
     started.wait(10)
-    lua.close()               # waits for the call to end
+    lua.close()  # waits for the call to end
     thread.join(30)
-    assert results == [sum(range(1, 3 * 10 ** 6 + 1))]
+    assert results == [sum(range(1, 3 * 10**6 + 1))]
     with pytest.raises(lupa.LuaError, match="closed"):
         f(slow)
 
@@ -343,4 +401,4 @@ def test_whole_floats_at_the_edge_of_ints(lua):
             assert [type(v) for v in values] == [float] * 5
         else:
             assert [type(v) for v in values] == [int, int, int, float, int]
-        assert values[:4] == [2 ** 53 - 1, -(2 ** 53 - 1), 2 ** 53, 9.25e18]
+        assert values[:4] == [2**53 - 1, -(2**53 - 1), 2**53, 9.25e18]

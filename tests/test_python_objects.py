@@ -1,5 +1,6 @@
 """Python objects inside Lua: the userdata's indexing, calls, methods,
 operators, protocol views, identity and life time."""
+
 import collections
 import enum
 import gc
@@ -54,12 +55,12 @@ def test_attribute_protocol(lua, g):
     assert lua.eval("obj.x") == 1
     lua.execute("obj.newattr = 5")
     assert g.obj.newattr == 5
-    assert lua.eval("obj['newattr']") == 5       # obj[k] is obj.k in Lua
+    assert lua.eval("obj['newattr']") == 5  # obj[k] is obj.k in Lua
 
 
 def test_item_protocol_for_mappings_and_sequences(lua, g):
     assert lua.eval("d.a, d[1], d['a']") == (1, "one", 1)
-    assert lua.eval("lst[0], lst[1]") == (10, 20)          # no index translation
+    assert lua.eval("lst[0], lst[1]") == (10, 20)  # no index translation
     lua.execute("lst[1] = 5; d.newkey = 6")
     assert g.lst == [10, 5, 30]
     assert g.d["newkey"] == 6
@@ -73,7 +74,7 @@ def test_missing_keys_raise_python_errors(lua, lupa, g):
     with pytest.raises(KeyError, match="missing"):
         lua.eval("d.missing")
     with pytest.raises(KeyError):
-        lua.eval("d:keys()")           # a dict is indexed by item: d['keys']
+        lua.eval("d:keys()")  # a dict is indexed by item: d['keys']
     with pytest.raises(IndexError):
         lua.eval("lst[5]")
     with pytest.raises(TypeError):
@@ -103,6 +104,7 @@ def test_type_decides_protocol(lua):
     # an instance attribute called __getitem__ does not make an object a mapping
     class Inst(object):
         pass
+
     inst = Inst()
     inst.__getitem__ = lambda key: "item"
     inst.y = 7
@@ -113,6 +115,7 @@ def test_type_decides_protocol(lua):
 def test_callable_objects_support_indexing(lua):
     def py_func():
         return 1
+
     py_func.ATTR = 2
     assert lua.eval("function(f) return f.ATTR, f() end")(py_func) == (2, 1)
 
@@ -144,7 +147,7 @@ def test_method_self_is_not_passed_twice(lua, g):
     assert lua.eval("obj:meth(5)") == (5,)
     assert lua.eval("obj.meth(5)") == (5,)
     assert lua.eval("obj.meth()") == ()
-    assert lua.eval("obj.meth(obj, 5)") == (5,)          # lupa's rule: dropped too
+    assert lua.eval("obj.meth(obj, 5)") == (5,)  # lupa's rule: dropped too
     assert lua.eval("obj.meth(other, 5)") == (g.other, 5)
     g.f = g.obj.meth
     assert lua.eval("f(obj, 1)") == (1,)
@@ -153,9 +156,9 @@ def test_method_self_is_not_passed_twice(lua, g):
 def test_method_rule_classmethods_and_others(lua, g):
     g.Obj = Obj
     assert lua.eval("Obj:cm(1)") == (1,)
-    assert lua.eval("obj:cm(1)") == (g.obj, 1)           # obj is not cm's self (the class)
+    assert lua.eval("obj:cm(1)") == (g.obj, 1)  # obj is not cm's self (the class)
     assert lua.eval("obj:sm(1)") == (g.obj, 1)
-    assert lua.eval("Obj.meth(obj, 1)") == (1,)          # a plain function: obj is self
+    assert lua.eval("Obj.meth(obj, 1)") == (1,)  # a plain function: obj is self
 
 
 def test_method_rule_not_for_builtin_methods(lua, g):
@@ -169,6 +172,7 @@ def test_method_rule_callable_instance(lua, g):
     class Callable(object):
         def __call__(self, *args):
             return args
+
     c = Callable()
     g.c = c
     assert lua.eval("c(c, 1)") == (c, 1)
@@ -214,7 +218,7 @@ def test_many_results(lupa):
 def test_large_result_with_overflowing_int(lupa):
     lua = lupa.LuaRuntime(unpack_returned_tuples=True)
     f = lua.eval("function(f) return pcall(f) end")
-    ok, err = f(lambda: tuple(range(20)) + (2 ** 100,))
+    ok, err = f(lambda: tuple(range(20)) + (2**100,))
     assert ok is False
     assert isinstance(err, OverflowError)
     assert lua.eval("1 + 1") == 2
@@ -226,6 +230,7 @@ def ul(lupa, lua):
     @lupa.unpacks_lua_table
     def ul(a, b=2, *args, **kw):
         return (a, b, args, sorted(kw.items()))
+
     lua.globals().ul = ul
     return ul
 
@@ -238,12 +243,13 @@ def test_unpacks_lua_table_call_forms(lua, ul):
     assert lua.eval("ul{1, b=5, c=6}") == (1, 5, (), [("c", 6)])
     assert lua.eval("ul{b=3, 9}") == (9, 3, (), [])
     assert lua.eval("ul{python.none, 2}") == (None, 2, (), [])
-    t = lua.eval("ul({1, 2}, 3)")           # more than one argument: no unpacking
+    t = lua.eval("ul({1, 2}, 3)")  # more than one argument: no unpacking
     assert t[1] == 3 and lupa_type(t[0]) == "table"
 
 
 def lupa_type(obj):
     import lupacffi
+
     return lupacffi.lua_type(obj)
 
 
@@ -258,7 +264,7 @@ def test_unpacks_lua_table_errors(lua, ul):
         # lupa crashes on some of these (holes); here: a clear error
         with pytest.raises(IndexError, match="table index out of range"):
             lua.eval("ul%s" % table)
-    assert lua.eval("ul(1)") == (1, 2, (), [])     # still fine afterwards
+    assert lua.eval("ul(1)") == (1, 2, (), [])  # still fine afterwards
 
 
 def test_unpacks_lua_table_from_python(lua, ul):
@@ -270,6 +276,7 @@ def test_unpacks_lua_table_from_python(lua, ul):
 
 def test_unpacks_lua_table_wraps_any_callable(lupa, lua):
     import operator
+
     add = lupa.unpacks_lua_table(operator.add)
     assert lua.eval("function(a, b, f) return f{a, b} end")(5, 6, add) == 11
     assert lupa.unpacks_lua_table(lambda a: a).__name__ == "<lambda>"
@@ -280,6 +287,7 @@ def test_unpacks_lua_table_method(lupa, lua):
         @lupa.unpacks_lua_table_method
         def meth(self, a, b=0):
             return (a, b)
+
     k = K()
     lua.globals().k = k
     assert lua.eval("k:meth{1, b=2}") == (1, 2)
@@ -358,7 +366,9 @@ class Num(object):
 
 
 def test_arithmetic(lua, lupa):
-    f = lua.eval("function(a, b) return a + b, a - b, a * b, a / b, a % b, a ^ b, -a, a + 1, 10 - a end")
+    f = lua.eval(
+        "function(a, b) return a + b, a - b, a * b, a / b, a % b, a ^ b, -a, a + 1, 10 - a end"
+    )
     results = f(Num(7), Num(2))
     assert [r.v for r in results] == [9, 5, 14, 3.5, 1, 49, -7, 8, 3]
     if lupa.LUA_VERSION >= (5, 3) and "jit" not in lupa.__name__:
@@ -375,11 +385,13 @@ def test_comparison(lua):
 def test_comparison_result_is_truth_value(lua):
     class Weird(object):
         def __eq__(self, o):
-            return [1]              # truthy, not a bool
+            return [1]  # truthy, not a bool
 
         def __lt__(self, o):
-            return []               # falsy
+            return []  # falsy
+
         __hash__ = object.__hash__
+
     f = lua.eval("function(a, b) return a == b, a < b end")
     assert f(Weird(), Weird()) == (True, False)
 
@@ -406,7 +418,7 @@ def test_concat(lua):
     assert f(Num(1), "x") == "Num(1)x"
     assert f("x", Num(1)) == "xNum(1)"
     assert f(Num(1), 5) == "Num(1)5"
-    assert f([1], [2]) == [1, 2]                # two Python objects: Python's +
+    assert f([1], [2]) == [1, 2]  # two Python objects: Python's +
     with pytest.raises(TypeError):
         f(Obj(), Obj())
 
@@ -435,6 +447,7 @@ def test_operators_that_raise(lua):
     class Bad(object):
         def __eq__(self, o):
             raise ValueError("eq failed")
+
         __hash__ = object.__hash__
 
         def __str__(self):
@@ -445,6 +458,7 @@ def test_operators_that_raise(lua):
 
         def __lt__(self, o):
             raise KeyError("lt failed")
+
     a, b = Bad(), Bad()
     with pytest.raises(ValueError, match="eq failed"):
         lua.eval("function(a, b) return a == b end")(a, b)
@@ -455,14 +469,16 @@ def test_operators_that_raise(lua):
     ok, err = lua.eval("function(a, b) return pcall(function() return a < b end) end")(a, b)
     assert ok is False and isinstance(err, KeyError)
     # rawequal and table keys never call Python
-    assert lua.eval("function(a, b) local t = {[a] = 1}; return rawequal(a, a), t[a], t[b] end")(a, b) \
-        == (True, 1, None)
+    assert lua.eval("function(a, b) local t = {[a] = 1}; return rawequal(a, a), t[a], t[b] end")(
+        a, b
+    ) == (True, 1, None)
 
 
 def test_str_returning_non_string(lua):
     class BadStr(object):
         def __str__(self):
             return 42
+
     with pytest.raises(TypeError):
         lua.eval("function(a) return tostring(a) end")(BadStr())
 
@@ -524,8 +540,9 @@ def test_view_identity_in_lua(lua, g):
 def test_views_bad_arguments(lua, lupa):
     for name in ("as_attrgetter", "as_itemgetter", "as_function", "iter", "iterex", "enumerate"):
         for arg in ("5", "{}", "'s'", "nil", "", "print"):
-            with pytest.raises(lupa.LuaError,
-                               match=r"bad argument #1 to '%s' \(not a python object\)" % name):
+            with pytest.raises(
+                lupa.LuaError, match=r"bad argument #1 to '%s' \(not a python object\)" % name
+            ):
                 lua.eval("python.%s(%s)" % (name, arg))
     assert lua.eval("python.as_attrgetter(python.none)") is None
 
@@ -542,9 +559,11 @@ def test_as_function(lua, lupa, g):
 def test_as_function_comes_back_as_the_object(lua, lupa):
     """As in lupa: the Lua function made by python.as_function is the
     Python object again when it reaches Python (results and callback args)."""
+
     class Obj(object):
         def meth(self, x):
             return ("meth", x)
+
     obj = Obj()
     f = lua.eval("function(o) return python.as_function(o.meth) end")(obj)
     assert f == obj.meth and f(7) == ("meth", 7)
@@ -583,8 +602,11 @@ def test_identity_of_equal_objects(lua):
 
         def __hash__(self):
             return 1
+
     a, b = Same(), Same()
-    f = lua.eval("function(a, b) local t = {[a] = 'a', [b] = 'b'} return rawequal(a, b), t[a], t[b], a, b end")
+    f = lua.eval(
+        "function(a, b) local t = {[a] = 'a', [b] = 'b'} return rawequal(a, b), t[a], t[b], a, b end"
+    )
     res = f(a, b)
     assert res[:3] == (False, "a", "b")
     assert res[3] is a and res[4] is b
@@ -601,7 +623,7 @@ def test_object_kept_alive_while_lua_holds_it(lua):
     assert lua.eval("keep.x") == 1
     lua.execute("keep = nil")
     full_gc(lua)
-    assert ref() is not None                   # the closure in holder still has it
+    assert ref() is not None  # the closure in holder still has it
     assert lua.eval("holder[1]()") is ref()
     lua.execute("holder = nil")
     full_gc(lua)
@@ -668,6 +690,7 @@ def test_complex_numbers(lua):
 @pytest.fixture
 def surrogates(monkeypatch):
     from lupacffi import _convert
+
     monkeypatch.setattr(_convert, "_MAX_HANDLE", 1)
 
 
@@ -688,7 +711,10 @@ def test_many_complex_numbers(lua):
     for k, z in enumerate(numbers):
         assert t[k + 1] is z
         assert ident(z) is z
-    assert lua.eval("function(t) local n = 0 for _ in pairs(t) do n = n + 1 end return n end")(t) == 2000
+    assert (
+        lua.eval("function(t) local n = 0 for _ in pairs(t) do n = n + 1 end return n end")(t)
+        == 2000
+    )
     del t
     full_gc(lua)
     assert not lua._surrogates
@@ -717,8 +743,10 @@ def test_surrogate_round_trips(lupa, surrogates):
     assert all(results[k + 1] is objects[k] for k in range(30))
     many = lua.eval("function(...) return ... end")(*objects)
     assert all(a is b for a, b in zip(many, objects))
-    views = lua.eval("function(o) return rawequal(python.as_attrgetter(o), "
-                     "python.as_attrgetter(o)), python.as_attrgetter(o).x end")
+    views = lua.eval(
+        "function(o) return rawequal(python.as_attrgetter(o), "
+        "python.as_attrgetter(o)), python.as_attrgetter(o).x end"
+    )
     assert views(objects[0]) == (True, 1)
     as_function = lua.eval("python.as_function")(len)
     assert as_function(objects) == 30
@@ -751,13 +779,13 @@ def test_surrogates_of_failed_calls_do_not_pile_up(lua, surrogates):
     ident = lua.eval("function(...) return ... end")
     for _ in range(1000):
         with pytest.raises(OverflowError):
-            ident(Obj(), 2 ** 200)
+            ident(Obj(), 2**200)
     assert len(lua._surrogates) <= 2 * len(lua._objects) + 101
     obj = Obj()
     assert ident(obj) is obj
     z = 5j
     with pytest.raises(OverflowError):
-        ident(z, 2 ** 200)
+        ident(z, 2**200)
     assert ident(z) is z
 
 
@@ -770,6 +798,7 @@ def test_surrogates_from_several_threads(lua, surrogates):
             obj = Obj()
             if ident(obj) is not obj:
                 wrong.append(obj)
+
     threads = [threading.Thread(target=worker) for _ in range(4)]
     for t in threads:
         t.start()

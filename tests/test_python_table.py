@@ -1,19 +1,34 @@
 """The ``python`` table in Lua: eval, builtins, iter/iterex/enumerate and the
 None/nil rules of iteration, none, args, set_overflow_handler."""
+
 import builtins
 
 import pytest
 
-PYTHON_KEYS = ["args", "as_attrgetter", "as_function", "as_itemgetter", "builtins", "enumerate",
-               "eval", "iter", "iterex", "none", "set_overflow_handler"]
+PYTHON_KEYS = [
+    "args",
+    "as_attrgetter",
+    "as_function",
+    "as_itemgetter",
+    "builtins",
+    "enumerate",
+    "eval",
+    "iter",
+    "iterex",
+    "none",
+    "set_overflow_handler",
+]
 
 
 def test_python_table_contents(lua):
     python = lua.eval("python")
     assert sorted(python.keys()) == PYTHON_KEYS
     assert lua.eval("package.loaded.python == python") is True
-    assert lua.eval("type(python.eval), type(python.builtins), type(python.none)") == \
-        ("userdata", "userdata", "userdata")
+    assert lua.eval("type(python.eval), type(python.builtins), type(python.none)") == (
+        "userdata",
+        "userdata",
+        "userdata",
+    )
     assert lua.eval("type(python.iter), type(python.as_function)") == ("function", "function")
     assert lua.eval("python.builtins") is builtins
     assert lua.eval("python.eval") is builtins.eval
@@ -50,6 +65,7 @@ def test_eval_sees_the_calling_python_frame(lua):
     def inner():
         z = 3  # noqa: F841 (python.eval sees the caller's locals)
         return lua.eval("python.eval('z')")
+
     assert inner() == 3
     f = lua.eval("function() return python.eval('local_y') end")
     assert f() == 7
@@ -72,19 +88,19 @@ def test_eval_errors(lua):
 
 def test_builtins(lua):
     assert lua.eval("python.builtins.len('abc'), python.builtins.str(42)") == (3, "42")
-    assert lua.eval('python.builtins.str(4)') == "4"
+    assert lua.eval("python.builtins.str(4)") == "4"
     assert lua.eval("python.builtins.list") is list
 
 
 # ---- iteration ------------------------------------------------------------------------
-COLLECT = '''function(f, ...)
+COLLECT = """function(f, ...)
     local out = {}
     for a, b, c in f(...) do
         out[#out+1] = {tostring(a), type(a), a == python.none, tostring(b), type(b),
                        b == python.none, tostring(c), type(c)}
     end
     return out
-end'''
+end"""
 
 
 def rows(table):
@@ -154,13 +170,13 @@ def test_iteration_none_rules(lupa, function, unpack):
 
 
 def test_iter(lua):
-    copy = lua.eval('''function(L)
+    copy = lua.eval("""function(L)
         local t, i = {}, 1
         for item in python.iter(L) do t[i] = item; i = i + 1 end
-        return t end''')
+        return t end""")
     table = copy([1, 2, 3, 4])
     assert len(table) == 4 and table[1] == 1
-    assert list(copy({"a": 1}).values()) == ["a"]            # dicts iterate over keys
+    assert list(copy({"a": 1}).values()) == ["a"]  # dicts iterate over keys
     assert list(copy(iter([5, 6])).values()) == [5, 6]
     assert list(copy(x * 2 for x in range(3)).values()) == [0, 2, 4]
     assert len(copy([])) == 0
@@ -173,10 +189,10 @@ def test_iter_of_views(lua, lupa):
 
 
 def test_iterex_over_items(lua, lupa):
-    copy = lua.eval('''function(d)
+    copy = lua.eval("""function(d)
         local t = {}
         for key, value in python.iterex(d.items()) do t[key] = value end
-        return t end''')
+        return t end""")
     table = copy(lupa.as_attrgetter({"a": 1, "b": 2}))
     assert table["a"] == 1 and table["b"] == 2
     # only tuples are exploded
@@ -186,10 +202,10 @@ def test_iterex_over_items(lua, lupa):
 
 
 def test_enumerate(lua, lupa):
-    f = lua.eval('''function(L, ...)
+    f = lua.eval("""function(L, ...)
         local t = {}
         for i, x in python.enumerate(L, ...) do t[#t+1] = i .. '=' .. tostring(x) end
-        return table.concat(t, ',') end''')
+        return table.concat(t, ',') end""")
     assert f([10, 20, 30]) == "0=10,1=20,2=30"
     assert f([10, 20, 30], 5) == "5=10,6=20,7=30"
     assert f([10, 20], -1) == "-1=10,0=20"
@@ -203,7 +219,9 @@ def test_enumerate(lua, lupa):
 
 
 def test_enumerate_index_is_integer(lua, lupa):
-    f = lua.eval("function(L) for i in python.enumerate(L) do return i, math.type and math.type(i) end end")
+    f = lua.eval(
+        "function(L) for i in python.enumerate(L) do return i, math.type and math.type(i) end end"
+    )
     index, kind = f([1])
     assert index == 0 and isinstance(index, int)
     if lupa.LUA_VERSION >= (5, 3):
@@ -214,7 +232,10 @@ def test_iteration_errors(lua):
     def gen():
         yield 1
         raise ValueError("in gen")
-    collect = lua.eval("function(g) local t = {} for x in python.iter(g) do t[#t+1] = x end return t end")
+
+    collect = lua.eval(
+        "function(g) local t = {} for x in python.iter(g) do t[#t+1] = x end return t end"
+    )
     with pytest.raises(ValueError, match="in gen"):
         collect(gen())
     ok, err = lua.eval("pcall(function(g) for x in python.iter(g) do end end, ...)", gen())
@@ -228,7 +249,7 @@ def test_iteration_errors(lua):
 
 
 def test_iteration_with_break_and_nested(lua):
-    f = lua.eval('''function(a, b)
+    f = lua.eval("""function(a, b)
         local t = {}
         for x in python.iter(a) do
             for y in python.iter(b) do
@@ -236,7 +257,7 @@ def test_iteration_with_break_and_nested(lua):
                 t[#t+1] = x * 10 + y
             end
         end
-        return t end''')
+        return t end""")
     assert list(f([1, 2], [1, 2, 3, 4]).values()) == [11, 12, 21, 22]
 
 
@@ -266,7 +287,7 @@ def test_args(lua):
     assert lua.eval("kw(python.args{a=1}, 5)") == ((5,), [("a", 1)])
     assert lua.eval("kw(python.args{a=python.none})") == ((), [("a", None)])
     assert lua.eval("kw(python.args{})") == ((), [])
-    assert lua.eval("kw({1, 2})")[0][0][2] == 2          # a plain table stays a table
+    assert lua.eval("kw({1, 2})")[0][0][2] == 2  # a plain table stays a table
     assert lua.eval("type(python.args{1})") == "userdata"
 
 
@@ -274,9 +295,13 @@ def test_args_errors(lua, lupa):
     lua.globals().kw = kw
     with pytest.raises(TypeError, match="multiple values for keyword argument 'a'"):
         lua.eval("kw(python.args{a=1}, python.args{a=2})")
-    with pytest.raises(lupa.LuaError, match=r"bad argument #1 to 'args' \(table expected, got number\)"):
+    with pytest.raises(
+        lupa.LuaError, match=r"bad argument #1 to 'args' \(table expected, got number\)"
+    ):
         lua.eval("python.args(1)")
-    with pytest.raises(lupa.LuaError, match=r"bad argument #1 to 'args' \(table expected, got no value\)"):
+    with pytest.raises(
+        lupa.LuaError, match=r"bad argument #1 to 'args' \(table expected, got no value\)"
+    ):
         lua.eval("python.args()")
     with pytest.raises(lupa.LuaError, match=r"\(table expected, got userdata\)"):
         lua.eval("python.args(python.none)")
@@ -292,16 +317,16 @@ def test_args_errors(lua, lupa):
 # ---- set_overflow_handler ---------------------------------------------------------------
 def test_set_overflow_handler_from_lua(lua, lupa):
     LuaError = lupa.LuaError
-    lua.globals().big = lambda: 2 ** 64
+    lua.globals().big = lambda: 2**64
     with pytest.raises(OverflowError):
         lua.eval("big()")
     lua.execute("python.set_overflow_handler(python.builtins.float)")
-    assert lua.eval("big()") == float(2 ** 64)
+    assert lua.eval("big()") == float(2**64)
     assert lua.eval("math.type and math.type(big()) or type(big())") in ("float", "number")
     lua.execute("python.set_overflow_handler(nil)")
     with pytest.raises(OverflowError):
         lua.eval("big()")
-    with pytest.raises(LuaError, match="set_overflow_handler"):   # a Lua error, as in lupa
+    with pytest.raises(LuaError, match="set_overflow_handler"):  # a Lua error, as in lupa
         lua.eval("python.set_overflow_handler(5)")
 
 
@@ -315,7 +340,7 @@ def test_iter_functions_return_what_a_generic_for_needs(lua, lupa):
     for name in ("iter", "iterex"):
         kind, state, control = info(name, [1, 2])
         assert kind == "function"
-        assert state.startswith("<%s object" % type(iter([])).__name__)   # the Python iterator
+        assert state.startswith("<%s object" % type(iter([])).__name__)  # the Python iterator
         assert control is None
     assert info("enumerate", [1, 2])[2] == -1
     assert info("enumerate", [1, 2], 5)[2] == 4
@@ -330,7 +355,7 @@ def test_iter_functions_return_what_a_generic_for_needs(lua, lupa):
     end""")
     assert collect(["a", "b"], None) == "0=a,1=b"
     assert collect(["a", "b"], 3) == "3=a,4=b"
-    with pytest.raises(lupa.LuaError, match="enumerate"):     # a Lua error, as in lupa
+    with pytest.raises(lupa.LuaError, match="enumerate"):  # a Lua error, as in lupa
         collect(["a"], 1.5)
 
 

@@ -1,4 +1,5 @@
 """The examples of README.md run as they are written (doctest, default backend)."""
+
 import doctest
 import os
 
@@ -14,9 +15,11 @@ def test_readme_examples():
         text = f.read()
     parser = doctest.DocTestParser()
     test = parser.get_doctest(text, {}, "README.md", README, 0)
-    assert len(test.examples) > 30       # the tour is there
+    assert len(test.examples) > 30  # the tour is there
     runner = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
     runner.run(test)
     result = runner.summarize(verbose=False)
     assert result.failed == 0, "%d of %d README examples failed (see the output above)" % (
-        result.failed, result.attempted)
+        result.failed,
+        result.attempted,
+    )

@@ -2,6 +2,7 @@
 Python objects in Lua, as tests with lupa's results.  Each test takes only
 the backend module, so the same functions also run against lupa itself
 (see the __main__ block)."""
+
 import operator
 
 import pytest
@@ -14,6 +15,7 @@ def test_intro(lupa):
 
     def py_add1(n):
         return n + 1
+
     assert lua_func(py_add1, 2) == 3
     assert lua.eval('python.eval(" 2 ** 2 ")') == 4
     assert lua.eval("python.builtins.str(4)") == "4"
@@ -67,6 +69,7 @@ def test_callables_support_indexing(lupa):
 
     def py_func():
         pass
+
     py_func.ATTR = 2
     lua_func = lua.eval("function(obj) return obj.ATTR end")
     assert lua_func(py_func) == 2
@@ -78,7 +81,7 @@ def test_callables_support_indexing(lupa):
 
 def test_iteration(lupa):
     lua = lupa.LuaRuntime(unpack_returned_tuples=True)
-    lua_copy = lua.eval('''
+    lua_copy = lua.eval("""
         function(L)
             local t, i = {}, 1
             for item in python.iter(L) do
@@ -87,11 +90,11 @@ def test_iteration(lupa):
             end
             return t
         end
-    ''')
+    """)
     table = lua_copy([1, 2, 3, 4])
     assert len(table) == 4
     assert table[1] == 1
-    lua_copy = lua.eval('''
+    lua_copy = lua.eval("""
         function(L)
             local t = {}
             for index, item in python.enumerate(L) do
@@ -99,11 +102,11 @@ def test_iteration(lupa):
             end
             return t
         end
-    ''')
+    """)
     table = lua_copy([1, 2, 3, 4])
     assert len(table) == 4
     assert table[1] == 1
-    lua_copy = lua.eval('''
+    lua_copy = lua.eval("""
         function(d)
             local t = {}
             for key, value in python.iterex(d.items()) do
@@ -111,7 +114,7 @@ def test_iteration(lupa):
             end
             return t
         end
-    ''')
+    """)
     d = dict(a=1, b=2, c=3)
     table = lua_copy(lupa.as_attrgetter(d))
     assert table["b"] == 2
@@ -123,7 +126,7 @@ def test_none_vs_nil(lupa):
     is_nil = lua.eval("function(x) return x == nil end")
     assert is_nil(None) is True
     _ = lua.require("table")
-    func = lua.eval('''
+    func = lua.eval("""
         function(items)
             local t = {}
             for value in python.iter(items) do
@@ -131,10 +134,10 @@ def test_none_vs_nil(lupa):
             end
             return t
         end
-    ''')
+    """)
     items = [1, None, 2]
     assert list(func(items).values()) == [False, True, False]
-    func = lua.eval('''
+    func = lua.eval("""
         function(items)
             for a, b, c, d in python.iterex(items) do
                 return {a == python.none, a == nil,   -->  a == python.none
@@ -143,10 +146,10 @@ def test_none_vs_nil(lupa):
                         d == python.none, d == nil}   -->  d == nil ...
             end
         end
-    ''')
+    """)
     items = [(None, None, None, None)]
     assert list(func(items).values()) == [True, False, False, True, False, True, False, True]
-    items = [(None, None)]   # note: no values for c/d => nil in Lua
+    items = [(None, None)]  # note: no values for c/d => nil in Lua
     assert list(func(items).values()) == [True, False, False, True, False, True, False, True]
 
 
@@ -155,12 +158,14 @@ def test_python_callables(lupa):
 
     def add_one(num):
         return num + 1
+
     lua_func = lua.eval("function(num, py_func) return py_func(num) end")
     assert lua_func(48, add_one) == 49
 
-    class MyClass():
+    class MyClass:
         def my_method(self):
             return 345
+
     obj = MyClass()
     lua_func = lua.eval("function(py_obj) return py_obj:my_method() end")
     assert lua_func(obj) == 345
@@ -172,6 +177,7 @@ def test_named_arguments(lupa):
     @lupa.unpacks_lua_table
     def add(a, b):
         return a + b
+
     lua_func = lua.eval("function(a, b, py_func) return py_func{a=a, b=b} end")
     assert lua_func(5, 6, add) == 11
     lua_func = lua.eval("function(a, b, py_func) return py_func{a, b=b} end")
@@ -188,6 +194,7 @@ def test_attribute_filter(lupa):
             if not attr_name.startswith("_"):
                 return attr_name
         raise AttributeError("access denied")
+
     lua = lupa.LuaRuntime(register_eval=False, attribute_filter=filter_attribute_access)
     func = lua.eval("function(x) return x.__class__ end")
     with pytest.raises(AttributeError, match="access denied"):
@@ -210,6 +217,7 @@ def test_attribute_handlers(lupa):
         yes = 123
         put = "abc"
         noway = 2.1
+
     x = X()
     lua = lupa.LuaRuntime(attribute_handlers=(getter, setter))
     func = lua.eval("function(x) return x.yes end")
@@ -227,6 +235,7 @@ if __name__ == "__main__":
     # against another implementation (e.g. lupa itself) without pytest fixtures
     import importlib
     import sys
+
     module = importlib.import_module(sys.argv[1] if len(sys.argv) > 1 else "lupacffi.lua54")
     failed = 0
     for name, test in sorted(globals().items()):

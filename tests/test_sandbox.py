@@ -4,6 +4,7 @@ scripts that try to break out of it, and scripts that must still work.
 What the sandbox promises is in docs/sandbox.md.  Where a test must show
 that Lua did not run long without using a clock, a counter in a host table
 shows how far it got."""
+
 import builtins
 import sys
 
@@ -13,13 +14,54 @@ from lupacffi.errors import LuaError, LuaLimitError, LuaMemoryError, LuaSyntaxEr
 
 MB = 1024 * 1024
 SAFE_GLOBALS = {
-    "assert", "error", "getmetatable", "ipairs", "next", "pairs", "pcall", "print",
-    "rawequal", "rawget", "rawlen", "rawset", "select", "setmetatable", "tonumber",
-    "tostring", "type", "unpack", "xpcall", "_VERSION", "collectgarbage", "gcinfo", "warn",
-    "string", "table", "math", "coroutine", "utf8", "bit", "bit32", "python",
+    "assert",
+    "error",
+    "getmetatable",
+    "ipairs",
+    "next",
+    "pairs",
+    "pcall",
+    "print",
+    "rawequal",
+    "rawget",
+    "rawlen",
+    "rawset",
+    "select",
+    "setmetatable",
+    "tonumber",
+    "tostring",
+    "type",
+    "unpack",
+    "xpcall",
+    "_VERSION",
+    "collectgarbage",
+    "gcinfo",
+    "warn",
+    "string",
+    "table",
+    "math",
+    "coroutine",
+    "utf8",
+    "bit",
+    "bit32",
+    "python",
 }
-UNSAFE_GLOBALS = ["io", "os", "debug", "package", "require", "dofile", "loadfile",
-                  "getfenv", "setfenv", "newproxy", "module", "jit", "ffi", "_G"]
+UNSAFE_GLOBALS = [
+    "io",
+    "os",
+    "debug",
+    "package",
+    "require",
+    "dofile",
+    "loadfile",
+    "getfenv",
+    "setfenv",
+    "newproxy",
+    "module",
+    "jit",
+    "ffi",
+    "_G",
+]
 
 
 def sandbox(lupa, **settings):
@@ -29,6 +71,7 @@ def sandbox(lupa, **settings):
 
 class Thing(object):
     """A host object handed to scripts."""
+
     secret = "class secret"
 
     def __init__(self):
@@ -46,7 +89,8 @@ def host_function():
 def lua_bytecode(lupa, code="return 1 + 1"):
     """Bytecode of `code` made by an ordinary runtime of the same backend."""
     return lupa.LuaRuntime(encoding=None).eval(
-        "string.dump(assert((loadstring or load)(...)))", code.encode())
+        "string.dump(assert((loadstring or load)(...)))", code.encode()
+    )
 
 
 # ---- the options -------------------------------------------------------------------
@@ -58,8 +102,8 @@ def test_defaults(lupa):
 
 
 def test_settings_override_the_defaults(lupa):
-    lua = sandbox(lupa, max_time=1, max_instructions=10 ** 6, max_memory=2 * MB)
-    assert lua.get_limits() == (10 ** 6, 1)
+    lua = sandbox(lupa, max_time=1, max_instructions=10**6, max_memory=2 * MB)
+    assert lua.get_limits() == (10**6, 1)
     assert lua.get_max_memory() == 2 * MB
     lua = sandbox(lupa, max_time=None, max_memory=None)
     assert lua.get_limits() == (None, None)
@@ -67,9 +111,8 @@ def test_settings_override_the_defaults(lupa):
 
 
 def test_constructor_arguments_override_the_defaults(lupa):
-    lua = lupa.LuaRuntime(sandbox=True, max_time=2, max_instructions=10 ** 7,
-                          max_memory=3 * MB)
-    assert lua.get_limits() == (10 ** 7, 2)
+    lua = lupa.LuaRuntime(sandbox=True, max_time=2, max_instructions=10**7, max_memory=3 * MB)
+    assert lua.get_limits() == (10**7, 2)
     assert lua.get_max_memory() == 3 * MB
 
 
@@ -91,8 +134,15 @@ def test_unknown_sandbox_setting(lupa):
     assert "max_tiem" in str(info.value)
 
 
-@pytest.mark.parametrize("settings", [{"max_time": -1}, {"max_time": float("nan")},
-                                      {"max_instructions": 0}, {"max_instructions": 1.5}])
+@pytest.mark.parametrize(
+    "settings",
+    [
+        {"max_time": -1},
+        {"max_time": float("nan")},
+        {"max_instructions": 0},
+        {"max_instructions": 1.5},
+    ],
+)
 def test_bad_limits_in_settings(lupa, settings):
     with pytest.raises((ValueError, TypeError)):
         lupa.LuaRuntime(sandbox=settings)
@@ -120,7 +170,7 @@ def test_safe_library_subset(lupa):
 
 def test_library_errors(lupa):
     with pytest.raises(ValueError):
-        lupa.LuaRuntime(sandbox=True, libraries=["string", "table"])    # no base
+        lupa.LuaRuntime(sandbox=True, libraries=["string", "table"])  # no base
     with pytest.raises(ValueError):
         lupa.LuaRuntime(sandbox=True, libraries=["base", "nosuchlib"])
     with pytest.raises(TypeError):
@@ -150,30 +200,66 @@ def test_sandbox_leaves_other_runtimes_alone(lupa):
 
 
 # ---- reaching Python internals through passed objects ----------------------------------
-@pytest.mark.parametrize("expression", [
-    "obj.__class__", "obj.__dict__", "obj.__init__", "obj.__getattribute__",
-    "obj._private", "obj['__class__']", "obj.method.__func__", "obj.method.__self__",
-    "obj.method.__globals__", "f.__globals__", "f.__code__", "f.__closure__",
-    "cls.__subclasses__", "cls.__mro__", "cls.__bases__", "cls.mro", "cls.__dict__",
-    "python.as_attrgetter(d).__class__", "python.as_attrgetter(d).__len__",
-    "gen.gi_frame", "gen.gi_code", "strtype.format", "strtype.format_map",
-    "strtype.__new__",
-])
+@pytest.mark.parametrize(
+    "expression",
+    [
+        "obj.__class__",
+        "obj.__dict__",
+        "obj.__init__",
+        "obj.__getattribute__",
+        "obj._private",
+        "obj['__class__']",
+        "obj.method.__func__",
+        "obj.method.__self__",
+        "obj.method.__globals__",
+        "f.__globals__",
+        "f.__code__",
+        "f.__closure__",
+        "cls.__subclasses__",
+        "cls.__mro__",
+        "cls.__bases__",
+        "cls.mro",
+        "cls.__dict__",
+        "python.as_attrgetter(d).__class__",
+        "python.as_attrgetter(d).__len__",
+        "gen.gi_frame",
+        "gen.gi_code",
+        "strtype.format",
+        "strtype.format_map",
+        "strtype.__new__",
+    ],
+)
 def test_private_attributes_are_denied(lupa, expression):
     lua = sandbox(lupa)
     gen = (x for x in range(3))
     with pytest.raises(AttributeError):
-        lua.execute("local obj, f, cls, d, gen, strtype = ... return " + expression,
-                    Thing(), host_function, Thing, {"k": 1}, gen, str)
+        lua.execute(
+            "local obj, f, cls, d, gen, strtype = ... return " + expression,
+            Thing(),
+            host_function,
+            Thing,
+            {"k": 1},
+            gen,
+            str,
+        )
     # and from inside pcall, Lua only gets an error
     ok, message = lua.execute(
         "local obj, f, cls, d, gen, strtype = ... return pcall(function() return %s end)"
-        % expression, Thing(), host_function, Thing, {"k": 1}, gen, str)
+        % expression,
+        Thing(),
+        host_function,
+        Thing,
+        {"k": 1},
+        gen,
+        str,
+    )
     assert ok is False
 
 
-@pytest.mark.parametrize("statement", ["obj.__class__ = cls", "obj._private = 'x'",
-                                       "obj.__dict__ = {}", "cls.__init__ = nil"])
+@pytest.mark.parametrize(
+    "statement",
+    ["obj.__class__ = cls", "obj._private = 'x'", "obj.__dict__ = {}", "cls.__init__ = nil"],
+)
 def test_setting_private_attributes_is_denied(lupa, statement):
     lua = sandbox(lupa)
     thing = Thing()
@@ -188,15 +274,18 @@ def test_exception_traceback_is_not_reachable(lupa):
 
     def fail():
         raise ValueError("boom")
+
     ok, error = lua.execute("local fail = ... return pcall(fail)", fail)
     assert ok is False and isinstance(error, ValueError)
     ok, message = lua.execute(
         "local fail = ... local ok, e = pcall(fail) "
         "return pcall(function() return e.__traceback__ end)",
-        fail)
+        fail,
+    )
     assert ok is False
-    assert lua.execute("local fail = ... local ok, e = pcall(fail) return e.args[0]", fail) \
-        == "boom"
+    assert (
+        lua.execute("local fail = ... local ok, e = pcall(fail) return e.args[0]", fail) == "boom"
+    )
 
 
 def test_public_attributes_still_work(lupa):
@@ -207,7 +296,7 @@ def test_public_attributes_still_work(lupa):
     assert lua.execute("local obj = ... return obj:method(5)", thing) == ("method", 5)
     assert lua.execute("local obj = ... return obj.secret", thing) == "class secret"
     assert lua.execute("local d = ... return d['k'], d.k", {"k": 7}) == (7, 7)
-    assert lua.execute("local d = ... return d['_k']", {"_k": 8}) == 8    # items, not attributes
+    assert lua.execute("local d = ... return d['_k']", {"_k": 8}) == 8  # items, not attributes
 
 
 def test_user_attribute_filter_runs_after_the_sandbox_filter(lupa):
@@ -218,6 +307,7 @@ def test_user_attribute_filter_runs_after_the_sandbox_filter(lupa):
         if name != "value":
             raise AttributeError("not allowed: %s" % name)
         return name
+
     lua = lupa.LuaRuntime(sandbox=True, attribute_filter=only_value)
     thing = Thing()
     assert lua.execute("local obj = ... return obj.value", thing) == 1
@@ -225,12 +315,13 @@ def test_user_attribute_filter_runs_after_the_sandbox_filter(lupa):
         lua.execute("local obj = ... return obj.method", thing)
     with pytest.raises(AttributeError):
         lua.execute("local obj = ... return obj.__class__", thing)
-    assert seen == ["value", "method"]      # never asked about __class__
+    assert seen == ["value", "method"]  # never asked about __class__
 
 
 def test_user_attribute_filter_may_rename(lupa):
     def rename(obj, name, is_setting):
         return "_private" if name == "hidden" else name
+
     lua = lupa.LuaRuntime(sandbox=True, attribute_filter=rename)
     assert lua.execute("local obj = ... return obj.hidden", Thing()) == "private"
     with pytest.raises(AttributeError):
@@ -252,6 +343,7 @@ def test_attribute_handlers_are_guarded(lupa):
     def setter(obj, name, value):
         calls.append(name)
         setattr(obj, name, value)
+
     lua = lupa.LuaRuntime(sandbox=True, attribute_handlers=(getter, setter))
     thing = Thing()
     assert lua.execute("local obj = ... obj.value = 5 return obj.value", thing) == 5
@@ -269,11 +361,12 @@ def test_attribute_handlers_with_one_side_default(lupa):
     def getter(obj, name):
         calls.append(name)
         return getattr(obj, name)
+
     lua = lupa.LuaRuntime(sandbox=True, attribute_handlers=(getter, None))
     thing = Thing()
     assert lua.execute("local obj = ... obj.value = 3 return obj.value", thing) == 3
     with pytest.raises(AttributeError):
-        lua.execute("local obj = ... obj._private = 1", thing)      # default side
+        lua.execute("local obj = ... obj._private = 1", thing)  # default side
     with pytest.raises(AttributeError):
         lua.execute("local obj = ... return obj._private", thing)
     assert calls == ["value"]
@@ -290,7 +383,7 @@ def test_no_string_dump(lupa):
 
 def test_python_cannot_load_bytecode_into_a_sandbox(lupa):
     bytecode = lua_bytecode(lupa)
-    assert lupa.LuaRuntime().execute(bytecode) == 2     # it is valid bytecode
+    assert lupa.LuaRuntime().execute(bytecode) == 2  # it is valid bytecode
     lua = sandbox(lupa)
     with pytest.raises(LuaSyntaxError):
         lua.execute(bytecode)
@@ -315,10 +408,11 @@ def test_lua_cannot_load_bytecode(lupa):
     f, message = lua.execute("return load(..., 'x', 'bt', {})", bytecode)
     assert f is None
     # through a reader function, one byte at a time
-    f, message = lua.execute("local s, i = ..., 0 return load(function() i = i + 1 "
-                             "return s:sub(i, i) end)", bytecode)
+    f, message = lua.execute(
+        "local s, i = ..., 0 return load(function() i = i + 1 return s:sub(i, i) end)", bytecode
+    )
     assert f is None
-    if lua.eval("loadstring") is not None:     # Lua 5.1, LuaJIT
+    if lua.eval("loadstring") is not None:  # Lua 5.1, LuaJIT
         f, message = lua.execute("return loadstring(...)", bytecode)
         assert f is None
 
@@ -329,8 +423,13 @@ def test_text_load_still_works(lupa):
     assert lua.eval("load('return x', 'chunk', 't', {x = 5})()") == 5
     # without an env argument a loaded chunk sees (and writes) the script's globals
     assert lua.execute("x = 5 load('y = x + 1')() return y") == 6
-    assert lua.execute("local parts, i = {'return ', '4', '2'}, 0 "
-                       "return load(function() i = i + 1 return parts[i] end)()") == 42
+    assert (
+        lua.execute(
+            "local parts, i = {'return ', '4', '2'}, 0 "
+            "return load(function() i = i + 1 return parts[i] end)()"
+        )
+        == 42
+    )
     f, message = lua.execute("return load('x = = 1', 'mychunk')")
     assert f is None and "mychunk" in message
     if lua.eval("loadstring") is not None:
@@ -351,7 +450,7 @@ def test_load_with_a_non_table_environment_does_not_reach_the_real_globals(lupa)
 @pytest.mark.parametrize("name", UNSAFE_GLOBALS)
 def test_unsafe_globals_are_absent(lupa, name):
     lua = sandbox(lupa)
-    if name == "_G":     # _G is the script's own environment
+    if name == "_G":  # _G is the script's own environment
         assert lua.execute("x = 1 return _G.x, rawequal(_G, _G._G)") == (1, True)
         assert "_G" not in lua.globals()
         return
@@ -359,23 +458,26 @@ def test_unsafe_globals_are_absent(lupa, name):
     assert lua.globals()[name] is None
 
 
-@pytest.mark.parametrize("code", [
-    "return io.open('/etc/passwd'):read('*a')",
-    "return os.execute('echo pwned')",
-    "return io.popen('id'):read('*a')",
-    "return dofile('/etc/passwd')",
-    "return loadfile('/etc/passwd')",
-    "return require('os')",
-    "return os.getenv('HOME')",
-    "return os.remove('/tmp/x')",
-    "return os.exit(1)",
-    "return package.loadlib('libc.so.6', 'system')",
-    "return debug.getregistry()",
-    "return ffi.C.system('id')",
-    "return jit.off()",
-    "return getfenv(0)",
-    "return newproxy(true)",
-])
+@pytest.mark.parametrize(
+    "code",
+    [
+        "return io.open('/etc/passwd'):read('*a')",
+        "return os.execute('echo pwned')",
+        "return io.popen('id'):read('*a')",
+        "return dofile('/etc/passwd')",
+        "return loadfile('/etc/passwd')",
+        "return require('os')",
+        "return os.getenv('HOME')",
+        "return os.remove('/tmp/x')",
+        "return os.exit(1)",
+        "return package.loadlib('libc.so.6', 'system')",
+        "return debug.getregistry()",
+        "return ffi.C.system('id')",
+        "return jit.off()",
+        "return getfenv(0)",
+        "return newproxy(true)",
+    ],
+)
 def test_files_and_commands_are_out_of_reach(lupa, code):
     lua = sandbox(lupa)
     with pytest.raises(LuaError) as info:
@@ -392,8 +494,17 @@ def test_require_from_python_is_refused(lupa):
 def test_collectgarbage_only_counts(lupa):
     lua = sandbox(lupa)
     assert lua.eval("(collectgarbage('count'))") > 0
-    for option in ("", "'collect'", "'stop'", "'restart'", "'step'", "'setpause', 1000",
-                   "'incremental'", "'generational'", "nil"):
+    for option in (
+        "",
+        "'collect'",
+        "'stop'",
+        "'restart'",
+        "'step'",
+        "'setpause', 1000",
+        "'incremental'",
+        "'generational'",
+        "nil",
+    ):
         with pytest.raises(LuaError) as info:
             lua.eval("collectgarbage(%s)" % option)
         assert "count" in str(info.value)
@@ -422,9 +533,11 @@ TAMPER = [
 def test_scripts_cannot_tamper_with_other_scripts(lupa, code):
     lua = sandbox(lupa)
     lua.globals()["helper"] = host_function
-    check = ("return ('abc'):upper(), string.upper('x'), string.format('%d', 5), "
-             "string.rep('a', 2), type(table.insert), math.floor(2.5), tostring(7), "
-             "type(print), math.pi > 3.14, type(coroutine.wrap), type(python.iter), helper()")
+    check = (
+        "return ('abc'):upper(), string.upper('x'), string.format('%d', 5), "
+        "string.rep('a', 2), type(table.insert), math.floor(2.5), tostring(7), "
+        "type(print), math.pi > 3.14, type(coroutine.wrap), type(python.iter), helper()"
+    )
     expected = lua.execute(check)
     f = lua.eval("function() " + check + " end")
     try:
@@ -432,8 +545,8 @@ def test_scripts_cannot_tamper_with_other_scripts(lupa, code):
     except LuaError:
         pass
     assert lua.execute(check) == expected
-    assert f() == expected             # functions of earlier scripts too
-    assert lua.globals()["string"]["upper"]("x") == "X"      # and the host
+    assert f() == expected  # functions of earlier scripts too
+    assert lua.globals()["string"]["upper"]("x") == "X"  # and the host
 
 
 def test_globals_of_one_script_are_invisible_to_the_next(lupa):
@@ -442,7 +555,7 @@ def test_globals_of_one_script_are_invisible_to_the_next(lupa):
     assert lua.eval("secret") is None
     assert lua.globals()["secret"] is None
     counter = lua.execute("local n = 0 function bump() n = n + 1 return n end return bump")
-    assert counter() == 1 and counter() == 2     # a script's functions keep their globals
+    assert counter() == 1 and counter() == 2  # a script's functions keep their globals
     assert lua.eval("bump") is None
 
 
@@ -460,16 +573,18 @@ def test_real_globals_are_not_reachable(lupa):
     lua = sandbox(lupa)
     lua.globals()["marker"] = "host"
     assert lua.eval("getmetatable(_G).__index(nil, '_G')") is None
-    assert lua.eval("rawget(_G, 'marker')") is None        # the script's env is not G
-    assert lua.eval("marker") == "host"                    # read through the fallback
+    assert lua.eval("rawget(_G, 'marker')") is None  # the script's env is not G
+    assert lua.eval("marker") == "host"  # read through the fallback
     assert lua.execute("_G = nil return marker") == "host"
 
 
 def test_shared_metatables_are_locked(lupa):
     lua = sandbox(lupa)
     assert lua.eval("getmetatable('')") == "The metatable is locked"
-    assert lua.execute("local obj = ... return getmetatable(obj)", Thing()) \
+    assert (
+        lua.execute("local obj = ... return getmetatable(obj)", Thing())
         == "The metatable is locked"
+    )
     assert lua.eval("getmetatable(python.none)") == "The metatable is locked"
     with pytest.raises(LuaError):
         lua.execute("setmetatable('', {})")
@@ -487,22 +602,28 @@ def test_finalizers_are_refused(lupa):
             lua.execute("setmetatable({}, %s)" % mt)
         assert "__gc" in str(info.value)
     counter = lua.table(n=0)
-    lua.execute("local c = ... local mt = {} local t = setmetatable({}, mt) "
-                "mt.__gc = function() for i = 1, 1e7 do c.n = c.n + 1 end end t = nil", counter)
-    lua.gccollect()             # a __gc added later is ignored by Lua
+    lua.execute(
+        "local c = ... local mt = {} local t = setmetatable({}, mt) "
+        "mt.__gc = function() for i = 1, 1e7 do c.n = c.n + 1 end end t = nil",
+        counter,
+    )
+    lua.gccollect()  # a __gc added later is ignored by Lua
     assert counter["n"] == 0
     assert lua.eval("setmetatable({}, {__index = {a = 1}}).a") == 1
 
 
 # ---- exhausting memory ----------------------------------------------------------------------
-@pytest.mark.parametrize("code", [
-    "local t = {} local i = 0 while true do i = i + 1 t[i] = ('x'):rep(100) .. i end",
-    "local s = 'x' while true do s = s .. s end",
-    "return string.rep('x', 2^30)",
-    "return string.rep(('y'):rep(2^10), 2^20)",
-    "local t = {} for i = 1, 2^40 do t[i] = i end",
-    "local co = {} for i = 1, 1e9 do co[i] = coroutine.create(function() end) end",
-])
+@pytest.mark.parametrize(
+    "code",
+    [
+        "local t = {} local i = 0 while true do i = i + 1 t[i] = ('x'):rep(100) .. i end",
+        "local s = 'x' while true do s = s .. s end",
+        "return string.rep('x', 2^30)",
+        "return string.rep(('y'):rep(2^10), 2^20)",
+        "local t = {} for i = 1, 2^40 do t[i] = i end",
+        "local co = {} for i = 1, 1e9 do co[i] = coroutine.create(function() end) end",
+    ],
+)
 def test_memory_is_limited(lupa, code):
     lua = sandbox(lupa, max_memory=8 * MB, max_time=60)
     with pytest.raises(LuaMemoryError):
@@ -554,19 +675,22 @@ def test_infinite_loops_stop(lupa, code):
 
 
 def test_instruction_limit_in_a_sandbox(lupa):
-    lua = sandbox(lupa, max_instructions=10 ** 5)
+    lua = sandbox(lupa, max_instructions=10**5)
     with pytest.raises(LuaLimitError) as info:
         lua.execute("while true do end")
     assert info.value.limit == "instructions"
 
 
 def test_xpcall_handler_does_not_run_after_a_stop(lupa):
-    lua = sandbox(lupa, max_time=None, max_instructions=10 ** 5)
+    lua = sandbox(lupa, max_time=None, max_instructions=10**5)
     counter = lua.table(n=0)
     with pytest.raises(LuaLimitError):
-        lua.execute("local c = ... xpcall(function() while true do end end, function(e) "
-                    "for i = 1, 1e7 do c.n = c.n + 1 end return e end)", counter)
-    assert counter["n"] < 10 ** 6
+        lua.execute(
+            "local c = ... xpcall(function() while true do end end, function(e) "
+            "for i = 1, 1e7 do c.n = c.n + 1 end return e end)",
+            counter,
+        )
+    assert counter["n"] < 10**6
 
 
 def test_xpcall_handler_does_not_run_after_an_interrupt(lupa):
@@ -575,39 +699,53 @@ def test_xpcall_handler_does_not_run_after_an_interrupt(lupa):
 
     def interrupt():
         raise KeyboardInterrupt
+
     with pytest.raises(KeyboardInterrupt):
-        lua.execute("local c, f = ... xpcall(f, function(e) "
-                    "for i = 1, 1e7 do c.n = c.n + 1 end return e end)", counter, interrupt)
-    assert counter["n"] < 10 ** 6
+        lua.execute(
+            "local c, f = ... xpcall(f, function(e) "
+            "for i = 1, 1e7 do c.n = c.n + 1 end return e end)",
+            counter,
+            interrupt,
+        )
+    assert counter["n"] < 10**6
 
 
-@pytest.mark.parametrize("code", [
-    "return #string.rep('', 1e12)",
-    "return #string.rep('', 1e12, '')",
-    "return #(''):rep(2^53)",
-])
+@pytest.mark.parametrize(
+    "code",
+    [
+        "return #string.rep('', 1e12)",
+        "return #string.rep('', 1e12, '')",
+        "return #(''):rep(2^53)",
+    ],
+)
 def test_empty_string_rep_is_instant(lupa, code):
     lua = sandbox(lupa, max_time=5)
     assert lua.eval(code.replace("return ", "", 1)) == 0
 
 
-@pytest.mark.parametrize("code", [
-    "local t = setmetatable({}, {__len = function() return 1e12 end}) table.insert(t, 1, 0)",
-    "local t = setmetatable({}, {__len = function() return 1e12 end}) table.remove(t, 1)",
-    "local t = setmetatable({}, {__len = function() return 1e12 end}) table.sort(t)",
-    "local t = setmetatable({}, {__len = function() return 1e12 end}) table.concat(t)",
-    "local t = setmetatable({}, {__len = function() return 1e12 end}) table.insert(t, '1', 0)",
-    "local t = setmetatable({}, {__len = function() return '1e12' end}) table.remove(t, '1')",
-    "return table.move({}, 1, 1e12, 2)",
-    "return table.move({}, '1', '1e12', 2)",
-])
+@pytest.mark.parametrize(
+    "code",
+    [
+        "local t = setmetatable({}, {__len = function() return 1e12 end}) table.insert(t, 1, 0)",
+        "local t = setmetatable({}, {__len = function() return 1e12 end}) table.remove(t, 1)",
+        "local t = setmetatable({}, {__len = function() return 1e12 end}) table.sort(t)",
+        "local t = setmetatable({}, {__len = function() return 1e12 end}) table.concat(t)",
+        "local t = setmetatable({}, {__len = function() return 1e12 end}) table.insert(t, '1', 0)",
+        "local t = setmetatable({}, {__len = function() return '1e12' end}) table.remove(t, '1')",
+        "return table.move({}, 1, 1e12, 2)",
+        "return table.move({}, '1', '1e12', 2)",
+    ],
+)
 def test_long_c_loops_over_tables_are_refused(lupa, code):
     lua = sandbox(lupa, max_time=5)
     if "move" in code and lua.eval("table.move") is None:
-        return                            # Lua 5.1 and 5.2 have no table.move
-    if "__len" in code and lupa.LuaRuntime().lua_version == (5, 1) \
-            and not lua.lua_implementation.startswith("LuaJIT"):
-        lua.execute(code)                 # Lua 5.1 ignores __len of tables
+        return  # Lua 5.1 and 5.2 have no table.move
+    if (
+        "__len" in code
+        and lupa.LuaRuntime().lua_version == (5, 1)
+        and not lua.lua_implementation.startswith("LuaJIT")
+    ):
+        lua.execute(code)  # Lua 5.1 ignores __len of tables
         return
     try:
         lua.execute(code)
@@ -618,8 +756,11 @@ def test_long_c_loops_over_tables_are_refused(lupa, code):
 # ---- normal scripts still work -----------------------------------------------------------
 def test_string_methods(lupa):
     lua = sandbox(lupa)
-    assert lua.eval("('Hello'):upper(), ('Hello'):lower(), ('Hello'):len()") \
-        == ("HELLO", "hello", 5)
+    assert lua.eval("('Hello'):upper(), ('Hello'):lower(), ('Hello'):len()") == (
+        "HELLO",
+        "hello",
+        5,
+    )
     assert lua.eval("('a,b,c'):gsub(',', ';')") == ("a;b;c", 2)
     assert lua.eval("('key=value'):match('^(%w+)=(%w+)$')") == ("key", "value")
     assert lua.eval("('abc'):find('b', 1, true)") == (2, 2)
@@ -631,25 +772,42 @@ def test_string_methods(lupa):
     assert lua.eval("('%5.2f|%s|%q'):format(3.14159, 'x', 'y')") == ' 3.14|x|"y"'
     assert lua.eval("('abc'):byte(1, -1)") == (97, 98, 99)
     assert lua.eval("('abcdef'):sub(2, 4), ('abc'):reverse()") == ("bcd", "cba")
-    assert lua.execute("local t = {} for w in ('one two three'):gmatch('%a+') do "
-                       "t[#t + 1] = w end return table.concat(t, '+')") == "one+two+three"
+    assert (
+        lua.execute(
+            "local t = {} for w in ('one two three'):gmatch('%a+') do "
+            "t[#t + 1] = w end return table.concat(t, '+')"
+        )
+        == "one+two+three"
+    )
 
 
 def test_table_functions(lupa):
     lua = sandbox(lupa)
-    assert lua.execute("local t = {5, 2, 8, 1} table.sort(t) return table.concat(t, ',')") \
-        == "1,2,5,8"
-    assert lua.execute("local t = {5, 2, 8, 1} table.sort(t, function(a, b) return a > b end) "
-                       "return table.concat(t, ',')") == "8,5,2,1"
-    assert lua.execute("local t = {'b'} table.insert(t, 'c') table.insert(t, 1, 'a') "
-                       "local r = table.remove(t, 1) return r, table.concat(t), #t") \
-        == ("a", "bc", 2)
+    assert (
+        lua.execute("local t = {5, 2, 8, 1} table.sort(t) return table.concat(t, ',')") == "1,2,5,8"
+    )
+    assert (
+        lua.execute(
+            "local t = {5, 2, 8, 1} table.sort(t, function(a, b) return a > b end) "
+            "return table.concat(t, ',')"
+        )
+        == "8,5,2,1"
+    )
+    assert lua.execute(
+        "local t = {'b'} table.insert(t, 'c') table.insert(t, 1, 'a') "
+        "local r = table.remove(t, 1) return r, table.concat(t), #t"
+    ) == ("a", "bc", 2)
     assert lua.execute("return table.concat({'a', 'b', 'c', 'd'}, '-', 2, 3)") == "b-c"
-    assert lua.execute("local unpack = table.unpack or unpack return unpack({1, 2, 3})") \
-        == (1, 2, 3)
+    assert lua.execute("local unpack = table.unpack or unpack return unpack({1, 2, 3})") == (
+        1,
+        2,
+        3,
+    )
     if lua.eval("table.move") is not None:
-        assert lua.execute("local t = table.move({1, 2, 3}, 1, 3, 2) return "
-                           "table.concat(t, ',')") == "1,1,2,3"
+        assert (
+            lua.execute("local t = table.move({1, 2, 3}, 1, 3, 2) return table.concat(t, ',')")
+            == "1,1,2,3"
+        )
 
 
 def test_coroutines(lupa):
@@ -672,14 +830,20 @@ def test_math_and_friends(lupa):
     assert lua.eval("math.huge > 1e308, math.pi > 3.14")
     r = lua.eval("math.random(1, 10)")
     assert 1 <= r <= 10
-    assert lua.eval("tonumber('12') + 1, tostring(12), type({}), select('#', 1, 2)") \
-        == (13, "12", "table", 2)
-    assert lua.execute("local t = {} for k, v in pairs({a = 1}) do t[k] = v end "
-                       "for i, v in ipairs({4, 5}) do t[i] = v end return t.a, t[1], t[2]") \
-        == (1, 4, 5)
+    assert lua.eval("tonumber('12') + 1, tostring(12), type({}), select('#', 1, 2)") == (
+        13,
+        "12",
+        "table",
+        2,
+    )
+    assert lua.execute(
+        "local t = {} for k, v in pairs({a = 1}) do t[k] = v end "
+        "for i, v in ipairs({4, 5}) do t[i] = v end return t.a, t[1], t[2]"
+    ) == (1, 4, 5)
     assert lua.eval("pcall(error, 'e', 0)") == (False, "e")
-    assert lua.eval("xpcall(function() error('x', 0) end, "
-                    "function(e) return 'handled ' .. e end)") == (False, "handled x")
+    assert lua.eval(
+        "xpcall(function() error('x', 0) end, function(e) return 'handled ' .. e end)"
+    ) == (False, "handled x")
     assert lua.eval("getmetatable(setmetatable({}, {__index = {a = 1}})).__index.a") == 1
     assert lua.eval("rawequal(string, string), rawget({a = 1}, 'a')") == (True, 1)
 
@@ -720,16 +884,26 @@ def test_compile_eval_execute(lupa):
 
 def test_python_table_functions(lupa):
     lua = sandbox(lupa)
-    assert lua.execute("local xs, s = ... for x in python.iter(xs) do s = s .. x end return s",
-                       ["a", "b"], "") == "ab"
-    assert lua.execute("local xs, t = ..., {} for i, x in python.enumerate(xs) do t[#t + 1] = i "
-                       "end return #t", ["a", "b"]) == 2
+    assert (
+        lua.execute(
+            "local xs, s = ... for x in python.iter(xs) do s = s .. x end return s", ["a", "b"], ""
+        )
+        == "ab"
+    )
+    assert (
+        lua.execute(
+            "local xs, t = ..., {} for i, x in python.enumerate(xs) do t[#t + 1] = i end return #t",
+            ["a", "b"],
+        )
+        == 2
+    )
     assert lua.execute("local d = ... return python.as_attrgetter(d).get('k')", {"k": 3}) == 3
     assert lua.eval("python.none") is None
 
 
 def test_async_execution_is_sandboxed_too(lupa):
     import asyncio
+
     lua = sandbox(lupa)
 
     async def fetch(x):
@@ -739,6 +913,7 @@ def test_async_execution_is_sandboxed_too(lupa):
         value = await lua.execute_async("x = 5 local f = ... return f(x)", fetch)
         none = await lua.eval_async("x")
         return value, none
+
     assert asyncio.run(main()) == (10, None)
     with pytest.raises(LuaSyntaxError):
         asyncio.run(lua.execute_async(lua_bytecode(lupa)))
@@ -754,12 +929,13 @@ def test_encoding_none(lupa):
 def test_sandboxed_runtime_is_freed_without_a_cycle(lupa):
     import gc
     import weakref
+
     lua = sandbox(lupa)
     lua.eval("1")
     ref = weakref.ref(lua)
     del lua
     if sys.implementation.name == "cpython":
-        assert ref() is None        # no reference cycle keeps it alive
+        assert ref() is None  # no reference cycle keeps it alive
     for _ in range(3):
         gc.collect()
     assert ref() is None

@@ -3,6 +3,7 @@
 The thread tests fail on a hang (join timeout), a wrong result or a crash,
 never on time.  LUPACFFI_STRESS_SECONDS sets the total length of the
 one-runtime hammer (default 60 s, shared between the backends)."""
+
 import gc
 import os
 import platform
@@ -84,7 +85,7 @@ def test_runtimes_made_and_dropped_on_many_threads(lupa):
             del lua, t
         return k
 
-    consumed = []      # one entry per item taken, shared by both consumers
+    consumed = []  # one entry per item taken, shared by both consumers
 
     def consumer():
         # runs until both consumers together took all 300 items (however slow
@@ -102,7 +103,7 @@ def test_runtimes_made_and_dropped_on_many_threads(lupa):
                 continue
             lua, t, k, i = item
             assert t[1] == k and t[2] == i and lua.eval("obj.payload") == i
-            del item, lua, t           # freed here, or later on some other thread
+            del item, lua, t  # freed here, or later on some other thread
             done += 1
 
     results = run_threads([(producer, (0,)), (producer, (1,)), (consumer, ()), (consumer, ())])
@@ -124,12 +125,12 @@ def test_memory_errors_under_threads(lupa):
         rnd = random.Random(seed)
         errors = 0
         for _ in range(300):
-            n = rnd.choice([10, 1000, 10 ** 5, 10 ** 6])
+            n = rnd.choice([10, 1000, 10**5, 10**6])
             try:
                 assert grab(n) == n
             except lupa.LuaMemoryError:
                 errors += 1
-                assert n >= 10 ** 5
+                assert n >= 10**5
                 lua.gccollect()
             assert lua.get_memory_used() <= limit
         return errors
@@ -159,7 +160,7 @@ def test_million_cycles_stay_flat(lupa):
     ten scans started by growth alone; each of its scans looks at the whole
     Python heap, which in a test session is large: a million took minutes.)"""
     lua = lupa.LuaRuntime()
-    cycles = 2 * 10 ** 5 if platform.python_implementation() == "PyPy" else 10 ** 6
+    cycles = 2 * 10**5 if platform.python_implementation() == "PyPy" else 10**6
 
     def full():
         for _ in range(2):

@@ -1,6 +1,7 @@
 """The code style holds: ruff's linter and formatter (configured in
 pyproject.toml) find nothing to change.  CI installs ruff in the CPython
 venv; where it is missing (PyPy) the test says so and skips."""
+
 import importlib.util
 import os
 import subprocess
@@ -14,8 +15,13 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 def ruff(*args):
     if importlib.util.find_spec("ruff") is None:
         pytest.skip("ruff is not installed here (scripts/test.sh installs it for CPython)")
-    return subprocess.run([sys.executable, "-m", "ruff"] + list(args), cwd=ROOT, stdout=subprocess.PIPE,
-                          stderr=subprocess.STDOUT, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "ruff"] + list(args),
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        timeout=300,
+    )
 
 
 def test_ruff_lint_finds_nothing():

@@ -3,6 +3,7 @@ them can raise a Lua error (csrc/lc_ops.c, "raw fast paths"): number and
 boolean keys, a table without a metatable, and for assignment an existing key
 and a number, boolean or nil value.  These tests check that every case inside
 and at the edges of that path gives what the protected path gives."""
+
 import math
 import sys
 import threading
@@ -16,7 +17,7 @@ def test_reads_of_every_result_type(lua, lupa):
     t = lua.eval("{10, 2.5, 'text', true, false, {}, print, [1.5] = 'half', [true] = 'yes'}")
     assert t[1] == 10 and t[2] == 2.5 and t[3] == "text"
     assert t[4] is True and t[5] is False
-    assert lupa.lua_type(t[6]) == "table"            # (a reference: the protected path)
+    assert lupa.lua_type(t[6]) == "table"  # (a reference: the protected path)
     assert lupa.lua_type(t[7]) == "function"
     assert t[1.5] == "half" and t[True] == "yes"
     assert t[8] is None and t[-1] is None and t[False] is None
@@ -61,8 +62,13 @@ def test_overwriting_existing_keys(lua):
     t[2.5] = True
     t[True] = -7
     assert [t[1], t[2], t[3], t[2.5], t[True], t.x] == [10, 2.5, False, True, -7, 4]
-    assert lua.eval("function(t) return t[1], t[2], t[3], t[2.5], t[true] end")(t) == \
-        (10, 2.5, False, True, -7)
+    assert lua.eval("function(t) return t[1], t[2], t[3], t[2.5], t[true] end")(t) == (
+        10,
+        2.5,
+        False,
+        True,
+        -7,
+    )
 
 
 def test_overwriting_with_nil_deletes(lua):
@@ -75,12 +81,12 @@ def test_overwriting_with_nil_deletes(lua):
 
 def test_new_keys_and_other_values_take_the_protected_path(lua):
     t = lua.eval("{1}")
-    t[2] = 2                          # new key
-    t[1] = "one"                      # string value
-    t[3] = t                          # table value
-    t[1.5] = [1]                      # Python object value
+    t[2] = 2  # new key
+    t[1] = "one"  # string value
+    t[3] = t  # table value
+    t[1.5] = [1]  # Python object value
     assert t[2] == 2 and t[1] == "one" and t[3] == t and t[1.5] == [1]
-    t[1] = 1                          # back to a number on an existing key
+    t[1] = 1  # back to a number on an existing key
     assert t[1] == 1
 
 
@@ -97,8 +103,8 @@ def test_metatables_are_honoured(lua):
         __index = function(t, k) return 'index ' .. tostring(k) end,
         __newindex = function(t, k, v) rawset(t, k, v * 2) end})""")
     assert t[1] == 1 and t[5] == "index 5" and t[True] == "index true"
-    t[1] = 10                         # existing key: raw, as in Lua
-    t[7] = 3                          # new key: __newindex
+    t[1] = 10  # existing key: raw, as in Lua
+    t[7] = 3  # new key: __newindex
     assert t[1] == 10 and t[7] == 6
 
 
@@ -121,9 +127,9 @@ def test_metatable_added_and_removed_later(lua):
 def test_userdata_takes_the_protected_path(lua, lupa):
     stdout = lua.eval("io.stdout")
     assert lupa.lua_type(stdout) == "userdata"
-    assert lupa.lua_type(stdout["write"]) == "function"     # through its __index
+    assert lupa.lua_type(stdout["write"]) == "function"  # through its __index
     assert stdout[1] is None
-    with pytest.raises(TypeError):    # as in lupa
+    with pytest.raises(TypeError):  # as in lupa
         stdout[1] = 2
 
 
@@ -143,6 +149,7 @@ def test_inside_callbacks(lua):
         seen.append(t[2])
         t[2] = 20
         seen.append(t[2])
+
     lua.eval("function(f, t) f() return t[2] end")(callback, t)
     assert seen == [2, 20] and t[2] == 20
 
@@ -156,9 +163,12 @@ def test_inside_callbacks_with_a_full_stack(lua):
     def callback(*args):
         seen.append((len(args), t[1]))
         t[1] = len(args)
-    lua.eval("function(f) local a = {} for i = 1, 5000 do a[i] = i end f(table.unpack(a)) end"
-             if lua.lua_version >= (5, 2) else
-             "function(f) local a = {} for i = 1, 5000 do a[i] = i end f(unpack(a)) end")(callback)
+
+    lua.eval(
+        "function(f) local a = {} for i = 1, 5000 do a[i] = i end f(table.unpack(a)) end"
+        if lua.lua_version >= (5, 2)
+        else "function(f) local a = {} for i = 1, 5000 do a[i] = i end f(unpack(a)) end"
+    )(callback)
     assert seen == [(5000, 1)] and t[1] == 5000
 
 
@@ -176,7 +186,7 @@ def test_closed_runtime(lupa):
 def test_overwriting_needs_no_memory(lupa):
     # at the memory limit, reading and overwriting existing keys still work;
     # a new key gives LuaMemoryError, and the table is unharmed
-    lua = lupa.LuaRuntime(max_memory=2 ** 20)
+    lua = lupa.LuaRuntime(max_memory=2**20)
     t = lua.eval("{1, 2, 3}")
     lua.execute("junk = {}")
     fill = lua.eval("""function()
@@ -208,6 +218,7 @@ def test_threads_on_one_table(lua):
         for r in range(n_rounds):
             v = t[1 + (r % n_keys)]
             assert isinstance(v, int) and (v == 0 or v // 100000 in (1, 2, 3))
+
     run_threads([(writer, (w,)) for w in (1, 2, 3)] + [(reader, ())] * 3)
     assert sorted(set(t.values()) - {0})[-1] // 100000 in (1, 2, 3)
     assert len(t) == n_keys
@@ -223,6 +234,7 @@ def test_threads_while_lua_runs(lua):
     def read():
         for _ in range(3000):
             seen.append(t[1])
+
     th = threading.Thread(target=read)
     th.start()
     spin(t, 200000)
@@ -241,14 +253,15 @@ def test_huge_and_odd_numbers(lua):
 
 # ---- string keys: remembered Lua strings (lc_remember_key) ----------------------
 
+
 def test_string_keys_read_and_write(lua):
     t = lua.eval("{name = 'n', other = 2, flag = true}")
-    for _ in range(3):                # the first access remembers the key
+    for _ in range(3):  # the first access remembers the key
         assert t["name"] == "n" and t.other == 2 and t["flag"] is True
         assert t["missing"] is None and t.missing is None
     t["other"] = 3
     t.flag = False
-    t.name = None                     # deletes
+    t.name = None  # deletes
     assert (t.name, t.other, t.flag) == (None, 3, False)
     assert lua.eval("function(t) return t.name, t.other, t.flag end")(t) == (None, 3, False)
 
@@ -257,19 +270,23 @@ def test_many_string_keys_share_the_slots(lua):
     # more keys than remembered slots: evicted keys are looked up again, and
     # the registry keeps one reference per slot, not one per key ever used
     t = lua.table_from({"key%d" % i: i for i in range(1000)})
-    count = lua.eval("function() collectgarbage() collectgarbage() return (collectgarbage('count')) end")
+    count = lua.eval(
+        "function() collectgarbage() collectgarbage() return (collectgarbage('count')) end"
+    )
     for _ in range(2):
         assert [t["key%d" % i] for i in range(1000)] == list(range(1000))
     used = count()
     for i in range(20000):
         assert t["key%d" % (i % 1000)] == i % 1000
         assert t["absent%d" % i] is None
-    assert count() - used < 64        # KiB: no reference per key ever seen
+    assert count() - used < 64  # KiB: no reference per key ever seen
 
 
 def test_string_keys_that_differ_late_or_in_nul_bytes(lupa):
     lua = lupa.LuaRuntime(encoding=None)
-    t = lua.eval("{['a\\0b'] = 1, ['a\\0c'] = 2, ['" + "x" * 63 + "1'] = 3, ['" + "x" * 63 + "2'] = 4}")
+    t = lua.eval(
+        "{['a\\0b'] = 1, ['a\\0c'] = 2, ['" + "x" * 63 + "1'] = 3, ['" + "x" * 63 + "2'] = 4}"
+    )
     for _ in range(3):
         assert t[b"a\x00b"] == 1 and t[b"a\x00c"] == 2 and t[b"a"] is None
         assert t[b"x" * 63 + b"1"] == 3 and t[b"x" * 63 + b"2"] == 4
@@ -293,7 +310,7 @@ def test_string_keys_in_other_encodings(lupa):
 
 
 def test_string_keys_under_a_memory_limit(lupa):
-    lua = lupa.LuaRuntime(max_memory=2 ** 22)
+    lua = lupa.LuaRuntime(max_memory=2**22)
     t = lua.eval("{name = 1}")
     for i in range(3):
         assert t.name == i + 1
@@ -315,6 +332,7 @@ def test_string_keys_from_several_threads(lua):
         for r in range(3000):
             i = (r * 7 + offset) % len(names)
             assert t[names[i]] == i
+
     run_threads([(work, (k,)) for k in range(4)])
 
 
@@ -327,6 +345,7 @@ def test_string_key_read_from_a_finalizer(lua):
 
     def fin():
         return [t["k%d" % i] for i in range(50)]
+
     make = lua.eval("""function(f)
         for i = 1, 200 do
             setmetatable({}, {__gc = function() f() end})
@@ -335,7 +354,7 @@ def test_string_key_read_from_a_finalizer(lua):
     for r in range(20):
         make(fin)
         seen.append(t["k%d" % (r % 50)])
-        t["new%d" % r] = r            # allocates: finalizers may run here
+        t["new%d" % r] = r  # allocates: finalizers may run here
     lua.eval("collectgarbage")()
     assert seen == [r % 50 for r in range(20)]
     assert [t["new%d" % r] for r in range(20)] == list(range(20))

@@ -1,6 +1,7 @@
 """table_from packs a column of ints, floats, strs or bytes into one buffer
 (csrc lc_fill_columns) and sends anything else value by value: both paths
 must give the same table.  Every test compares with what Lua itself sees."""
+
 import enum
 import math
 import threading
@@ -29,20 +30,23 @@ def expected(lua, pairs):
     return lua_items(lua, t)
 
 
-INT64 = 2 ** 63
+INT64 = 2**63
 
 
-@pytest.mark.parametrize("values", [
-    [1, 2, 3],
-    [0, -1, INT64 - 1, -INT64],
-    [1.5, -0.0, 1e308, float("inf")],
-    [1.0, 2.0],
-    ["a", "", "héllo", "日本", "x" * 1000],
-    ["", ""],
-    [b"\xc3\xa9", b"", b"a\0b"],
-    [True, False],
-    [1, 2.5, "three", b"four", True],
-])
+@pytest.mark.parametrize(
+    "values",
+    [
+        [1, 2, 3],
+        [0, -1, INT64 - 1, -INT64],
+        [1.5, -0.0, 1e308, float("inf")],
+        [1.0, 2.0],
+        ["a", "", "héllo", "日本", "x" * 1000],
+        ["", ""],
+        [b"\xc3\xa9", b"", b"a\0b"],
+        [True, False],
+        [1, 2.5, "three", b"four", True],
+    ],
+)
 def test_a_list_gives_what_lua_would_build(lua, values):
     t = lua.table_from(values)
     assert lua_items(lua, t) == expected(lua, enumerate(values, 1))
@@ -62,6 +66,7 @@ class Colour(enum.IntEnum):
 def test_int_subclasses_and_float_subclasses_are_numbers(lua):
     class F(float):
         pass
+
     t = lua.table_from([Colour.RED, Colour.BLUE, F(0.5)])
     assert list(t.values()) == [1, 2, 0.5]
 
@@ -76,7 +81,7 @@ def test_a_dict_of_str_keys(lua):
 def test_a_dict_of_int_and_float_keys(lua, lupa):
     t = lua.table_from({1: "a", 2: "b", 10: "c", 2.5: "d", 3.0: "e"})
     assert t[1] == "a" and t[2] == "b" and t[10] == "c" and t[2.5] == "d"
-    assert t[3] == "e"       # 3.0 is the key 3 in every Lua (5.1: one number type)
+    assert t[3] == "e"  # 3.0 is the key 3 in every Lua (5.1: one number type)
 
 
 def test_python_objects_keep_their_identity(lua):
@@ -113,18 +118,19 @@ def test_generators_and_other_iterables(lua):
 
 def test_ints_out_of_range(lua, lupa):
     with pytest.raises(OverflowError):
-        lua.table_from([1, 2 ** 64])
+        lua.table_from([1, 2**64])
     with pytest.raises(OverflowError):
-        lua.table_from({"big": -2 ** 63 - 1})
+        lua.table_from({"big": -(2**63) - 1})
     seen = []
 
     def handler(value):
         seen.append(value)
         return float(value)
+
     lua.execute("python.set_overflow_handler(...)", handler)
-    t = lua.table_from([1, 2 ** 64, 3])
-    assert list(t.values()) == [1, float(2 ** 64), 3]
-    assert seen == [2 ** 64]          # called once per value
+    t = lua.table_from([1, 2**64, 3])
+    assert list(t.values()) == [1, float(2**64), 3]
+    assert seen == [2**64]  # called once per value
 
 
 def test_nan_keys_are_a_lua_error(lua, lupa):
@@ -154,7 +160,9 @@ def test_other_encodings(lupa, encoding):
     values = ["abc", "é", "", "日本" if encoding != "latin-1" else "ÿ"]
     t = lua.table_from(values)
     assert list(t.values()) == values
-    lengths = lua.eval("function(t) local r = {} for i, s in ipairs(t) do r[i] = #s end return r end")
+    lengths = lua.eval(
+        "function(t) local r = {} for i, s in ipairs(t) do r[i] = #s end return r end"
+    )
     assert list(lengths(t).values()) == [len(v.encode(encoding)) for v in values]
 
 
@@ -167,7 +175,7 @@ def test_strs_without_encoding_are_python_objects(lupa):
 
 
 def test_a_million_ints_and_strings(lua):
-    n = 10 ** 6
+    n = 10**6
     t = lua.table_from(range(n))
     assert len(t) == n and t[1] == 0 and t[n] == n - 1
     s = lua.table_from(["s%d" % i for i in range(n)])
@@ -175,11 +183,11 @@ def test_a_million_ints_and_strings(lua):
 
 
 def test_memory_limit(lupa):
-    lua = lupa.LuaRuntime(max_memory=2 * 10 ** 6)
+    lua = lupa.LuaRuntime(max_memory=2 * 10**6)
     with pytest.raises(lupa.LuaMemoryError):
-        lua.table_from(range(10 ** 6))
+        lua.table_from(range(10**6))
     with pytest.raises(lupa.LuaMemoryError):
-        lua.table_from(["x" * 100 + str(i) for i in range(10 ** 5)])
+        lua.table_from(["x" * 100 + str(i) for i in range(10**5)])
     assert len(lua.table_from(range(100))) == 100
 
 
@@ -191,6 +199,7 @@ def test_many_threads_one_runtime(lua):
             assert list(t.values())[:4] == [k, i, "s%d" % i, 0.5]
             assert t.a is objs[0] and t.b is objs[1]
         return k
+
     assert run_threads([(worker, (k,)) for k in range(4)]) == list(range(4))
 
 
@@ -206,5 +215,5 @@ def test_bad_arguments(lua):
     with pytest.raises(TypeError):
         lua.table_from([1], None)
     lock = threading.Lock()
-    t = lua.table_from([lock])       # an unsupported value is wrapped
+    t = lua.table_from([lock])  # an unsupported value is wrapped
     assert t[1] is lock

@@ -1,5 +1,6 @@
 """Lua tables seen from Python: the mapping protocol with lupa's rules,
 table() and table_from(), and the errors around them."""
+
 import collections
 import gc
 
@@ -10,51 +11,51 @@ MIXED = "{10, 20, 30, x=1, y='s', [1.5]='f', [true]='b'}"
 
 # ---- the examples of lupa's project description ------------------------------------
 def test_reference_table_examples(lua, lupa):
-    table = lua.eval('{10,20,30,40}')
+    table = lua.eval("{10,20,30,40}")
     assert table[1] == 10
     assert table[4] == 40
     assert list(table) == [1, 2, 3, 4]
     assert list(table.values()) == [10, 20, 30, 40]
     assert len(table) == 4
 
-    mapping = lua.eval('{ [1] = -1 }')
+    mapping = lua.eval("{ [1] = -1 }")
     assert list(mapping) == [1]
 
-    mapping = lua.eval('{ [20] = -20; [3] = -3 }')
+    mapping = lua.eval("{ [20] = -20; [3] = -3 }")
     assert mapping[20] == -20
     assert mapping[3] == -3
     assert sorted(mapping.values()) == [-20, -3]
     assert sorted(mapping.items()) == [(3, -3), (20, -20)]
 
-    mapping[-3] = 3     # -3 used as key, not index!
+    mapping[-3] = 3  # -3 used as key, not index!
     assert mapping[-3] == 3
     assert sorted(mapping) == [-3, 3, 20]
     assert sorted(mapping.items()) == [(-3, 3), (3, -3), (20, -20)]
 
     t = lua.table(1, 2, 3, 4)
-    assert lupa.lua_type(t) == 'table'
+    assert lupa.lua_type(t) == "table"
     assert list(t) == [1, 2, 3, 4]
 
     t = lua.table(1, 2, 3, 4, a=1, b=2)
     assert t[3] == 3
-    assert t['b'] == 2
+    assert t["b"] == 2
 
-    t = lua.table_from([1, 2, 3], {'a': 1, 'b': 2}, (4, 5), {'b': 42})
-    assert t['b'] == 42
+    t = lua.table_from([1, 2, 3], {"a": 1, "b": 2}, (4, 5), {"b": 42})
+    assert t["b"] == 42
     assert t[5] == 5
 
     assert table[1000000] is None
-    assert table['no such key'] is None
-    assert mapping['no such key'] is None
+    assert table["no such key"] is None
+    assert mapping["no such key"] is None
     assert len(table) == 4
     assert len(mapping) == 0
 
-    table = lua.eval('{ a=1, b=2 }')
+    table = lua.eval("{ a=1, b=2 }")
     assert (table.a, table.b) == (1, 2)
-    assert table.a == table['a']
+    assert table.a == table["a"]
 
-    string = lua.eval('string')
-    assert string.lower('A') == 'a'
+    string = lua.eval("string")
+    assert string.lower("A") == "a"
 
 
 # ---- reading ---------------------------------------------------------------------------
@@ -72,13 +73,13 @@ def test_missing_keys_are_none(lua):
     assert t["missing"] is None
     assert t[None] is None
     assert t[float("nan")] is None
-    assert t[0] is None and t[-1] is None and t[2 ** 40] is None
-    assert t[b"x"] == 1           # bytes are Lua strings too
+    assert t[0] is None and t[-1] is None and t[2**40] is None
+    assert t[b"x"] == 1  # bytes are Lua strings too
 
 
 def test_unhashable_python_key_reads_none(lua):
     t = lua.eval(MIXED)
-    assert t[[1, 2]] is None      # a Python object as key: nothing stored under it
+    assert t[[1, 2]] is None  # a Python object as key: nothing stored under it
     assert t[1:2] is None
 
 
@@ -135,7 +136,7 @@ def test_nan_key_assignment_is_a_lua_error(lua, lupa):
     with pytest.raises(lupa.LuaError, match="NaN"):
         lua.table_from([{float("nan"): 1}], recursive=True)
     try:
-        del t[float("nan")]       # setting nil under NaN: an error in some Lua versions
+        del t[float("nan")]  # setting nil under NaN: an error in some Lua versions
     except lupa.LuaError as e:
         assert "NaN" in str(e)
     assert list(t) == [] and lua.eval("1 + 1") == 2
@@ -160,8 +161,15 @@ def test_set_and_delete_by_item_and_attribute(lua):
 def test_values_of_every_type_round_trip(lua):
     t = lua.table()
     obj = object()
-    values = {"i": 7, "f": 2.5, "s": "text", "b": True, "o": obj, "t": lua.eval("{1}"),
-              "fn": lua.eval("print")}
+    values = {
+        "i": 7,
+        "f": 2.5,
+        "s": "text",
+        "b": True,
+        "o": obj,
+        "t": lua.eval("{1}"),
+        "fn": lua.eval("print"),
+    }
     for k, v in values.items():
         t[k] = v
     for k, v in values.items():
@@ -171,22 +179,23 @@ def test_values_of_every_type_round_trip(lua):
 
 
 def test_attribute_rules(lua):
-    t3 = lua.eval("{keys=1, values=2, items=3, coroutine=4, __class__=5, __dict__=6,"
-                  " _private=7, __len__=8}")
+    t3 = lua.eval(
+        "{keys=1, values=2, items=3, coroutine=4, __class__=5, __dict__=6, _private=7, __len__=8}"
+    )
     assert callable(t3.keys) and t3["keys"] == 1
     assert callable(t3.values) and t3["values"] == 2
     assert callable(t3.items) and t3["items"] == 3
-    assert t3.coroutine == 4               # tables have no coroutine() method
+    assert t3.coroutine == 4  # tables have no coroutine() method
     assert t3.__class__.__name__ == "_LuaTable" and t3["__class__"] == 5
     with pytest.raises(AttributeError):
         t3.__dict__
     with pytest.raises(AttributeError):
         t3.__foo__
-    assert t3._private == 7                 # a single underscore is looked up in Lua
+    assert t3._private == 7  # a single underscore is looked up in Lua
     assert t3._other is None
     assert hasattr(t3, "nothere")
     assert getattr(t3, "nothere", "default") is None
-    t3.keys = 99                            # sets the Lua key; the method stays
+    t3.keys = 99  # sets the Lua key; the method stays
     assert t3["keys"] == 99 and callable(t3.keys)
     t3._newpriv = 1
     assert t3["_newpriv"] == 1
@@ -199,7 +208,7 @@ def test_attribute_rules(lua):
 
 def test_internal_names_do_not_break_the_wrapper(lua):
     t = lua.eval("{}")
-    t._rt = "a"        # Lua keys; the wrapper keeps working
+    t._rt = "a"  # Lua keys; the wrapper keeps working
     t._ref = "b"
     assert t["_rt"] == "a" and t["_ref"] == "b"
     t.x = 1
@@ -211,7 +220,7 @@ def test_len_is_the_raw_length(lua):
     assert len(lua.eval("{1, 2, 3}")) == 3
     assert len(lua.eval("{x=1, y=2}")) == 0
     assert len(lua.eval("{}")) == 0
-    assert len(lua.eval("{1, 2, nil, 4}")) in (2, 4)          # any border
+    assert len(lua.eval("{1, 2, nil, 4}")) in (2, 4)  # any border
     assert len(lua.eval("setmetatable({}, {__len=function() return 5 end})")) == 0
     assert len(lua.eval("setmetatable({1}, {__len=function() error('no') end})")) == 1
     assert len(lua.table(*range(1000))) == 1000
@@ -225,14 +234,14 @@ def test_bool_is_always_true(lua):
 def test_in_compares_keys_like_lupa(lua):
     t = lua.eval(MIXED)
     assert 1 in t and "x" in t and 1.5 in t and True in t
-    assert 10 not in t                       # values are not keys
+    assert 10 not in t  # values are not keys
     assert "missing" not in t
     assert None not in t
-    assert 1.0 in t                          # Python equality, as in lupa
-    assert True in lua.eval("{1}")           # True == 1 in Python
+    assert 1.0 in t  # Python equality, as in lupa
+    assert True in lua.eval("{1}")  # True == 1 in Python
     indexed = lua.eval("setmetatable({}, {__index=function(t, k) return 1 end})")
     assert indexed["foo"] == 1
-    assert "foo" not in indexed              # raw keys only
+    assert "foo" not in indexed  # raw keys only
     failing = lua.eval("setmetatable({}, {__index=function(t, k) error('idx') end})")
     assert "foo" not in failing
 
@@ -248,7 +257,7 @@ def test_iterators_are_lupa_style(lua):
     with pytest.raises(TypeError):
         len(k)
     assert list(k) == [1, 2, 3]
-    assert list(k) == []                     # an iterator, not a view
+    assert list(k) == []  # an iterator, not a view
     it = t.items()
     assert next(it) == (1, 1)
     assert next(it) == (2, 2)
@@ -288,8 +297,9 @@ def test_iteration_across_batches(lua, n):
         return t end""")(n)
     items = list(t.items())
     assert len(items) == 2 * n
-    assert dict(items) == dict([(i, i * 2) for i in range(1, n + 1)] +
-                               [("k%d" % i, i) for i in range(1, n + 1)])
+    assert dict(items) == dict(
+        [(i, i * 2) for i in range(1, n + 1)] + [("k%d" % i, i) for i in range(1, n + 1)]
+    )
     assert len(list(t.keys())) == len(list(t.values())) == len(list(t)) == 2 * n
 
 
@@ -340,7 +350,9 @@ def test_iteration_of_every_value_type_across_batches(lua, lupa, n):
 
 def test_iteration_of_undecodable_strings_releases_the_batch(lupa):
     lua = lupa.LuaRuntime()
-    t = lua.eval("(function() local t = {} for i = 1, 2000 do t[i] = i == 1500 and '\\255' or {} end return t end)()")
+    t = lua.eval(
+        "(function() local t = {} for i = 1, 2000 do t[i] = i == 1500 and '\\255' or {} end return t end)()"
+    )
     with pytest.raises(UnicodeDecodeError):
         list(t.values())
     lua.gccollect()
@@ -362,15 +374,17 @@ def test_clearing_keys_while_iterating(lua):
     seen = []
     for k in t:
         seen.append(k)
-        t[k] = None                          # allowed by Lua's next()
+        t[k] = None  # allowed by Lua's next()
     assert sorted(seen) == sorted("k%d" % i for i in range(1, 301))
     assert list(t) == []
 
 
 def test_adding_keys_while_iterating_never_crashes(lua, lupa):
     # lupa aborts the process here; Lua's next() may refuse the key instead
-    for code in ["{1, 2, 3, 4, 5, 6, 7, 8}",
-                 "(function() local t = {} for i = 1, 200 do t['k' .. i] = i end return t end)()"]:
+    for code in [
+        "{1, 2, 3, 4, 5, 6, 7, 8}",
+        "(function() local t = {} for i = 1, 200 do t['k' .. i] = i end return t end)()",
+    ]:
         t = lua.eval(code)
         count = 0
         try:
@@ -387,7 +401,7 @@ def test_adding_keys_while_iterating_never_crashes(lua, lupa):
 
 def test_undecodable_key_raises_while_iterating(lua):
     t = lua.eval("{['\\255'] = 1}")
-    it = t.keys()                             # making the iterator works
+    it = t.keys()  # making the iterator works
     with pytest.raises(UnicodeDecodeError):
         list(it)
 
@@ -468,6 +482,7 @@ def test_table_with_many_items(lua):
 def test_table_from_mappings_and_sequences(lua):
     def d(t):
         return dict(t.items())
+
     assert d(lua.table_from([1, 2, 3])) == {1: 1, 2: 2, 3: 3}
     assert d(lua.table_from({"a": 1, 2: "b"})) == {"a": 1, 2: "b"}
     assert d(lua.table_from({"a": 1}, [10, 20], {"a": 2})) == {"a": 2, 1: 10, 2: 20}
@@ -507,7 +522,7 @@ def test_table_from_what_counts_as_a_mapping(lua):
         def __len__(self):
             return 1
 
-    class WithItems(object):          # not a Mapping: iterated like lupa does
+    class WithItems(object):  # not a Mapping: iterated like lupa does
         def items(self):
             return [("x", 1)]
 
@@ -539,9 +554,9 @@ def test_table_from_bad_arguments(lua):
 
 def test_table_from_overflowing_int(lua, lupa):
     with pytest.raises(OverflowError):
-        lua.table_from([2 ** 64])
+        lua.table_from([2**64])
     with pytest.raises(OverflowError):
-        lua.table(2 ** 64)
+        lua.table(2**64)
 
 
 def test_table_from_not_recursive_keeps_containers(lua):
@@ -563,14 +578,21 @@ def test_table_from_recursive(lua, lupa):
 
 def test_table_from_recursive_what_is_converted(lua, lupa):
     P = collections.namedtuple("P", "x y")
-    converted = [P(1, 2), range(3), collections.deque([1]), collections.OrderedDict(a=1),
-                 collections.UserList([1]), collections.UserDict(a=1), bytearray(b"ab")]
+    converted = [
+        P(1, 2),
+        range(3),
+        collections.deque([1]),
+        collections.OrderedDict(a=1),
+        collections.UserList([1]),
+        collections.UserDict(a=1),
+        bytearray(b"ab"),
+    ]
     kept = [{1, 2}, frozenset([1]), "ab", b"ab", iter([1]), {"a": 1}.keys(), 5, None]
     for value in converted:
         assert lupa.lua_type(lua.table_from([value], recursive=True)[1]) == "table", value
     t = lua.table_from(kept, recursive=True)
     assert t[1] == {1, 2} and t[2] == frozenset([1])
-    assert t[3] == "ab" and t[4] == "ab"              # strings are not split
+    assert t[3] == "ab" and t[4] == "ab"  # strings are not split
     assert lupa.lua_type(t[5]) is None and t[7] == 5 and t[8] is None
     assert dict(lua.table_from([P(1, 2)], recursive=True)[1].items()) == {1: 1, 2: 2}
 
@@ -590,7 +612,7 @@ def test_table_from_recursive_cycles(lua):
     b.append(a)
     t = lua.table_from({"root": a}, recursive=True)
     assert rawequal(t.root, t.root.b[1])
-    assert rc == rc.self                   # and the wrappers agree
+    assert rc == rc.self  # and the wrappers agree
 
 
 def test_table_from_recursive_shares_shared_containers(lua):
@@ -653,6 +675,7 @@ def test_table_from_recursive_many_arguments_later_wins(lua):
 def test_python_args_needs_a_sequence(lua, lupa):
     def kw(*a, **k):
         return a, sorted(k.items())
+
     lua.globals().kw = kw
     assert lua.eval("kw(python.args{1, 2, a=3})") == ((1, 2), [("a", 3)])
     for bad in ("{[3]=1}", "{1, [3]=1}", "{[0]=1}", "{1, 2, [-1]=3}", "{a=1, [2]=5}"):
@@ -667,13 +690,14 @@ def test_unpacks_lua_table_needs_a_sequence(lua, lupa):
     @lupa.unpacks_lua_table
     def ul(*a, **k):
         return a, sorted(k.items())
+
     lua.globals().ul = ul
     assert lua.eval("ul{1, b=5}") == ((1,), [("b", 5)])
     for bad in ("{[3]=1}", "{1, [3]=1}", "{[0]=1}", "{[2]=1}", "{a=1, [2]=5}"):
         with pytest.raises(IndexError):
             lua.eval("ul%s" % bad)
         with pytest.raises(IndexError):
-            ul(lua.eval(bad))               # also when called from Python
+            ul(lua.eval(bad))  # also when called from Python
     with pytest.raises(TypeError):
         lua.eval("ul{1, [1.5]=2}")
     assert ul(lua.eval("{[2]=2, [1]=1}")) == ((1, 2), [])
@@ -684,10 +708,15 @@ def test_unpacking_tables_with_holes_never_crashes(lua, lupa):
     @lupa.unpacks_lua_table
     def ul(*a, **k):
         return a, k
+
     lua.globals().ul = ul
     lua.globals().kw = lambda *a, **k: (a, k)
-    for code in ("ul{1, nil, 3}", "ul{nil, 2}", "kw(python.args{1, nil, 3})",
-                 "kw(python.args{nil, 2})"):
+    for code in (
+        "ul{1, nil, 3}",
+        "ul{nil, 2}",
+        "kw(python.args{1, nil, 3})",
+        "kw(python.args{nil, 2})",
+    ):
         with pytest.raises(IndexError):
             lua.eval(code)
 
@@ -696,16 +725,18 @@ def test_unpacking_tables_with_holes_never_crashes(lua, lupa):
 def test_tables_of_another_runtime(lua, lupa):
     other_runtime = lupa.LuaRuntime()
     other = other_runtime.eval("{a=1}")
-    for action in (lambda: lua.table(other),
-                   lambda: lua.table_from({"k": other}),
-                   lambda: lua.table_from([other], recursive=True),
-                   lambda: lua.eval("function(x) return x end")(other),
-                   lambda: lua.globals().__setitem__("o", other),
-                   lambda: lua.eval("{}").__setitem__(other, 1)):
+    for action in (
+        lambda: lua.table(other),
+        lambda: lua.table_from({"k": other}),
+        lambda: lua.table_from([other], recursive=True),
+        lambda: lua.eval("function(x) return x end")(other),
+        lambda: lua.globals().__setitem__("o", other),
+        lambda: lua.eval("{}").__setitem__(other, 1),
+    ):
         with pytest.raises((lupa.LuaError, ValueError), match="different Lua runtimes"):
             action()
     assert lua.globals().o is None
-    copy = lua.table_from(other)             # copied as a mapping, like lupa
+    copy = lua.table_from(other)  # copied as a mapping, like lupa
     assert dict(copy.items()) == {"a": 1}
     assert other != lua.eval("{a=1}")
 
@@ -714,11 +745,13 @@ def test_tables_of_another_runtime(lua, lupa):
 def test_iteration_of_numbers_matches_indexing(lua, extra):
     """Batches of numbers only are converted in one go (whole numbers are
     ints on Lua 5.1 and LuaJIT): the same values as indexing gives."""
-    t = lua.eval("""function(extra)
+    t = lua.eval(
+        """function(extra)
         local t = {}
         for i = 1, 3000 do t[i] = (i %% 3 == 0) and i + 0.5 or i * 1.0 end
         t[1500] = extra
-        return t end""".replace("%%", "%"))(lua.eval(extra) if extra else 7.0)
+        return t end""".replace("%%", "%")
+    )(lua.eval(extra) if extra else 7.0)
     values = list(t.values())
     assert len(values) == 3000
     for k, v in zip(range(1, 3001), values):

@@ -4,6 +4,7 @@ and wrappers freed on any thread at any moment.
 No test asserts on time.  A thread that does not finish within a generous
 join timeout counts as a deadlock and fails the test (threads are daemons, so
 a hung one cannot keep the test process alive)."""
+
 import gc
 import threading
 import time
@@ -19,7 +20,7 @@ def _runtime_work(lupa, k):
     lua = lupa.LuaRuntime()
     calls = []
 
-    def weight(i):                       # a callback into Python
+    def weight(i):  # a callback into Python
         calls.append(i)
         return i % 7
 
@@ -37,8 +38,12 @@ def _runtime_work(lupa, k):
     for rnd in range(5):
         n = 20000 + rnd
         out.append(work(n, k))
-        expected = (sum((i * k) % 13 for i in range(1, n + 1)),
-                    sum(i % 7 for i in range(1, 201)), 1000, 1000 * k)
+        expected = (
+            sum((i * k) % 13 for i in range(1, n + 1)),
+            sum(i % 7 for i in range(1, 201)),
+            1000,
+            1000 * k,
+        )
         assert out[-1] == expected
     assert len(calls) == 5 * 200
     return k
@@ -54,8 +59,10 @@ def test_parallel_runtimes_of_every_backend():
     """Runtimes of different backends at once, in separate threads."""
     import importlib
     import lupacffi
-    modules = [importlib.import_module("lupacffi." + name)
-               for name in lupacffi.available_backends()]
+
+    modules = [
+        importlib.import_module("lupacffi." + name) for name in lupacffi.available_backends()
+    ]
     targets = [(_runtime_work, (m, k)) for k, m in enumerate(modules * 2, 1)]
     assert run_threads(targets) == list(range(1, len(targets) + 1))
 
@@ -77,7 +84,7 @@ def test_waiting_thread_does_not_block_callbacks(lupa):
     def tick(i):
         inside.set()
         ticks.append(i)
-        time.sleep(0.001)                # B is now likely waiting for the lock
+        time.sleep(0.001)  # B is now likely waiting for the lock
 
     lua.globals().tick = tick
     loop = lua.eval("function(n) for i = 1, n do tick(i) end return n end")
@@ -115,14 +122,15 @@ def test_callback_reenters_same_runtime_while_others_wait(lupa):
 def test_coroutine_resumed_from_several_threads(lupa):
     """One coroutine handed from thread to thread keeps its state."""
     lua = lupa.LuaRuntime()
-    co = lua.eval("function() local i = 0 while true do i = i + 1 coroutine.yield(i) end end"
-                  ).coroutine()
+    co = lua.eval(
+        "function() local i = 0 while true do i = i + 1 coroutine.yield(i) end end"
+    ).coroutine()
     lock = threading.Lock()
     seen = []
 
     def worker():
         for _ in range(200):
-            with lock:                    # send() and append in one step
+            with lock:  # send() and append in one step
                 seen.append(next(co))
 
     run_threads([(worker, ()) for _ in range(4)])
@@ -178,7 +186,7 @@ def test_wrappers_dropped_on_other_thread_while_lua_runs(lupa):
         dropped.set()
 
     assert run_threads([(a, ()), (b, ())])[0] == "done"
-    lua.gccollect()                   # drains the queue, then collects
+    lua.gccollect()  # drains the queue, then collects
     assert lua.eval("next(weak)") is None
 
 
@@ -191,9 +199,9 @@ def test_wrappers_dropped_inside_callback(lupa):
     del w
 
     def cb():
-        del keep[:]                  # last references, released inside Lua
+        del keep[:]  # last references, released inside Lua
         collect()
-        made = [lua.table(i) for i in range(100)]   # and more made and dropped
+        made = [lua.table(i) for i in range(100)]  # and more made and dropped
         assert [m[1] for m in made] == list(range(100))
         return len(made)
 
@@ -235,7 +243,7 @@ def test_last_runtime_reference_dropped_on_other_thread(lupa):
 
     def drop():
         box[0].execute("x = 1")
-        del box[:]                   # the last reference: freed on this thread
+        del box[:]  # the last reference: freed on this thread
         collect()
         return r() is None
 
@@ -251,8 +259,9 @@ def test_runtime_dropped_by_main_while_thread_is_inside(lupa):
     inside, go_on = threading.Event(), threading.Event()
     lua.globals().enter = inside.set
     lua.globals().wait = lambda: go_on.wait(JOIN_TIMEOUT)
-    func = lua.eval("function() enter() wait() local t = {} for i = 1, 1000 do t[i] = i end "
-                    "return #t end")
+    func = lua.eval(
+        "function() enter() wait() local t = {} for i = 1, 1000 do t[i] = i end return #t end"
+    )
     r = weakref.ref(lua)
     results = []
 
@@ -264,7 +273,7 @@ def test_runtime_dropped_by_main_while_thread_is_inside(lupa):
     th.start()
     assert inside.wait(JOIN_TIMEOUT)
     gc.collect()
-    assert r() is not None           # the thread's function keeps it alive
+    assert r() is not None  # the thread's function keeps it alive
     go_on.set()
     th.join(JOIN_TIMEOUT)
     assert not th.is_alive()

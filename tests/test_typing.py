@@ -6,6 +6,7 @@ mypy runs on CPython only (mypy does not run on PyPy 3.9: it needs its own C
 extension `librt`), so scripts/test.sh installs it into the CPython venv; where
 it cannot be imported the mypy tests are skipped, saying so.  The typed
 program itself runs on every interpreter."""
+
 import importlib
 import os
 import re
@@ -21,12 +22,20 @@ import lupacffi
 HERE = os.path.dirname(os.path.abspath(__file__))
 EXAMPLE = os.path.join(HERE, "typing_example.py")
 PACKAGE_DIR = os.path.dirname(os.path.abspath(lupacffi.__file__))
-TIMEOUT = 600        # seconds; only a hang would reach it
+TIMEOUT = 600  # seconds; only a hang would reach it
 
 # private modules without stubs: stubtest analyses them too (as their own
 # stubs); what they take from stubbed modules is not in the stubs on purpose
-UNSTUBBED = ["__main__", "_async", "_backend", "_callbacks", "_constants", "_convert",
-             "_sandbox", "_table_from"]
+UNSTUBBED = [
+    "__main__",
+    "_async",
+    "_backend",
+    "_callbacks",
+    "_constants",
+    "_convert",
+    "_sandbox",
+    "_table_from",
+]
 # runtime facts that the stubs leave out on purpose
 ALLOWLIST = [
     # _namespace.export() puts these into each backend module, not into _namespace
@@ -41,8 +50,10 @@ def mypy_or_skip():
     try:
         importlib.import_module("mypy.api")
     except ImportError as e:
-        pytest.skip("mypy is not importable here (%s: %s); scripts/test.sh installs it "
-                    "on CPython only, as mypy does not run on PyPy 3.9" % (type(e).__name__, e))
+        pytest.skip(
+            "mypy is not importable here (%s: %s); scripts/test.sh installs it "
+            "on CPython only, as mypy does not run on PyPy 3.9" % (type(e).__name__, e)
+        )
 
 
 def env_for(package_parent):
@@ -62,34 +73,69 @@ def run_mypy(tmp_path, *args, package_parent=None):
     (exit status, output)."""
     parent = package_parent or os.path.dirname(PACKAGE_DIR)
     p = subprocess.run(
-        [sys.executable, "-m", "mypy", "--strict", "--no-incremental",
-         "--cache-dir", str(tmp_path / "mypy-cache"), "--no-error-summary",
-         "--show-error-codes"] + list(args),
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=str(tmp_path),
-        env=env_for(parent), timeout=TIMEOUT)
+        [
+            sys.executable,
+            "-m",
+            "mypy",
+            "--strict",
+            "--no-incremental",
+            "--cache-dir",
+            str(tmp_path / "mypy-cache"),
+            "--no-error-summary",
+            "--show-error-codes",
+        ]
+        + list(args),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        cwd=str(tmp_path),
+        env=env_for(parent),
+        timeout=TIMEOUT,
+    )
     return p.returncode, p.stdout.decode("utf-8", "replace")
 
 
 def run_stubtest(tmp_path, package_parent):
     config = tmp_path / "stubtest.ini"
-    config.write_text("[mypy]\n" + "".join(
-        "[mypy-lupacffi.%s]\nignore_errors = True\n" % m for m in UNSTUBBED))
+    config.write_text(
+        "[mypy]\n" + "".join("[mypy-lupacffi.%s]\nignore_errors = True\n" % m for m in UNSTUBBED)
+    )
     allowlist = tmp_path / "allowlist.txt"
     allowlist.write_text("\n".join(ALLOWLIST) + "\n")
     p = subprocess.run(
-        [sys.executable, "-m", "mypy.stubtest", "--concise", "--mypy-config-file", str(config),
-         "--allowlist", str(allowlist), "lupacffi"],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, cwd=str(tmp_path),
-        env=env_for(package_parent), timeout=TIMEOUT)
+        [
+            sys.executable,
+            "-m",
+            "mypy.stubtest",
+            "--concise",
+            "--mypy-config-file",
+            str(config),
+            "--allowlist",
+            str(allowlist),
+            "lupacffi",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        cwd=str(tmp_path),
+        env=env_for(package_parent),
+        timeout=TIMEOUT,
+    )
     return p.returncode, p.stdout.decode("utf-8", "replace")
 
 
 # ---- the package carries its types ---------------------------------------------
 
+
 def test_package_has_py_typed_and_stubs():
     assert os.path.isfile(os.path.join(PACKAGE_DIR, "py.typed"))
-    for module in ["__init__", "_namespace", "_runtime", "_lua_objects", "_protocols", "_to_python",
-                   "errors"] + lupacffi.BACKEND_MODULES:
+    for module in [
+        "__init__",
+        "_namespace",
+        "_runtime",
+        "_lua_objects",
+        "_protocols",
+        "_to_python",
+        "errors",
+    ] + lupacffi.BACKEND_MODULES:
         assert os.path.isfile(os.path.join(PACKAGE_DIR, module + ".pyi")), module
 
 
@@ -108,6 +154,7 @@ def test_typed_example_runs():
 
 # ---- mypy --strict --------------------------------------------------------------
 
+
 def test_mypy_strict_accepts_the_example(tmp_path):
     mypy_or_skip()
     status, out = run_mypy(tmp_path, EXAMPLE)
@@ -117,7 +164,8 @@ def test_mypy_strict_accepts_the_example(tmp_path):
 def test_mypy_strict_reports_wrong_uses(tmp_path):
     mypy_or_skip()
     bad = tmp_path / "bad.py"
-    bad.write_text(textwrap.dedent("""\
+    bad.write_text(
+        textwrap.dedent("""\
         import lupacffi
         import lupacffi.lua54
         from lupacffi.errors import LuaLimitError
@@ -132,7 +180,8 @@ def test_mypy_strict_reports_wrong_uses(tmp_path):
         e: LuaLimitError = LuaLimitError("x")
         budget: str = e.budget
         ok: int = lua.eval("1")
-        """))
+        """)
+    )
     status, out = run_mypy(tmp_path, str(bad))
     assert status == 1, out
     lines = sorted({int(n) for n in re.findall(r"^bad\.py:(\d+): error", out, re.M)})
@@ -142,6 +191,7 @@ def test_mypy_strict_reports_wrong_uses(tmp_path):
 
 
 # ---- stubtest: the stubs match the modules ----------------------------------------
+
 
 def test_stubs_match_the_runtime(tmp_path):
     mypy_or_skip()
@@ -153,13 +203,17 @@ def test_stubtest_reports_a_mismatch(tmp_path):
     """A copy of the package whose stubs lack a method and add another."""
     mypy_or_skip()
     copy = tmp_path / "copy"
-    shutil.copytree(PACKAGE_DIR, str(copy / "lupacffi"),
-                    ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(
+        PACKAGE_DIR, str(copy / "lupacffi"), ignore=shutil.ignore_patterns("__pycache__")
+    )
     stub = copy / "lupacffi" / "_runtime.pyi"
     text = stub.read_text()
     assert "    def gccollect(self) -> None: ...\n" in text
-    stub.write_text(text.replace("    def gccollect(self) -> None: ...\n",
-                                 "    def collect_garbage(self) -> None: ...\n"))
+    stub.write_text(
+        text.replace(
+            "    def gccollect(self) -> None: ...\n", "    def collect_garbage(self) -> None: ...\n"
+        )
+    )
     status, out = run_stubtest(tmp_path, str(copy))
     assert status == 1, out
     assert re.search(r"LuaRuntime\.gccollect is not present in stub", out), out

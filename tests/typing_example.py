@@ -1,5 +1,6 @@
 """A typed program that uses the public API broadly: tests/test_typing.py
 checks it with `mypy --strict` (and it runs: tests/test_typing.py runs it too)."""
+
 import asyncio
 from typing import Any, Dict, List, Optional, Tuple
 
@@ -71,14 +72,21 @@ def tables(lua: lupacffi.LuaRuntime) -> Dict[Any, Any]:
 
 
 def memory_and_limits() -> Optional[int]:
-    lua = lupacffi.lua54.LuaRuntime(max_memory=10 * 2 ** 20, max_instructions=10 ** 6,
-                                    max_time=2.5, encoding=None, libraries=["base", "string"],
-                                    register_eval=False, register_builtins=False,
-                                    attribute_filter=attribute_filter,
-                                    overflow_handler=float, string_hash_seed=42)
+    lua = lupacffi.lua54.LuaRuntime(
+        max_memory=10 * 2**20,
+        max_instructions=10**6,
+        max_time=2.5,
+        encoding=None,
+        libraries=["base", "string"],
+        register_eval=False,
+        register_builtins=False,
+        attribute_filter=attribute_filter,
+        overflow_handler=float,
+        string_hash_seed=42,
+    )
     used: int = lua.get_memory_used() + lua.get_memory_used(total=True)
     assert used > 0
-    lua.set_max_memory(20 * 2 ** 20, total=False)
+    lua.set_max_memory(20 * 2**20, total=False)
     lua.set_limits(max_instructions=None, max_time=1)
     budget: Tuple[Optional[int], Optional[float]] = lua.get_limits()
     assert budget == (None, 1)
@@ -95,7 +103,7 @@ def memory_and_limits() -> Optional[int]:
 
 def sandbox_and_errors() -> List[str]:
     seen: List[str] = []
-    box = lupacffi.luajit21.LuaRuntime(sandbox={"max_time": 1.0, "max_memory": 8 * 2 ** 20})
+    box = lupacffi.luajit21.LuaRuntime(sandbox={"max_time": 1.0, "max_memory": 8 * 2**20})
     for code in ("x = = 1", "error('boom')", "string.rep('x', 2^26)"):
         try:
             box.execute(code)
@@ -106,7 +114,8 @@ def sandbox_and_errors() -> List[str]:
         except LuaError as e:
             seen.append("error" if "boom" in str(e.value) else "other")
     handlers = lupacffi.lua53.LuaRuntime(
-        attribute_handlers=(lambda obj, name: getattr(obj, name), None))
+        attribute_handlers=(lambda obj, name: getattr(obj, name), None)
+    )
     assert handlers.eval("1") == 1
     return seen
 
@@ -115,6 +124,7 @@ async def run_async(lua: lupacffi.LuaRuntime) -> Any:
     async def double(x: int) -> int:
         await asyncio.sleep(0)
         return 2 * x
+
     lua.globals().double = double
     a = await lua.eval_async("double(...)", 2)
     b = await lua.execute_async("return double(...)", 3)

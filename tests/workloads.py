@@ -2,6 +2,7 @@
 objects through Lua and back while objects come and go), the hammer (many
 threads in one runtime), and a reference cycle through both heaps.  The
 normal tests run them briefly, the slow and long stress tests for long."""
+
 import gc
 import random
 import time
@@ -18,7 +19,6 @@ def make_cycle(lua, payload=None):
     t.owner = obj
     obj.table = t
     return weakref.ref(obj)
-
 
 
 # ---- the hammer: many threads in one runtime ---------------------------------------
@@ -43,12 +43,12 @@ def setup_hammer(lua):
     g = lua.globals()
     double = g.double
 
-    def py_square(x):                    # calls back into the same runtime
+    def py_square(x):  # calls back into the same runtime
         return double(x) * x // 2
 
     def py_pause():
-        time.sleep(0)                    # a chance for other threads to run
-        t = lua.table(1, 2, 3)           # wrappers made and dropped inside a callback
+        time.sleep(0)  # a chance for other threads to run
+        t = lua.table(1, 2, 3)  # wrappers made and dropped inside a callback
         assert t[3] == 3
         del t
 
@@ -98,7 +98,7 @@ def hammer_thread(lua, tid, duration, min_rounds, dropbox):
                 except IndexError:
                     break
         if i % 50 == 0:
-            gc.collect()                 # wrappers freed on this thread, any of them
+            gc.collect()  # wrappers freed on this thread, any of them
     return increments
 
 
@@ -106,14 +106,15 @@ def hammer(lupa, seconds, nthreads=8, min_rounds=20):
     lua = lupa.LuaRuntime()
     setup_hammer(lua)
     dropbox = []
-    counts = run_threads([(hammer_thread, (lua, tid, seconds, min_rounds, dropbox))
-                          for tid in range(nthreads)], timeout=seconds + JOIN_TIMEOUT)
+    counts = run_threads(
+        [(hammer_thread, (lua, tid, seconds, min_rounds, dropbox)) for tid in range(nthreads)],
+        timeout=seconds + JOIN_TIMEOUT,
+    )
     assert lua.eval("counter") == sum(counts)
     del dropbox[:]
     collect()
     lua.gccollect()
     assert lua.eval("1 + 1") == 2
-
 
 
 # ---- the identity stress ---------------------------------------------------------------
@@ -159,12 +160,13 @@ end
 return setup, clear
 """
 
-N_ECHO = 40          # objects sent to Lua and back per step
-POOL = 300           # live objects the echoed ones are drawn from
+N_ECHO = 40  # objects sent to Lua and back per step
+POOL = 300  # live objects the echoed ones are drawn from
 
 
 class Same(object):
     """Equal to everything, with one hash: equality must never stand in for identity."""
+
     __slots__ = ("serial", "__weakref__")
 
     def __eq__(self, other):
@@ -191,8 +193,10 @@ def make(serial):
     elif kind == 2:
         obj = Err()
     else:
+
         def obj():
             return None
+
     obj.serial = serial
     return obj
 
@@ -205,9 +209,9 @@ class Stress(object):
         self.rng = random.Random(seed)
         self.slots = slots
         self.serial = next_serial
-        self.mirror = {}          # slot -> ((serial, weakref), (serial, weakref))
-        self.created = []         # objects py_new made during the current step
-        self.samples = []         # weak references to some objects, all freed at the end
+        self.mirror = {}  # slot -> ((serial, weakref), (serial, weakref))
+        self.created = []  # objects py_new made during the current step
+        self.samples = []  # weak references to some objects, all freed at the end
         self.checked = 0
         self.wrong = []
         self.pool = [self.new() for _ in range(POOL)]
@@ -243,15 +247,17 @@ class Stress(object):
         for _ in range(2):
             pool[rng.randrange(POOL)] = self.new()
         start = rng.randrange(POOL - N_ECHO)
-        echo = pool[start:start + N_ECHO]
-        echo[-1] = echo[0]        # one object twice in the same call
+        echo = pool[start : start + N_ECHO]
+        echo[-1] = echo[0]  # one object twice in the same call
         self.created = []
-        results = step(slot, want, mode, echo[0], stored[0], stored[1], dropped[0], dropped[1], *echo)
+        results = step(
+            slot, want, mode, echo[0], stored[0], stored[1], dropped[0], dropped[1], *echo
+        )
         ok, old1, old2 = results[:3]
         if ok is not True:
             self.wrong.append(("checks in Lua", ok, True))
         if mode == 1:
-            self.checked += N_ECHO          # Lua -> Python -> Lua, checked in Lua
+            self.checked += N_ECHO  # Lua -> Python -> Lua, checked in Lua
         self.checked += N_ECHO
         for got, expected in zip(results[3:], echo):
             if got is not expected:
@@ -304,5 +310,3 @@ def assert_all_freed(lua, clear, stresses):
         gc.collect()
     alive = [r for s in stresses for r in s.samples if r() is not None]
     assert alive == []
-
-

@@ -77,8 +77,18 @@ def system_source_files():
     source_list, parts = Path("/etc/apt/sources.list"), Path("/etc/apt/sources.list.d")
     try:
         out = subprocess.run(
-            ["apt-config", "shell", "SL", "Dir::Etc::SourceList/f", "SP", "Dir::Etc::SourceParts/d"],
-            capture_output=True, text=True, check=True).stdout
+            [
+                "apt-config",
+                "shell",
+                "SL",
+                "Dir::Etc::SourceList/f",
+                "SP",
+                "Dir::Etc::SourceParts/d",
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
         values = dict(re.findall(r"^(SL|SP)=(.*)$", out, re.M))
         source_list = Path(shlex.split(values.get("SL", "''"))[0] or source_list)
         parts = Path(shlex.split(values.get("SP", "''"))[0] or parts)
@@ -112,10 +122,13 @@ def deb822_entries(text):
     for p in deb822_paragraphs(text):
         if p.get("enabled", "yes").lower() == "no" or not p.get("uris"):
             continue
-        yield {"types": p.get("types", "").split(), "uri": p["uris"].split()[0],
-               "suites": p.get("suites", "").split(),
-               "components": p.get("components", "").split(),
-               "signed_by": p.get("signed-by")}
+        yield {
+            "types": p.get("types", "").split(),
+            "uri": p["uris"].split()[0],
+            "suites": p.get("suites", "").split(),
+            "components": p.get("components", "").split(),
+            "signed_by": p.get("signed-by"),
+        }
 
 
 ONE_LINE = re.compile(r"^(deb|deb-src)\s+(?:\[([^\]]*)\]\s+)?(\S+)\s+(\S+)\s*(.*)$")
@@ -127,8 +140,13 @@ def one_line_entries(text):
         if not m:
             continue
         options = dict(o.split("=", 1) for o in (m.group(2) or "").split() if "=" in o)
-        yield {"types": [m.group(1)], "uri": m.group(3), "suites": [m.group(4)],
-               "components": m.group(5).split(), "signed_by": options.get("signed-by")}
+        yield {
+            "types": [m.group(1)],
+            "uri": m.group(3),
+            "suites": [m.group(4)],
+            "components": m.group(5).split(),
+            "signed_by": options.get("signed-by"),
+        }
 
 
 def system_entries():
@@ -157,8 +175,11 @@ def is_security(entry):
 def main_archive(entries, codename):
     """The machine's main archive entry: has 'main', is not the security
     archive, and preferably serves this system's own release."""
-    candidates = [e for e in entries if "main" in e["components"] and not is_security(e)
-                  and set(e["types"]) & {"deb", "deb-src"}]
+    candidates = [
+        e
+        for e in entries
+        if "main" in e["components"] and not is_security(e) and set(e["types"]) & {"deb", "deb-src"}
+    ]
     if not candidates:
         raise FetchError("apt", "no main archive entry found in this machine's apt sources")
     for entry in candidates:
@@ -240,8 +261,9 @@ class Apt:
     def offered_tarball(self, package, suite):
         """Name of the upstream tarball that `suite` offers, or None."""
         self.update()
-        res = self.run(["source", "--print-uris", "--tar-only", package + "/" + suite],
-                       package, APT_DIR)  # APT_DIR holds no tarballs
+        res = self.run(
+            ["source", "--print-uris", "--tar-only", package + "/" + suite], package, APT_DIR
+        )  # APT_DIR holds no tarballs
         if res.returncode != 0:
             if "Unable to find a source package" in res.stderr:
                 return None
@@ -255,12 +277,15 @@ class Apt:
         """Download the upstream tarball of package/suite into DOWNLOADS."""
         print("{}: downloading {} ({})".format(package, tarball, suite))
         DOWNLOADS.mkdir(parents=True, exist_ok=True)
-        res = self.run(["source", "--download-only", "--tar-only", package + "/" + suite],
-                       package, DOWNLOADS)
+        res = self.run(
+            ["source", "--download-only", "--tar-only", package + "/" + suite], package, DOWNLOADS
+        )
         path = DOWNLOADS / tarball
         if res.returncode != 0 or not path.is_file():
-            raise FetchError(package, "apt-get source failed to download {}:\n{}".format(
-                tarball, res.stderr.strip()))
+            raise FetchError(
+                package,
+                "apt-get source failed to download {}:\n{}".format(tarball, res.stderr.strip()),
+            )
         return path
 
 
@@ -278,19 +303,28 @@ def choose_version(apt, backend):
     for entry in versions:  # manifest order: newest first
         if entry["tarball"] in offers:
             return offers[entry["tarball"]], entry
-    found = ", ".join("{} ({})".format(n, s) for n, s in offers.items()) \
-        or "nothing in suites " + ", ".join(apt.suites)
+    found = ", ".join(
+        "{} ({})".format(n, s) for n, s in offers.items()
+    ) or "nothing in suites " + ", ".join(apt.suites)
     accepted = ", ".join(e["tarball"] for e in versions)
-    raise FetchError(package, "no accepted tarball available.\n  found:    {}\n  accepted: {}\n"
-                     "  (to accept a new version add it to vendor/manifest.json, see vendor/README.md)"
-                     .format(found, accepted))
+    raise FetchError(
+        package,
+        "no accepted tarball available.\n  found:    {}\n  accepted: {}\n"
+        "  (to accept a new version add it to vendor/manifest.json, see vendor/README.md)".format(
+            found, accepted
+        ),
+    )
 
 
 def verify(package, path, entry):
     actual = sha256_of(path)
     if actual != entry["sha256"]:
-        raise FetchError(package, "sha256 mismatch for {}\n  expected: {}\n  got:      {}".format(
-            path.name, entry["sha256"], actual))
+        raise FetchError(
+            package,
+            "sha256 mismatch for {}\n  expected: {}\n  got:      {}".format(
+                path.name, entry["sha256"], actual
+            ),
+        )
 
 
 def cached_newest(backend):
@@ -351,8 +385,13 @@ def install(package, tarball, entry, suite, dest):
     try:
         tree = extract(package, tarball, entry["topdir"], tmp)
         generate_luajit_h(tree / "src")
-        stamp = {"package": package, "version": entry["version"], "tarball": entry["tarball"],
-                 "sha256": entry["sha256"], "from": suite}
+        stamp = {
+            "package": package,
+            "version": entry["version"],
+            "tarball": entry["tarball"],
+            "sha256": entry["sha256"],
+            "from": suite,
+        }
         (tree / STAMP).write_text(json.dumps(stamp, indent=2) + "\n", encoding="utf-8")
         if dest.exists():
             shutil.rmtree(str(dest))
@@ -384,7 +423,9 @@ def fetch_backend(name, backend, apt, force):
         raise FetchError(package, "refusing to replace {}".format(dest))
     entry = None if force else installed_entry(backend, dest)
     if entry:
-        print("{}: {} {} is up to date in {}".format(name, package, entry["version"], backend["dest"]))
+        print(
+            "{}: {} {} is up to date in {}".format(name, package, entry["version"], backend["dest"])
+        )
         patch_tree(name, package, dest)
         return
     found = None if apt.suites_overridden else cached_newest(backend)
@@ -431,10 +472,16 @@ def inspect_backend(name, backend, apt):
             continue
         path = apt.download(package, suite, tarball)
         m = re.match(r"^[^_]+_(.+)\.orig\.tar\.\w+$", tarball)
-        entry = {"version": m.group(1) if m else "?", "tarball": tarball,
-                 "sha256": sha256_of(path), "topdir": top_directory(path)}
+        entry = {
+            "version": m.group(1) if m else "?",
+            "tarball": tarball,
+            "sha256": sha256_of(path),
+            "topdir": top_directory(path),
+        }
         status = "accepted" if tarball in accepted else "NOT in manifest"
-        print("{}: {}/{} ({}):\n{}".format(name, package, suite, status, json.dumps(entry, indent=2)))
+        print(
+            "{}: {}/{} ({}):\n{}".format(name, package, suite, status, json.dumps(entry, indent=2))
+        )
 
 
 # --- command line -----------------------------------------------------------
@@ -442,12 +489,20 @@ def inspect_backend(name, backend, apt):
 
 def parse_args(argv, backends):
     p = argparse.ArgumentParser(description="Fetch the pinned Lua/LuaJIT sources into vendor/.")
-    p.add_argument("backend", nargs="*", help="backends to fetch (default: all): " + ", ".join(backends))
-    p.add_argument("--suite", action="append",
-                   help="Debian suite to fetch from instead of the manifest's list (repeatable)")
+    p.add_argument(
+        "backend", nargs="*", help="backends to fetch (default: all): " + ", ".join(backends)
+    )
+    p.add_argument(
+        "--suite",
+        action="append",
+        help="Debian suite to fetch from instead of the manifest's list (repeatable)",
+    )
     p.add_argument("--force", action="store_true", help="re-fetch even if up to date")
-    p.add_argument("--inspect", action="store_true",
-                   help="only download what each suite offers and print it as manifest entries")
+    p.add_argument(
+        "--inspect",
+        action="store_true",
+        help="only download what each suite offers and print it as manifest entries",
+    )
     p.add_argument("--manifest", default=str(MANIFEST), help=argparse.SUPPRESS)  # for tests
     args = p.parse_args(argv)
     unknown = [b for b in args.backend if b not in backends]

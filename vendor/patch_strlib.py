@@ -10,6 +10,7 @@ apply(tree) is idempotent: a patched file is recognised by its marker and its
 sha256 (kept in `.patched` next to `.fetched`); a file that has the marker but
 another checksum was changed by hand, and is an error.  Every anchor must be
 found the expected number of times, or nothing is written."""
+
 import hashlib
 import json
 import re
@@ -41,22 +42,34 @@ def _sub(text, pattern, repl, expected, what):
 
 def patch_text(text):
     text = _sub(text, r'^(#include "lualib\.h"\n)', lambda m: m.group(1) + _DECL, 1, "include")
-    text = _sub(text, r"^(typedef struct MatchState \{\n)",
-                lambda m: m.group(1) + "  unsigned lc_steps;  /* lupacffi: matcher steps */\n",
-                1, "MatchState")
-    text = _sub(text, r"^(static const char \*match ?\(MatchState \*ms, const char \*s, "
-                      r"const char \*p\)\s*\{\n)",
-                lambda m: m.group(1) + "  LC_MATCH_STEP(ms);\n", 1, "match()")
-    text = _sub(text, r"\b((?:\w+(?:->|\.))*ms)(\.|->)L = L;",
-                lambda m: "%s%sL = L; %s%slc_steps = 0;" % (m.group(1), m.group(2),
-                                                           m.group(1), m.group(2)),
-                0, "MatchState set-up")
+    text = _sub(
+        text,
+        r"^(typedef struct MatchState \{\n)",
+        lambda m: m.group(1) + "  unsigned lc_steps;  /* lupacffi: matcher steps */\n",
+        1,
+        "MatchState",
+    )
+    text = _sub(
+        text,
+        r"^(static const char \*match ?\(MatchState \*ms, const char \*s, "
+        r"const char \*p\)\s*\{\n)",
+        lambda m: m.group(1) + "  LC_MATCH_STEP(ms);\n",
+        1,
+        "match()",
+    )
+    text = _sub(
+        text,
+        r"\b((?:\w+(?:->|\.))*ms)(\.|->)L = L;",
+        lambda m: "%s%sL = L; %s%slc_steps = 0;" % (m.group(1), m.group(2), m.group(1), m.group(2)),
+        0,
+        "MatchState set-up",
+    )
     return text
 
 
 def target(tree):
     tree = Path(tree)
-    jit = (tree / "src" / "lib_string.c")
+    jit = tree / "src" / "lib_string.c"
     return jit if jit.exists() else tree / "src" / "lstrlib.c"
 
 
@@ -76,15 +89,27 @@ def apply(tree):
         except (OSError, ValueError):
             recorded = {}
         if recorded.get("sha256") != _sha(text) or recorded.get("version") != PATCH_VERSION:
-            raise PatchError("%s is patched but does not match %s (changed by hand? "
-                             "re-fetch with --force)" % (path, stamp))
+            raise PatchError(
+                "%s is patched but does not match %s (changed by hand? "
+                "re-fetch with --force)" % (path, stamp)
+            )
         return False
     new = patch_text(text)
     path.write_text(new, encoding="latin-1")
-    stamp.write_text(json.dumps({"file": path.name, "version": PATCH_VERSION,
-                                 "original_sha256": _sha(text), "sha256": _sha(new)},
-                                indent=2) + "\n", encoding="utf-8")
-    archive = tree / "src" / "libluajit.a"     # LuaJIT's make rebuilds only without it
+    stamp.write_text(
+        json.dumps(
+            {
+                "file": path.name,
+                "version": PATCH_VERSION,
+                "original_sha256": _sha(text),
+                "sha256": _sha(new),
+            },
+            indent=2,
+        )
+        + "\n",
+        encoding="utf-8",
+    )
+    archive = tree / "src" / "libluajit.a"  # LuaJIT's make rebuilds only without it
     if archive.exists():
         archive.unlink()
     return True
@@ -92,5 +117,6 @@ def apply(tree):
 
 if __name__ == "__main__":
     import sys
+
     for t in sys.argv[1:]:
         print(t, "patched" if apply(t) else "already patched")

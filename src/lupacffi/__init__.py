@@ -4,6 +4,7 @@
 before LuaJIT, highest version first); ``import lupacffi.lua54`` (or lua51 ...
 lua55, luajit21) picks one.  The backend is imported on first use.
 """
+
 import contextlib
 import importlib
 import sys
@@ -49,6 +50,7 @@ def allow_lua_module_loading():
     """Import backends inside this block so that Lua C modules loaded by
     ``require`` can link against the Lua in them (RTLD_GLOBAL)."""
     import os
+
     old = sys.getdlopenflags()
     sys.setdlopenflags(os.RTLD_NOW | os.RTLD_GLOBAL)
     try:

@@ -7,6 +7,7 @@ runs FILE ("-" is stdin) with ARGS in the global ``arg`` table and as ``...``;
 FILE on a terminal starts the interactive prompt.  ``--sandbox`` and the
 ``--max-*`` options create the runtime with LuaRuntime's sandbox and limits.
 """
+
 import argparse
 import importlib
 import math
@@ -86,10 +87,11 @@ def _flush_c():
     if _libc is None:
         try:
             import cffi
+
             ffi = cffi.FFI()
             ffi.cdef("int fflush(void *);")
             _libc = (ffi, ffi.dlopen(None))
-        except Exception:         # no C library to reach: nothing to flush
+        except Exception:  # no C library to reach: nothing to flush
             _libc = False
     if _libc:
         ffi, lib = _libc
@@ -112,11 +114,12 @@ def _write(text):
 
 # ---- backends --------------------------------------------------------------
 
+
 def backend_module_name(spec):
     """The module name ("lua54", "luajit21") of a --lua value, or None."""
     s = spec.strip().lower()
     if s.startswith("lupacffi."):
-        s = s[len("lupacffi."):]
+        s = s[len("lupacffi.") :]
     if s in _JIT_ALIASES:
         return "luajit21"
     m = re.match(r"^(?:lua)?5\.?([1-5])$", s)
@@ -129,15 +132,17 @@ def load_backend(spec):
     if spec is None:
         if not built:
             raise Failure("no Lua backend is built (run vendor/fetch.py, then pip install .)")
-        name = built[0]           # the package default: the newest one built
+        name = built[0]  # the package default: the newest one built
     else:
         name = backend_module_name(spec)
         if name is None:
-            raise UsageError("unknown Lua backend %r (choose from 5.1, 5.2, 5.3, 5.4, 5.5, jit)"
-                             % spec)
+            raise UsageError(
+                "unknown Lua backend %r (choose from 5.1, 5.2, 5.3, 5.4, 5.5, jit)" % spec
+            )
         if name not in built:
-            raise Failure("backend %s is not built here (built: %s)"
-                          % (name, ", ".join(built) or "none"))
+            raise Failure(
+                "backend %s is not built here (built: %s)" % (name, ", ".join(built) or "none")
+            )
     return importlib.import_module("lupacffi." + name)
 
 
@@ -156,6 +161,7 @@ def list_backends(out):
 
 # ---- the session -----------------------------------------------------------
 
+
 class Session(object):
     """One LuaRuntime with lua's print, and the ways to run code in it."""
 
@@ -165,17 +171,23 @@ class Session(object):
         self.lua = lua = lupa.LuaRuntime(**options)
         helpers = lua.compile(LUA_HELPERS, name="=(lupacffi)")
         lc_print, self._run_and_show, self._error_text = helpers(
-            _write, _flush_all, lambda e: isinstance(e, UnicodeError))
+            _write, _flush_all, lambda e: isinstance(e, UnicodeError)
+        )
         lua.globals()["print"] = lc_print
 
     def banner(self):
-        return "%s %s with %s (%s)" % (PROG, lupacffi.__version__,
-                                       self.lua.lua_implementation, self.lupa.__name__)
+        return "%s %s with %s (%s)" % (
+            PROG,
+            lupacffi.__version__,
+            self.lua.lua_implementation,
+            self.lupa.__name__,
+        )
 
     def set_arg(self, argv, script_index):
         """Lua's `arg`: the script at 0, its arguments after, our options before."""
         self.lua.globals()["arg"] = self.lua.table_from(
-            {i - script_index: a for i, a in enumerate(argv)})
+            {i - script_index: a for i, a in enumerate(argv)}
+        )
 
     def compile(self, code, name):
         return self.lua.compile(code, name=name)
@@ -203,8 +215,10 @@ class Session(object):
         exits."""
         if self.lua.lua_implementation.startswith("LuaJIT"):
             _flush_all()
-            sys.stderr.write("%s: interrupt requested; code compiled by LuaJIT's JIT does not "
-                             "see it: press Ctrl-C again to exit\n" % PROG)
+            sys.stderr.write(
+                "%s: interrupt requested; code compiled by LuaJIT's JIT does not "
+                "see it: press Ctrl-C again to exit\n" % PROG
+            )
             sys.stderr.flush()
 
     def require(self, spec):
@@ -215,14 +229,14 @@ class Session(object):
 
     def error_message(self, exc):
         """The text of an error raised by Lua code or by a Python callback."""
-        if not isinstance(exc, self.lupa.LuaError):   # from Python: its traceback
+        if not isinstance(exc, self.lupa.LuaError):  # from Python: its traceback
             tb = exc.__traceback__
             while tb is not None and tb.tb_frame.f_code.co_filename == __file__:
-                tb = tb.tb_next           # without the frames of this module
+                tb = tb.tb_next  # without the frames of this module
             return "".join(traceback.format_exception(type(exc), exc, tb)).rstrip()
         # without the frames of LUA_HELPERS (chunk "(lupacffi)")
         text = "\n".join(t for t in str(exc).split("\n") if not t.startswith("\t(lupacffi):"))
-        if not text or text.startswith("stack traceback:"):     # a non-string error object
+        if not text or text.startswith("stack traceback:"):  # a non-string error object
             head = self._error_text(exc.value)
             text = head + "\n" + text if text else head
         return text
@@ -256,8 +270,8 @@ def read_script(path):
         except OSError as e:
             raise Failure("cannot open %s (%s)" % (path, e.strerror or e))
         name = "@" + path
-    if data.startswith(b"#"):      # a "#!" line: drop it, keep the line numbers
-        data = data[data.find(b"\n"):] if b"\n" in data else b""
+    if data.startswith(b"#"):  # a "#!" line: drop it, keep the line numbers
+        data = data[data.find(b"\n") :] if b"\n" in data else b""
     return data, name
 
 
@@ -282,7 +296,7 @@ def interact(session):
                 session.run(func, show=True, interruptible=True)
         except EOFError:
             sys.stdout.write("\n")
-            if lines:             # an unfinished chunk: say why, as lua does
+            if lines:  # an unfinished chunk: say why, as lua does
                 try:
                     session.compile("\n".join(lines), "=stdin")
                 except Exception as e:
@@ -291,11 +305,11 @@ def interact(session):
         except KeyboardInterrupt as e:
             sys.stdout.write("\n")
             lines = []
-            if e.args == (_STILL_RUNNING,):    # a second Ctrl-C: give up, as lua does
+            if e.args == (_STILL_RUNNING,):  # a second Ctrl-C: give up, as lua does
                 sys.stderr.write("lupacffi: %s\n" % _STILL_RUNNING)
                 sys.stderr.flush()
-                os._exit(130)     # (a worker thread may still hold the runtime)
-        except Exception as e:     # a Lua error, or a Python one from a callback
+                os._exit(130)  # (a worker thread may still hold the runtime)
+        except Exception as e:  # a Lua error, or a Python one from a callback
             lines = []
             session.report(e, "")
 
@@ -306,7 +320,7 @@ def read_chunk(session, lines):
     expression is compiled as "return <line>" (Lua 5.1's "=<line>" too)."""
     SyntaxErr = session.lupa.LuaSyntaxError
     if len(lines) == 1:
-        expr = lines[0][lines[0].startswith("="):]
+        expr = lines[0][lines[0].startswith("=") :]
         try:
             func = session.compile("return " + expr, "=stdin")
         except SyntaxErr:
@@ -316,9 +330,10 @@ def read_chunk(session, lines):
             # is no tail call: LuaJIT would leave the line's frame out of error
             # positions and tracebacks.
             try:
-                return session.compile("return (function(...) return ... end)(%s\n)" % expr,
-                                       "=stdin")
-            except SyntaxErr:     # e.g. "return ;"
+                return session.compile(
+                    "return (function(...) return ... end)(%s\n)" % expr, "=stdin"
+                )
+            except SyntaxErr:  # e.g. "return ;"
                 return func
     try:
         return session.compile("\n".join(lines), "=stdin")
@@ -331,7 +346,7 @@ def read_chunk(session, lines):
 # the options that take the next argument as their value
 OPTIONS_WITH_VALUE = ("-e", "-l", "--lua", "--max-instructions", "--max-time", "--max-memory")
 
-_SIZE_UNITS = {"": 1, "k": 2 ** 10, "m": 2 ** 20, "g": 2 ** 30}
+_SIZE_UNITS = {"": 1, "k": 2**10, "m": 2**20, "g": 2**30}
 
 
 def positive_int(text):
@@ -360,8 +375,7 @@ def size(text):
     """--max-memory: bytes > 0, an integer with an optional k, M or G (KiB, MiB, GiB)."""
     m = re.match(r"^\s*(\d+)\s*([kmg]?)i?b?\s*$", text, re.I)
     if not m:
-        raise argparse.ArgumentTypeError("not a size in bytes (e.g. 1000000, 512k, 64M): %r"
-                                         % text)
+        raise argparse.ArgumentTypeError("not a size in bytes (e.g. 1000000, 512k, 64M): %r" % text)
     value = int(m.group(1)) * _SIZE_UNITS[m.group(2).lower()]
     if value <= 0:
         raise argparse.ArgumentTypeError("must be positive: %r" % text)
@@ -396,31 +410,70 @@ def _script_index(argv):
 
 def make_parser():
     p = argparse.ArgumentParser(
-        prog=PROG, usage=USAGE, allow_abbrev=False,
-        description="Run Lua code through lupacffi, like the standalone lua.")
-    p.add_argument("-e", metavar="CODE", dest="actions", action="append",
-                   type=lambda s: ("e", s), help="execute the string CODE (repeatable)")
-    p.add_argument("-l", metavar="MODULE", dest="actions", action="append",
-                   type=lambda s: ("l", s),
-                   help="require MODULE into the global MODULE (NAME=MODULE: into NAME)")
-    p.add_argument("-i", dest="interactive", action="store_true",
-                   help="enter the interactive prompt after running FILE")
-    p.add_argument("--lua", metavar="VERSION",
-                   help="the backend: 5.1, 5.2, 5.3, 5.4, 5.5 or jit (default: newest built)")
+        prog=PROG,
+        usage=USAGE,
+        allow_abbrev=False,
+        description="Run Lua code through lupacffi, like the standalone lua.",
+    )
+    p.add_argument(
+        "-e",
+        metavar="CODE",
+        dest="actions",
+        action="append",
+        type=lambda s: ("e", s),
+        help="execute the string CODE (repeatable)",
+    )
+    p.add_argument(
+        "-l",
+        metavar="MODULE",
+        dest="actions",
+        action="append",
+        type=lambda s: ("l", s),
+        help="require MODULE into the global MODULE (NAME=MODULE: into NAME)",
+    )
+    p.add_argument(
+        "-i",
+        dest="interactive",
+        action="store_true",
+        help="enter the interactive prompt after running FILE",
+    )
+    p.add_argument(
+        "--lua",
+        metavar="VERSION",
+        help="the backend: 5.1, 5.2, 5.3, 5.4, 5.5 or jit (default: newest built)",
+    )
     p.add_argument("--list", action="store_true", help="list the built backends and exit")
-    p.add_argument("--sandbox", action="store_true",
-                   help="run untrusted code: LuaRuntime(sandbox=True), safe libraries only, "
-                        "64 MiB and 5 s per call unless the options below say otherwise")
-    p.add_argument("--max-instructions", metavar="N", type=positive_int,
-                   help="stop each call into Lua after N Lua VM instructions")
-    p.add_argument("--max-time", metavar="SECONDS", type=seconds,
-                   help="stop each call into Lua after SECONDS of wall-clock time")
-    p.add_argument("--max-memory", metavar="BYTES", type=size,
-                   help="limit Lua's memory (beyond a fresh runtime's) to BYTES "
-                        "(k, M, G suffixes allowed)")
+    p.add_argument(
+        "--sandbox",
+        action="store_true",
+        help="run untrusted code: LuaRuntime(sandbox=True), safe libraries only, "
+        "64 MiB and 5 s per call unless the options below say otherwise",
+    )
+    p.add_argument(
+        "--max-instructions",
+        metavar="N",
+        type=positive_int,
+        help="stop each call into Lua after N Lua VM instructions",
+    )
+    p.add_argument(
+        "--max-time",
+        metavar="SECONDS",
+        type=seconds,
+        help="stop each call into Lua after SECONDS of wall-clock time",
+    )
+    p.add_argument(
+        "--max-memory",
+        metavar="BYTES",
+        type=size,
+        help="limit Lua's memory (beyond a fresh runtime's) to BYTES (k, M, G suffixes allowed)",
+    )
     p.add_argument("-v", "--version", action="store_true", help="show the version information")
-    p.add_argument("file", metavar="FILE", nargs="?",
-                   help='a Lua script ("-": standard input); without it, the prompt')
+    p.add_argument(
+        "file",
+        metavar="FILE",
+        nargs="?",
+        help='a Lua script ("-": standard input); without it, the prompt',
+    )
     p.add_argument("args", metavar="ARGS", nargs="*", help="arguments of the script: arg[1], ...")
     return p
 
@@ -429,7 +482,7 @@ def main(argv=None):
     argv = sys.argv[1:] if argv is None else list(argv)
     parser = make_parser()
     k = _script_index(argv)
-    opts = parser.parse_args(argv[:k])        # the rest is the script's
+    opts = parser.parse_args(argv[:k])  # the rest is the script's
     script = argv[k] if k < len(argv) else None
     session = None
     try:
@@ -441,17 +494,17 @@ def main(argv=None):
             sys.stdout.write(session.banner() + "\n")
         session.set_arg([PROG] + argv, k + 1 if script is not None else 0)
         for kind, value in opts.actions or ():
-            if kind == "e":         # (every chunk runs as at the prompt: Ctrl-C stops it)
+            if kind == "e":  # (every chunk runs as at the prompt: Ctrl-C stops it)
                 session.run(session.compile(value, "=(command line)"), interruptible=True)
             else:
                 session.require(value)
         if script is not None:
             data, name = read_script(script)
-            session.run(session.compile(data, name), argv[k + 1:], interruptible=True)
+            session.run(session.compile(data, name), argv[k + 1 :], interruptible=True)
         elif not (opts.interactive or opts.actions or opts.version):
             if sys.stdin.isatty():
                 opts.interactive = True
-            else:                 # like lua: run standard input as a script
+            else:  # like lua: run standard input as a script
                 data, name = read_script("-")
                 session.run(session.compile(data, name), interruptible=True)
         if opts.interactive:
@@ -462,15 +515,15 @@ def main(argv=None):
         _flush_all()
         sys.stderr.write("%s: %s\n" % (PROG, e))
         return 1
-    except BrokenPipeError:       # e.g. piped into head: stop quietly
+    except BrokenPipeError:  # e.g. piped into head: stop quietly
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
     except KeyboardInterrupt as e:
         _flush_all()
-        if e.args == (_STILL_RUNNING,):    # a second Ctrl-C: Lua did not stop
+        if e.args == (_STILL_RUNNING,):  # a second Ctrl-C: Lua did not stop
             sys.stderr.write("%s: %s\n" % (PROG, _STILL_RUNNING))
             sys.stderr.flush()
-            os._exit(130)         # (the worker thread may still hold the runtime)
+            os._exit(130)  # (the worker thread may still hold the runtime)
         sys.stderr.write("%s: interrupted\n" % PROG)
         return 130
     except Exception as e:
@@ -479,7 +532,7 @@ def main(argv=None):
             _flush_all()
             sys.stderr.write("%s: interrupted\n" % PROG)
             return 130
-        if session is None:       # the runtime itself failed
+        if session is None:  # the runtime itself failed
             raise
         session.report(e, PROG + ": ")
         return 1

@@ -8,6 +8,7 @@ the awaitable on the running event loop and resumes Lua with (True, value) or
 that back into the call's value or an error raised where the call was made.
 The runtime lock is never held across an await.
 """
+
 import threading
 import types
 
@@ -16,6 +17,7 @@ import types
 # were about half the import time of a backend on CPython
 def _asyncio():
     import asyncio
+
     return asyncio
 
 
@@ -23,6 +25,7 @@ def _isawaitable(obj):
     if type(obj) is types.CoroutineType:
         return True
     import inspect
+
     return inspect.isawaitable(obj)
 
 
@@ -103,9 +106,15 @@ def enable(runtime):
     factory = runtime.compile(_CALL_WRAPPER, name="=lupacffi.async")
     # the Lua threads that async drivers run: weak keys
     state.drivers = runtime.eval("setmetatable({}, {__mode = 'k'})")
-    metatable["__call"] = factory(metatable["__call"], AWAIT, coroutine["yield"],
-                                  runtime.globals()["error"], coroutine["running"],
-                                  state.drivers, _discard)
+    metatable["__call"] = factory(
+        metatable["__call"],
+        AWAIT,
+        coroutine["yield"],
+        runtime.globals()["error"],
+        coroutine["running"],
+        state.drivers,
+        _discard,
+    )
     state.enabled = True
 
 
@@ -118,9 +127,11 @@ def check_result(runtime, results):
         return (AWAIT, AwaitRequest(results[0]))
     if isinstance(results[0], types.CoroutineType):
         results[0].close()
-        raise TypeError("Lua called an async function outside an async entry point: "
-                        "use 'await runtime.eval_async(...)', 'execute_async' or "
-                        "'call_async' to run Lua code that awaits Python coroutines")
+        raise TypeError(
+            "Lua called an async function outside an async entry point: "
+            "use 'await runtime.eval_async(...)', 'execute_async' or "
+            "'call_async' to run Lua code that awaits Python coroutines"
+        )
     return results
 
 
@@ -136,10 +147,11 @@ async def drive(runtime, function, args):
     while True:
         local.depth = getattr(local, "depth", 0) + 1
         try:
-            if send is not None:        # one budget for all the Lua work of this call
+            if send is not None:  # one budget for all the Lua work of this call
                 lib.lc_limits_carry(used[0], used[1])
-            result, done, count = runtime._resume(thread._ref, send if send is not None
-                                                  else (thread._args or ()))
+            result, done, count = runtime._resume(
+                thread._ref, send if send is not None else (thread._args or ())
+            )
         finally:
             lib.lc_limits_carry(-1, -1)
             lib.lc_limits_used(used)
@@ -152,11 +164,11 @@ async def drive(runtime, function, args):
             result[1].awaited = True
             try:
                 value = await result[1].awaitable
-            except Exception as e:      # raised inside Lua, where the call was made
+            except Exception as e:  # raised inside Lua, where the call was made
                 send = (False, e)
             else:
                 send = (True, value)
             # CancelledError, GeneratorExit (the loop went away), KeyboardInterrupt:
             # propagate; the Lua coroutine is simply never resumed
         else:
-            await _asyncio().sleep(0)   # a plain coroutine.yield(): let others run
+            await _asyncio().sleep(0)  # a plain coroutine.yield(): let others run

@@ -1,6 +1,7 @@
 """Loading a compiled backend (``lupacffi._lua_<ver>``) and the state it
 shares between runtimes: the cffi objects, per-thread value buffers and the
 table that routes C callbacks to their runtime."""
+
 import importlib
 import os
 import sys
@@ -8,7 +9,7 @@ import threading
 
 from . import _constants
 
-BUFFER_SIZE = _constants.NOUT    # lc_val slots in each per-thread buffer
+BUFFER_SIZE = _constants.NOUT  # lc_val slots in each per-thread buffer
 
 _backends = {}
 _lock = threading.Lock()
@@ -21,6 +22,7 @@ class _Buffers(object):
     results leave the rest.  out0, args0 and args1 point at single elements:
     reading a field through them creates no cdata object (out[0] would,
     every time)."""
+
     __slots__ = ("args", "out", "int1", "out0", "args0", "args1")
 
     def __init__(self, ffi, lib):
@@ -49,14 +51,17 @@ class Backend(object):
         self.system_lua = bool(lib.lc_system_lua())
         impl = ffi.string(lib.lc_lua_implementation()).decode("ascii")
         # "Lua 5.4.9" -> "Lua 5.4"; LuaJIT keeps its full version
-        self.implementation = impl if self.is_luajit else " ".join(
-            [impl.split()[0], ".".join(impl.split()[1].split(".")[:2])])
-        self.maxinteger = lib.lc_lua_maxinteger() if self.has_integers else 2 ** 63 - 1
-        self.mininteger = lib.lc_lua_mininteger() if self.has_integers else -2 ** 63
+        self.implementation = (
+            impl
+            if self.is_luajit
+            else " ".join([impl.split()[0], ".".join(impl.split()[1].split(".")[:2])])
+        )
+        self.maxinteger = lib.lc_lua_maxinteger() if self.has_integers else 2**63 - 1
+        self.mininteger = lib.lc_lua_mininteger() if self.has_integers else -(2**63)
         # what a LuaRuntime's _ptr becomes when its Lua state is freed
         self.closed_runtime = lib.lc_closed_runtime()
-        self.runtimes = {}        # runtime id -> weak reference to the LuaRuntime
-        self.new_runtimes = 0     # PyPy: runtimes made since the last Lua memory check
+        self.runtimes = {}  # runtime id -> weak reference to the LuaRuntime
+        self.new_runtimes = 0  # PyPy: runtimes made since the last Lua memory check
         self.lua_memory_mark = 0  # PyPy: the live runtimes' Lua memory after the last collection
         self._tls = threading.local()
         # cffi makes a function object on the first use of each C function and
@@ -81,6 +86,7 @@ class Backend(object):
             ref = runtimes.get(rid)
             runtime = ref() if ref is not None else None
             return runtime._index1(handle, key, length) if runtime is not None else _constants.P_NIL
+
         ffi.def_extern(name="lc_py_call1", error=-1)(call1)
         ffi.def_extern(name="lc_py_index", error=-1)(index1)
 
@@ -94,12 +100,12 @@ class Backend(object):
     def _dispatch(self, rid, op, args, nargs, out, nout):
         ref = self.runtimes.get(rid)
         runtime = ref() if ref is not None else None
-        if runtime is None:       # the runtime is being torn down
+        if runtime is None:  # the runtime is being torn down
             return 0
         return runtime._callback(op, args, nargs, out, nout)
 
 
-_global_backend = None    # the backend loaded with RTLD_GLOBAL, if any
+_global_backend = None  # the backend loaded with RTLD_GLOBAL, if any
 
 
 def get_backend(name):
@@ -122,11 +128,19 @@ def _check_global_loading(name):
     if not sys.getdlopenflags() & getattr(os, "RTLD_GLOBAL", 0):
         return
     if _global_backend is not None and _global_backend != name:
-        raise ImportError("backend %s is already loaded for Lua C modules; "
-                          "allow_lua_module_loading() works with one backend per process"
-                          % _BACKEND_MODULES.get(_global_backend, _global_backend))
+        raise ImportError(
+            "backend %s is already loaded for Lua C modules; "
+            "allow_lua_module_loading() works with one backend per process"
+            % _BACKEND_MODULES.get(_global_backend, _global_backend)
+        )
     _global_backend = name
 
 
-_BACKEND_MODULES = {"51": "lua51", "52": "lua52", "53": "lua53", "54": "lua54", "55": "lua55",
-                    "jit21": "luajit21"}
+_BACKEND_MODULES = {
+    "51": "lua51",
+    "52": "lua52",
+    "53": "lua53",
+    "54": "lua54",
+    "55": "lua55",
+    "jit21": "luajit21",
+}

@@ -2,17 +2,53 @@
 operation on a Python object (index, call, operators, iteration...) into
 Python, the two scalar callbacks of the common cases, and the functions of
 the ``python`` table (python.iter, python.args ...)."""
+
 import builtins
 import operator
 import sys
 import types
 from types import FunctionType as _FunctionType
 
-from ._constants import (BOOL, CB_ERROR, CB_FUNC, CB_ITER, FLOAT, INT, NIL, NONE, OP_ADD,
-                         OP_CALL, OP_CONCAT, OP_DIV, OP_EQ, OP_FETCH, OP_IDIV, OP_INDEX,
-                         OP_ITER_NEXT, OP_LE, OP_LEN, OP_LT, OP_MOD, OP_MUL, OP_NEWINDEX,
-                         OP_PENDING, OP_POW, OP_PYFUNC, OP_RELEASE, OP_SUB, OP_THAW, OP_TOSTRING,
-                         OP_UNM, P_BOOL, P_INT, P_NIL, P_OUT, PYOBJ, REF, STR)
+from ._constants import (
+    BOOL,
+    CB_ERROR,
+    CB_FUNC,
+    CB_ITER,
+    FLOAT,
+    INT,
+    NIL,
+    NONE,
+    OP_ADD,
+    OP_CALL,
+    OP_CONCAT,
+    OP_DIV,
+    OP_EQ,
+    OP_FETCH,
+    OP_IDIV,
+    OP_INDEX,
+    OP_ITER_NEXT,
+    OP_LE,
+    OP_LEN,
+    OP_LT,
+    OP_MOD,
+    OP_MUL,
+    OP_NEWINDEX,
+    OP_PENDING,
+    OP_POW,
+    OP_PYFUNC,
+    OP_RELEASE,
+    OP_SUB,
+    OP_THAW,
+    OP_TOSTRING,
+    OP_UNM,
+    P_BOOL,
+    P_INT,
+    P_NIL,
+    P_OUT,
+    PYOBJ,
+    REF,
+    STR,
+)
 from . import _cycles
 from ._constants import TFUNCTION
 from ._convert import _LuaHandler
@@ -20,19 +56,40 @@ from ._lua_objects import _TYPE_NAMES, _LuaTable
 from ._protocols import _AttrGetter, _ItemGetter, _table_args, unwrap
 
 _COMPARISONS = {OP_EQ: operator.eq, OP_LT: operator.lt, OP_LE: operator.le}
-_ARITHMETIC = {OP_ADD: operator.add, OP_SUB: operator.sub, OP_MUL: operator.mul,
-               OP_DIV: operator.truediv, OP_MOD: operator.mod, OP_POW: operator.pow,
-               OP_IDIV: operator.floordiv}
+_ARITHMETIC = {
+    OP_ADD: operator.add,
+    OP_SUB: operator.sub,
+    OP_MUL: operator.mul,
+    OP_DIV: operator.truediv,
+    OP_MOD: operator.mod,
+    OP_POW: operator.pow,
+    OP_IDIV: operator.floordiv,
+}
 
 # the functions of the python table, numbered as in csrc/lc_pyobject.c
-(_PY_ITER, _PY_ITEREX, _PY_ENUMERATE, _PY_AS_ATTRGETTER, _PY_AS_ITEMGETTER, _PY_AS_FUNCTION,
- _PY_ARGS, _PY_SET_OVERFLOW_HANDLER) = range(1, 9)
-_PY_NAMES = {_PY_ITER: "iter", _PY_ITEREX: "iterex", _PY_ENUMERATE: "enumerate",
-             _PY_AS_ATTRGETTER: "as_attrgetter", _PY_AS_ITEMGETTER: "as_itemgetter",
-             _PY_AS_FUNCTION: "as_function"}
+(
+    _PY_ITER,
+    _PY_ITEREX,
+    _PY_ENUMERATE,
+    _PY_AS_ATTRGETTER,
+    _PY_AS_ITEMGETTER,
+    _PY_AS_FUNCTION,
+    _PY_ARGS,
+    _PY_SET_OVERFLOW_HANDLER,
+) = range(1, 9)
+_PY_NAMES = {
+    _PY_ITER: "iter",
+    _PY_ITEREX: "iterex",
+    _PY_ENUMERATE: "enumerate",
+    _PY_AS_ATTRGETTER: "as_attrgetter",
+    _PY_AS_ITEMGETTER: "as_itemgetter",
+    _PY_AS_FUNCTION: "as_function",
+}
+
 
 class _PyArgs(object):
     """What python.args{...} makes: arguments for the Python call it is passed to."""
+
     __slots__ = ("args", "kwargs")
 
     def __init__(self, args, kwargs):
@@ -42,12 +99,13 @@ class _PyArgs(object):
 
 class _PyIterator(object):
     """The state of python.iter/iterex/enumerate in a Lua for loop."""
+
     __slots__ = ("it", "explode", "index")
 
     def __init__(self, it, explode, index=None):
         self.it = it
         self.explode = explode
-        self.index = index        # enumerate: the index given last
+        self.index = index  # enumerate: the index given last
 
 
 class _NoneValue(object):
@@ -59,9 +117,15 @@ _AS_NONE = _NoneValue()
 
 # builtins that look at the calling Python frame: called from Lua, they see
 # the innermost Python frame outside lupacffi (as they would in lupa)
-_FRAME_BUILTINS = (builtins.eval, builtins.exec, builtins.globals, builtins.locals,
-                   builtins.vars, builtins.dir)
-_FRAME_BUILTIN_IDS = frozenset(id(f) for f in _FRAME_BUILTINS)   # by identity: no __eq__ calls
+_FRAME_BUILTINS = (
+    builtins.eval,
+    builtins.exec,
+    builtins.globals,
+    builtins.locals,
+    builtins.vars,
+    builtins.dir,
+)
+_FRAME_BUILTIN_IDS = frozenset(id(f) for f in _FRAME_BUILTINS)  # by identity: no __eq__ calls
 
 
 def _lost_callback():
@@ -81,8 +145,11 @@ def _is_method_of(func, first):
     """True when func is a bound Python method whose self is `first`:
     ``obj:meth()`` passes obj, which the method has already (lupa's rule:
     functions and classmethods, not methods of builtin types)."""
-    return (type(func) is types.MethodType and func.__self__ is first
-            and isinstance(getattr(func.__func__, "__code__", None), types.CodeType))
+    return (
+        type(func) is types.MethodType
+        and func.__self__ is first
+        and isinstance(getattr(func.__func__, "__code__", None), types.CodeType)
+    )
 
 
 def _number_from_text(text):
@@ -119,9 +186,9 @@ def _caller_frame():
 class Callbacks(object):
     """Handles callbacks from Lua; mixed into LuaRuntime."""
 
-    _cb_depth = 0             # callbacks running now (nested), see _callback
-    _views = None             # (protocol, id(obj)) -> the view Lua holds
-    _held = None              # (results, exception) of _call1/_index1 for OP_PENDING
+    _cb_depth = 0  # callbacks running now (nested), see _callback
+    _views = None  # (protocol, id(obj)) -> the view Lua holds
+    _held = None  # (results, exception) of _call1/_index1 for OP_PENDING
 
     # ---- the scalar callbacks (csrc/lc_callbacks.h) ----------------------------
     def _call1(self, handle, arg):
@@ -160,9 +227,14 @@ class Callbacks(object):
                 key = key.decode(self._encoding)
             view = self._objects[handle]
             t = type(view)
-            if (t is not _ItemGetter and t is not _AttrGetter and not hasattr(t, "__getitem__")
-                    and self._attribute_handlers is None and self._attribute_filter is None
-                    and type(key) is str):
+            if (
+                t is not _ItemGetter
+                and t is not _AttrGetter
+                and not hasattr(t, "__getitem__")
+                and self._attribute_handlers is None
+                and self._attribute_filter is None
+                and type(key) is str
+            ):
                 # the common case of _python_getitem: an attribute by its name
                 return self._pack_value(getattr(view, key))
             return self._pack_value(self._python_getitem(view, unwrap(view), key))
@@ -207,13 +279,13 @@ class Callbacks(object):
             if depth >= sys.getrecursionlimit() // 10:
                 raise RecursionError("too many nested calls between Lua and Python")
             self._cb_depth = depth + 1
-            if op == OP_PENDING:      # what _call1 or _index1 held
+            if op == OP_PENDING:  # what _call1 or _index1 held
                 (results, error), self._held = self._held or ((), _lost_callback()), None
                 if error is not None:
                     raise error
                 return self._write_results(results, out, nout)
             from_val = self._from_val
-            if op == OP_CALL:         # the common cases first, without a list
+            if op == OP_CALL:  # the common cases first, without a list
                 func = unwrap(self._view_of(args[0]))
                 if nargs == 2:
                     a = args[1]
@@ -229,7 +301,7 @@ class Callbacks(object):
             if op == OP_NEWINDEX:
                 self._python_setitem(self._view_of(args[0]), values[0], values[1], values[2])
                 return 0
-            elif op == OP_ITER_NEXT:      # args: our state, the for loop's state and control
+            elif op == OP_ITER_NEXT:  # args: our state, the for loop's state and control
                 results = self._iter_next(values[0], values[2] if nargs > 2 else None)
             elif op >= OP_PYFUNC:
                 return self._python_table_function(op - OP_PYFUNC, args, values, out)
@@ -264,9 +336,9 @@ class Callbacks(object):
         """exc is the error value in out[0] (a userdata whose tostring is
         str(exc)); if it comes back to Python it is re-raised as itself."""
         if type(exc) is _LuaMessage:
-            self._objects.pop(id(exc), None)      # (Lua gets a string instead)
+            self._objects.pop(id(exc), None)  # (Lua gets a string instead)
             return self._lua_message(str(exc), out)
-        if not isinstance(exc, Exception):      # KeyboardInterrupt & co
+        if not isinstance(exc, Exception):  # KeyboardInterrupt & co
             self._abort()
         return CB_ERROR
 
@@ -287,7 +359,7 @@ class Callbacks(object):
         """Converts results into out; more than nout of them wait in a buffer
         of their own for C to fetch (OP_FETCH).  Returns their number."""
         n = len(results)
-        if n == 1:                # the common case
+        if n == 1:  # the common case
             value = results[0]
             keep = []
             if value is _AS_NONE:
@@ -295,9 +367,9 @@ class Callbacks(object):
             elif self._to_val(out[0], value, keep):
                 if keep[0] is value:
                     self._objects[id(value)] = value
-                else:             # a surrogate handle
+                else:  # a surrogate handle
                     self._register(keep)
-                keep = None       # registered: C pins it before anything else runs
+                keep = None  # registered: C pins it before anything else runs
             self._cb_keep = keep  # a string buffer: alive until C has copied it
             self._pending = None
             return 1
@@ -311,12 +383,12 @@ class Callbacks(object):
             if value is _AS_NONE:
                 out[k].tag = NONE
             elif to_val(out[k], value, keep):
-                new.append(keep[-1])    # the value, or its surrogate handle
-        self._register(new)       # only once every value converted
-        if new:                   # registered: C pins them before anything else runs
+                new.append(keep[-1])  # the value, or its surrogate handle
+        self._register(new)  # only once every value converted
+        if new:  # registered: C pins them before anything else runs
             cdata = self._ffi.CData
             keep = [k for k in keep if isinstance(k, cdata)]
-        self._cb_keep = keep      # string buffers: alive until C has copied them
+        self._cb_keep = keep  # string buffers: alive until C has copied them
         self._pending = (out, n, new) if n > nout else None
         return n
 
@@ -342,8 +414,11 @@ class Callbacks(object):
         kwargs = None
         # python.args{...} is expanded where it stands (no loop for one
         # argument: on PyPy a loop of one round costs as much as the call)
-        if (type(args[0]) is _PyArgs if len(args) == 1 else
-                len(args) > 1 and any(type(arg) is _PyArgs for arg in args)):
+        if (
+            type(args[0]) is _PyArgs
+            if len(args) == 1
+            else len(args) > 1 and any(type(arg) is _PyArgs for arg in args)
+        ):
             args, kwargs = self._expand_args(args)
         # (plain Python functions are neither bound methods nor frame builtins)
         if type(func) is not _FunctionType:
@@ -367,8 +442,9 @@ class Callbacks(object):
                 positional.extend(arg.args)
                 for name, value in arg.kwargs.items():
                     if name in kwargs:
-                        raise TypeError("function() got multiple values for keyword argument '%s'"
-                                        % name)
+                        raise TypeError(
+                            "function() got multiple values for keyword argument '%s'" % name
+                        )
                     kwargs[name] = value
             else:
                 positional.append(arg)
@@ -399,8 +475,11 @@ class Callbacks(object):
             return handlers[0](obj, key)
         view = type(view)
         # the type decides, as Python's obj[key] does; classes use attributes
-        if view is _ItemGetter or (view is not _AttrGetter and hasattr(type(obj), "__getitem__")
-                                   and not isinstance(obj, type)):
+        if view is _ItemGetter or (
+            view is not _AttrGetter
+            and hasattr(type(obj), "__getitem__")
+            and not isinstance(obj, type)
+        ):
             return obj[key]
         return getattr(obj, self._attribute_name(obj, key, False))
 
@@ -410,8 +489,11 @@ class Callbacks(object):
             handlers[1](obj, key, value)
             return
         view = type(view)
-        if view is _ItemGetter or (view is not _AttrGetter and hasattr(type(obj), "__getitem__")
-                                   and not isinstance(obj, type)):
+        if view is _ItemGetter or (
+            view is not _AttrGetter
+            and hasattr(type(obj), "__getitem__")
+            and not isinstance(obj, type)
+        ):
             obj[key] = value
         else:
             setattr(obj, self._attribute_name(obj, key, True), value)
@@ -449,8 +531,9 @@ class Callbacks(object):
             return a + b
         parts = [self._concat_text(args[k], x) for k, x in ((0, a), (1, b))]
         if isinstance(parts[0], bytes) or isinstance(parts[1], bytes):
-            parts = [p if isinstance(p, bytes) else p.encode(self._encoding or "utf-8")
-                     for p in parts]
+            parts = [
+                p if isinstance(p, bytes) else p.encode(self._encoding or "utf-8") for p in parts
+            ]
         return parts[0] + parts[1]
 
     def _concat_text(self, val, x):
@@ -510,8 +593,10 @@ class Callbacks(object):
             return self._return_special(values[0], out, CB_FUNC)
         if index == _PY_ARGS:
             if not values or not isinstance(values[0], _LuaTable):
-                raise _LuaMessage("bad argument #1 to 'args' (table expected, got %s)"
-                                  % (self._lua_type_name(args[0]) if values else "no value"))
+                raise _LuaMessage(
+                    "bad argument #1 to 'args' (table expected, got %s)"
+                    % (self._lua_type_name(args[0]) if values else "no value")
+                )
             positional, kwargs = _table_args(values[0])
             return self._write_results((_PyArgs(positional, kwargs),), out, 1)
         if index == _PY_SET_OVERFLOW_HANDLER:
@@ -530,10 +615,11 @@ class Callbacks(object):
         if tag == PYOBJ and callable(handler):
             return handler
         if tag == REF and args[0].aux == TFUNCTION:
-            return _LuaHandler(self, handler)      # (no cycle through the runtime)
+            return _LuaHandler(self, handler)  # (no cycle through the runtime)
         got = "Python object that is not callable" if tag == PYOBJ else self._lua_type_name(args[0])
-        raise _LuaMessage("bad argument #1 to 'set_overflow_handler' (function expected, got %s)"
-                          % got)
+        raise _LuaMessage(
+            "bad argument #1 to 'set_overflow_handler' (function expected, got %s)" % got
+        )
 
     def _enumerate_start(self, args, values):
         """python.enumerate's start: an integer (a whole float or a numeric
@@ -551,10 +637,13 @@ class Callbacks(object):
             start = int(start)
         if type(start) is not int:
             if tag == FLOAT or (tag == STR and start is not None):
-                raise _LuaMessage("bad argument #2 to 'enumerate' "
-                                  "(number has no integer representation)")
-            raise _LuaMessage("bad argument #2 to 'enumerate' (integer expected, got %s)"
-                              % self._lua_type_name(args[1]))
+                raise _LuaMessage(
+                    "bad argument #2 to 'enumerate' (number has no integer representation)"
+                )
+            raise _LuaMessage(
+                "bad argument #2 to 'enumerate' (integer expected, got %s)"
+                % self._lua_type_name(args[1])
+            )
         return start
 
     def _view(self, index, obj):

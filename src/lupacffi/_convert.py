@@ -1,13 +1,29 @@
 """Conversion between Python values and lc_val structs (the border format),
 and turning error results into Python exceptions.  Mixed into LuaRuntime."""
+
 import itertools
 import platform
 import struct
 import weakref
 
-from ._constants import (BOOL, ERR_CLOSED, ERR_DEPTH, ERR_INSTRUCTIONS, ERR_INTERRUPTED,
-                         ERR_MEMORY, ERR_SYNTAX, ERR_TIME, FLOAT, INT, LUA_NOREF, NIL, NONE, PYOBJ,
-                         REF, STR)
+from ._constants import (
+    BOOL,
+    ERR_CLOSED,
+    ERR_DEPTH,
+    ERR_INSTRUCTIONS,
+    ERR_INTERRUPTED,
+    ERR_MEMORY,
+    ERR_SYNTAX,
+    ERR_TIME,
+    FLOAT,
+    INT,
+    LUA_NOREF,
+    NIL,
+    NONE,
+    PYOBJ,
+    REF,
+    STR,
+)
 from ._lua_objects import _LuaObject, _wrap
 from ._protocols import _Boxed, unwrap
 from ._traceback import add_lua_frames, split as _split_traceback
@@ -29,16 +45,17 @@ _COPY_MAX = 1 << 16
 # const char *s}: 32 bytes, read as columns when converting many results
 _LC_VAL_SIZE = struct.calcsize("iiqdP")
 
-_MAX_HANDLE = 1 << 53        # handles must be exact as Lua 5.1 numbers
+_MAX_HANDLE = 1 << 53  # handles must be exact as Lua 5.1 numbers
 # Lua 5.1 and LuaJIT: a whole float below this (in magnitude) that the
 # backend's integers hold becomes a Python int (the C side packs those within
 # 2^53 the same way, lc_packed in csrc/lc_convert.c)
 _WHOLE_MAX = 9.2e18
-_surrogate_handles = itertools.count(-1, -1)   # (next() is atomic)
+_surrogate_handles = itertools.count(-1, -1)  # (next() is atomic)
 
 
 class _Surrogate(object):
     """An object with a surrogate handle, as it waits to be registered."""
+
     __slots__ = ("h", "obj")
 
     def __init__(self, h, obj):
@@ -56,14 +73,15 @@ class _LuaHandler(object):
     Lua function's registry reference, taken over from its wrapper, and the
     runtime only weakly (a wrapper, which holds its runtime, kept by the
     runtime would make a cycle that only a garbage collection frees)."""
+
     __slots__ = ("_ref", "_runtime")
 
     def __init__(self, runtime, func):
         self._runtime = weakref.ref(runtime)
         self._ref = func._ref
-        object.__setattr__(func, "_ref", LUA_NOREF)     # its __del__ releases nothing now
+        object.__setattr__(func, "_ref", LUA_NOREF)  # its __del__ releases nothing now
 
-    def __call__(self, value):     # (callable, as a handler must be; used through _overflow)
+    def __call__(self, value):  # (callable, as a handler must be; used through _overflow)
         runtime = self._runtime()
         if runtime is None:
             raise ValueError("the Lua runtime of this handler is gone")
@@ -74,7 +92,7 @@ class _LuaHandler(object):
         try:
             if runtime is not None and runtime._ptr is not None:
                 runtime._lib.lc_unref(runtime._ptr, self._ref)
-        except Exception:     # interpreter shutdown
+        except Exception:  # interpreter shutdown
             pass
 
 
@@ -102,7 +120,11 @@ class Converter(object):
             return self._to_val(v, self._overflow(obj, keep), keep)
         if t is str and self._encoding is not None:
             b = obj.encode(self._encoding)
-            buf = self._ffi.new("char[]", b) if _PYPY and len(b) < _COPY_MAX else self._ffi.from_buffer(b)
+            buf = (
+                self._ffi.new("char[]", b)
+                if _PYPY and len(b) < _COPY_MAX
+                else self._ffi.from_buffer(b)
+            )
             keep.append(buf)
             v.tag = STR
             v.s = buf
@@ -120,7 +142,11 @@ class Converter(object):
             v.i = obj
             return False
         if t is bytes:
-            buf = self._ffi.new("char[]", obj) if _PYPY and len(obj) < _COPY_MAX else self._ffi.from_buffer(obj)
+            buf = (
+                self._ffi.new("char[]", obj)
+                if _PYPY and len(obj) < _COPY_MAX
+                else self._ffi.from_buffer(obj)
+            )
             keep.append(buf)
             v.tag = STR
             v.s = buf
@@ -132,7 +158,7 @@ class Converter(object):
             v.tag = REF
             v.i = obj._ref
             return False
-        if isinstance(obj, int):          # (bool has no subclasses: handled above)
+        if isinstance(obj, int):  # (bool has no subclasses: handled above)
             return self._to_val(v, int(obj), keep)
         if isinstance(obj, float):
             return self._to_val(v, float(obj), keep)
@@ -156,11 +182,11 @@ class Converter(object):
     # handle (PyPy gives complex numbers ids of 130 bits, some negative): such
     # objects get a negative surrogate handle from a counter, the same one
     # for as long as Lua holds the object.
-    _surrogates = None        # id(obj) -> surrogate handle
+    _surrogates = None  # id(obj) -> surrogate handle
 
     def _surrogate(self, obj, h):
         surrogates = self._surrogates
-        if surrogates is None:    # (setdefault: atomic, threads may race here)
+        if surrogates is None:  # (setdefault: atomic, threads may race here)
             surrogates = self.__dict__.setdefault("_surrogates", {})
         handle = surrogates.get(h)
         if handle is None:
@@ -222,8 +248,11 @@ class Converter(object):
         result = r >> 3 if r & 7 == 0 else self._unpack(r)
         if type(result) is tuple:
             result = result[0]
-        if isinstance(result, int) and not isinstance(result, bool) \
-                and not (self._minint <= result <= self._maxint):
+        if (
+            isinstance(result, int)
+            and not isinstance(result, bool)
+            and not (self._minint <= result <= self._maxint)
+        ):
             return _Boxed(result)
         return result
 
@@ -310,7 +339,7 @@ class Converter(object):
                 if out[k].tag == PYOBJ:
                     pinned.append(out[k].i)
                 values[k] = self._from_val(out[k])
-            except Exception as e:      # convert (and so release) all the others
+            except Exception as e:  # convert (and so release) all the others
                 error = error or e
         for h in pinned:
             self._lib.lc_unpin(self._ptr, h)
@@ -328,18 +357,23 @@ class Converter(object):
             return [values] if n == 1 else list(values)
         ffi = self._ffi
         raw = memoryview(ffi.buffer(out, n * _LC_VAL_SIZE))
-        tags = raw.cast("i")[0::_LC_VAL_SIZE // 4].tolist()
-        ints = raw.cast("q")[1::_LC_VAL_SIZE // 8].tolist()
+        tags = raw.cast("i")[0 :: _LC_VAL_SIZE // 4].tolist()
+        ints = raw.cast("q")[1 :: _LC_VAL_SIZE // 8].tolist()
         if tags.count(INT) == n:
             return ints
-        floats = raw.cast("d")[2::_LC_VAL_SIZE // 8].tolist()
-        whole = not self._has_integers    # Lua 5.1, LuaJIT: whole numbers are ints
-        if whole and tags.count(FLOAT) == n and -_WHOLE_MAX < min(floats) and max(floats) < _WHOLE_MAX:
+        floats = raw.cast("d")[2 :: _LC_VAL_SIZE // 8].tolist()
+        whole = not self._has_integers  # Lua 5.1, LuaJIT: whole numbers are ints
+        if (
+            whole
+            and tags.count(FLOAT) == n
+            and -_WHOLE_MAX < min(floats)
+            and max(floats) < _WHOLE_MAX
+        ):
             return [int(d) if d.is_integer() else d for d in floats]
         lo, hi = self._minint, self._maxint
         if STR in tags:
             strings, base = self._result_strings()
-            pointers = raw.cast("Q")[3::_LC_VAL_SIZE // 8].tolist()
+            pointers = raw.cast("Q")[3 :: _LC_VAL_SIZE // 8].tolist()
         encoding = self._encoding
         values = []
         append = values.append
@@ -350,13 +384,13 @@ class Converter(object):
                 append(ints[k])
             elif tag == STR:
                 start = pointers[k] - base
-                b = strings[start:start + ints[k]]
+                b = strings[start : start + ints[k]]
                 if encoding is None:
                     append(b)
                 else:
                     try:
                         append(b.decode(encoding))
-                    except UnicodeDecodeError as e:    # release the rest first
+                    except UnicodeDecodeError as e:  # release the rest first
                         error = error or e
                         append(None)
             elif tag == FLOAT:
@@ -402,16 +436,23 @@ class Converter(object):
         if status == ERR_INTERRUPTED:
             return LuaInterrupted()
         if status == ERR_INSTRUCTIONS:
-            budget = self._limits[0]      # (another thread may have changed it since)
-            return self._stopped_at(LuaLimitError(
-                "Lua stopped: instruction limit of %s exceeded" % budget, "instructions", budget))
+            budget = self._limits[0]  # (another thread may have changed it since)
+            return self._stopped_at(
+                LuaLimitError(
+                    "Lua stopped: instruction limit of %s exceeded" % budget, "instructions", budget
+                )
+            )
         if status == ERR_TIME:
             budget = self._limits[1]
-            return self._stopped_at(LuaLimitError(
-                "Lua stopped: time limit of %s seconds exceeded" % budget, "time", budget))
+            return self._stopped_at(
+                LuaLimitError(
+                    "Lua stopped: time limit of %s seconds exceeded" % budget, "time", budget
+                )
+            )
         value = self._error_value(out)
-        tb, records = _split_traceback(self._ffi.unpack(out[1].s, out[1].i)
-                                       if out[1].tag == STR else b"")
+        tb, records = _split_traceback(
+            self._ffi.unpack(out[1].s, out[1].i) if out[1].tag == STR else b""
+        )
         if isinstance(value, BaseException):
             return add_lua_frames(value, records)
         tb = tb.decode("utf-8", "replace")
@@ -432,7 +473,7 @@ class Converter(object):
             message = tb if message is None else message + "\n" + tb
         cls = {ERR_SYNTAX: LuaSyntaxError, ERR_MEMORY: LuaMemoryError}.get(status, LuaError)
         if cls is LuaError and message and "not enough memory" in message.split("\n", 1)[0]:
-            cls = LuaMemoryError    # raised as a plain error by a library (e.g. buffers)
+            cls = LuaMemoryError  # raised as a plain error by a library (e.g. buffers)
         error = cls(message or "")
         error.value = value
         return add_lua_frames(error, records)
@@ -445,7 +486,7 @@ class Converter(object):
         return error
 
     def _error_value(self, out):
-        if out[0].tag == STR:      # keep the bytes: messages may be undecodable
+        if out[0].tag == STR:  # keep the bytes: messages may be undecodable
             return self._ffi.unpack(out[0].s, out[0].i)
         try:
             return self._results(1, out, 1)

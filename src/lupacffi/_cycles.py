@@ -23,6 +23,7 @@ objects have doubled since the last time (``note_growth``), and in
 ``gccollect()`` when it holds Python objects besides its own
 (``before_lua_gc``).
 """
+
 import gc
 import platform
 import time
@@ -32,7 +33,7 @@ from ._backend import _backends
 from ._lua_objects import _LuaObject
 
 _PYPY = platform.python_implementation() == "PyPy"
-_KEPT_SLOT = _LuaObject.__dict__["__luakept__"]     # (bypasses the tables' __getattr__)
+_KEPT_SLOT = _LuaObject.__dict__["__luakept__"]  # (bypasses the tables' __getattr__)
 
 
 class _Window(object):
@@ -40,8 +41,8 @@ class _Window(object):
     them in its __luakept__ slot."""
 
     def __init__(self):
-        self.wrappers = {}    # registry reference -> weak reference to its wrapper
-        self.dead = set()     # references whose wrapper was finalized since
+        self.wrappers = {}  # registry reference -> weak reference to its wrapper
+        self.dead = set()  # references whose wrapper was finalized since
 
     def wrapper_died(self, ref):
         """The wrapper of registry reference ref is being finalized (on PyPy
@@ -57,9 +58,14 @@ def _live_runtimes():
     for backend in list(_backends.values()):
         for ref in list(backend.runtimes.values()):
             rt = ref()
-            if (rt is not None and rt._ptr is not None and rt._gc_window is None
-                    and len(rt._objects) > rt._gc_objects_base
-                    and now >= rt._gc_next_scan and rt._lib.lc_gc_pending(rt._ptr)):
+            if (
+                rt is not None
+                and rt._ptr is not None
+                and rt._gc_window is None
+                and len(rt._objects) > rt._gc_objects_base
+                and now >= rt._gc_next_scan
+                and rt._lib.lc_gc_pending(rt._ptr)
+            ):
                 runtimes.append(rt)
     return runtimes
 
@@ -69,7 +75,7 @@ def freeze(runtimes):
     thread is using; returns those it moved some for."""
     if not runtimes:
         return []
-    wrappers = {}             # runtime -> {ref: [its wrappers]}
+    wrappers = {}  # runtime -> {ref: [its wrappers]}
     for obj in gc.get_referrers(*runtimes):
         if isinstance(obj, _LuaObject):
             ref = getattr(obj, "_ref", -1)
@@ -88,15 +94,15 @@ def freeze(runtimes):
     return frozen
 
 
-_SLOW_SCAN = 0.05             # seconds: a scan this long that moves little (a big Lua
-                              # heap, few cycles) waits ten times as long before the
-                              # next one: at most 10% of the time goes into scans
+_SLOW_SCAN = 0.05  # seconds: a scan this long that moves little (a big Lua
+# heap, few cycles) waits ten times as long before the
+# next one: at most 10% of the time goes into scans
 
 
 def _freeze(rt, by_ref):
     lib, ffi, ptr = rt._lib, rt._ffi, rt._ptr
     if ptr is None or time.monotonic() < rt._gc_next_scan or not lib.lc_gc_begin(ptr):
-        return False          # busy, or nothing new since the last scan: another time
+        return False  # busy, or nothing new since the last scan: another time
     window = None
     try:
         refs = sorted(by_ref)
@@ -105,19 +111,19 @@ def _freeze(rt, by_ref):
         start = time.monotonic()
         n = lib.lc_gc_scan(ptr, ffi.new("int[]", refs), len(refs), pairs, out)
         took = time.monotonic() - start
-        if took > _SLOW_SCAN:     # (undone below if the scan moves much)
+        if took > _SLOW_SCAN:  # (undone below if the scan moves much)
             rt._gc_next_scan = start + 10 * took
         if n < 0:
-            rt._error(n, out)     # (releases the error value; a failed scan moves nothing)
+            rt._error(n, out)  # (releases the error value; a failed scan moves nothing)
             return False
         if pairs[0] == ffi.NULL:
             return False
         data = ffi.unpack(pairs[0], 2 * n)
         lib.lc_free_buffer(pairs[0])
-        reach = {}            # handle -> the references that reach it
+        reach = {}  # handle -> the references that reach it
         for k in range(0, 2 * n, 2):
             reach.setdefault(data[k + 1], []).append(refs[data[k]])
-        window = rt._gc_window = _Window()     # (set first: thaw undoes a partial move)
+        window = rt._gc_window = _Window()  # (set first: thaw undoes a partial move)
         objects, wrappers = rt._objects, window.wrappers
         moved = 0
         for h, hrefs in reach.items():
@@ -161,7 +167,7 @@ def thaw(rt):
             continue
         try:
             kept = _KEPT_SLOT.__get__(wrapper)
-        except AttributeError:    # (another thread's thaw took it)
+        except AttributeError:  # (another thread's thaw took it)
             continue
         if ref not in window.dead:
             for obj in kept:
@@ -182,19 +188,19 @@ def collect_cycles():
     run through several): scan, move, gc.collect(), move back.  (Lua frees
     its part in its next collection.)"""
     frozen = freeze(_live_runtimes())
-    if not frozen:            # nothing to free (or nothing new since the last time)
+    if not frozen:  # nothing to free (or nothing new since the last time)
         return
     try:
         gc.collect()
         if _PYPY:
-            gc.collect()      # (PyPy frees what the finalizers released in a second one)
+            gc.collect()  # (PyPy frees what the finalizers released in a second one)
     finally:
         for rt in frozen:
             thaw(rt)
 
 
 # ---- when it runs -------------------------------------------------------------
-_frozen: list = []            # weak references to the runtimes frozen by _on_gc
+_frozen: list = []  # weak references to the runtimes frozen by _on_gc
 
 
 def _on_gc(phase, info):
@@ -217,13 +223,13 @@ def _thaw_all():
             thaw(rt)
 
 
-_GROWTH_FLOOR = 10000         # PyPy: Python objects held by Lua before the first run
+_GROWTH_FLOOR = 10000  # PyPy: Python objects held by Lua before the first run
 
 
 def note_growth(rt):
     """PyPy: called when rt holds more Python objects than its mark; runs a
     collection when no thread is using rt."""
-    rt._gc_objects_mark = 1 << 62     # (no second run from inside this one)
+    rt._gc_objects_mark = 1 << 62  # (no second run from inside this one)
     try:
         collect_cycles()
     finally:

@@ -10,6 +10,7 @@ reference (``_ref``); both names are used by the rest of the package.  The
 other per-wrapper fields have dunder names because ``t.name`` looks up
 non-dunder names in the Lua table.
 """
+
 from ._constants import ERR_RANGE as _ERR_RANGE
 from ._constants import LUA_NOREF as _LUA_NOREF
 from ._constants import NOUT as _NOUT
@@ -25,8 +26,13 @@ from ._constants import TTHREAD as _TTHREAD
 from ._constants import TUSERDATA as _TUSERDATA
 from .errors import LuaError
 
-_TYPE_NAMES = {_TLIGHTUSERDATA: "userdata", _TTABLE: "table", _TFUNCTION: "function",
-               _TUSERDATA: "userdata", _TTHREAD: "thread"}
+_TYPE_NAMES = {
+    _TLIGHTUSERDATA: "userdata",
+    _TTABLE: "table",
+    _TFUNCTION: "function",
+    _TUSERDATA: "userdata",
+    _TTHREAD: "thread",
+}
 
 # lc_costatus() results
 _CO_DEAD, _CO_NEW, _CO_SUSPENDED, _CO_RUNNING, _CO_FAILED = 0, 1, 2, 3, 4
@@ -60,6 +66,7 @@ def _name_key(rt, name):
 class _LuaObject(object):
     """A Lua value without a Python equivalent.  Used as is for userdata:
     reading items and attributes goes through Lua (``__index``)."""
+
     # (__luatype__: the Lua type; a class attribute in the subclasses, which
     # are of one type each, so that making their wrappers sets two slots)
     __slots__ = ("_rt", "_ref", "__luatype__", "__luaid__", "__luakept__", "__weakref__")
@@ -72,11 +79,11 @@ class _LuaObject(object):
     def __del__(self):
         try:
             rt = self._rt
-            if rt._gc_window is not None:     # see _cycles.py
+            if rt._gc_window is not None:  # see _cycles.py
                 rt._gc_window.wrapper_died(self._ref)
             # (a freed runtime's _ptr is lc_closed_runtime(), which ignores it)
             rt._lib.lc_unref(rt._ptr, self._ref)
-        except Exception:     # interpreter shutdown, half-built wrapper
+        except Exception:  # interpreter shutdown, half-built wrapper
             pass
 
     def __reduce__(self):
@@ -119,7 +126,7 @@ class _LuaObject(object):
         n = rt._lib.lc_tostring(rt._ptr, self._ref, out)
         if n < 0:
             raise rt._error(n, out)
-        if out[0].tag != _STR:        # __tostring returned a number, or worse (Lua 5.2)
+        if out[0].tag != _STR:  # __tostring returned a number, or worse (Lua 5.2)
             value = rt._results(n, out, 1)
             if isinstance(value, (int, float)) and not isinstance(value, bool):
                 return str(value)
@@ -127,10 +134,10 @@ class _LuaObject(object):
         text = rt._ffi.unpack(out[0].s, out[0].i)
         head, sep, tail = text.rpartition(b": ")
         if sep and (tail.startswith(b"builtin#") or _is_address(tail, self._identity())):
-            return repr(self)         # Lua's default "<type or __name>: <address>"
+            return repr(self)  # Lua's default "<type or __name>: <address>"
         try:
             return text.decode(rt._encoding or "utf-8")
-        except UnicodeDecodeError:    # like lupa: undecodable text still prints
+        except UnicodeDecodeError:  # like lupa: undecodable text still prints
             return text.decode("latin-1")
 
     # ---- operations through Lua ----
@@ -170,7 +177,7 @@ class _LuaObject(object):
         if _is_dunder(name):
             raise AttributeError(name)
         rt = self._rt
-        if rt._encoding is None:          # names are Lua strings there too
+        if rt._encoding is None:  # names are Lua strings there too
             return rt._getitem(self._ref, _name_key(rt, name))
         return self[name]
 
@@ -208,6 +215,7 @@ class _LuaTable(_LuaObject):
     iterating may raise LuaError ("invalid key to 'next'") or visit keys
     again, but never crashes.
     """
+
     __slots__ = ()
     __luatype__ = _TTABLE
 
@@ -275,6 +283,7 @@ class _LuaTable(_LuaObject):
 
 class _NoAccess(_LuaObject):
     """Functions and coroutines: no items, no attributes (as in lupa)."""
+
     __slots__ = ()
 
     def __getitem__(self, key):
@@ -290,6 +299,7 @@ class _NoAccess(_LuaObject):
 class _LuaFunction(_NoAccess):
     """A Lua function: call it with any arguments; it returns None, one
     value or a tuple.  ``coroutine(*args)`` runs it as a coroutine."""
+
     __slots__ = ()
     __luatype__ = _TFUNCTION
 
@@ -309,6 +319,7 @@ class _LuaCoroutineFunction(_LuaFunction):
     starts a new coroutine running that function with args (the original
     Lua coroutine itself stays untouched; passed back to Lua it is that
     coroutine)."""
+
     __slots__ = ()
     __luatype__ = _TTHREAD
 
@@ -330,6 +341,7 @@ class _LuaThread(_NoAccess):
     call and ends it.  Resuming it after its end raises StopIteration, after
     an error LuaError ("cannot resume dead coroutine").
     """
+
     __slots__ = ("_args", "_state")
     __luatype__ = _TTHREAD
 
@@ -354,7 +366,7 @@ class _LuaThread(_NoAccess):
                 r = rt._lib.lc_resume_i(rt._ptr, self._ref, value)
             except OverflowError:
                 r = _RANGE
-            if r & 7 == 0:            # one int yielded
+            if r & 7 == 0:  # one int yielded
                 return r >> 3
             if r != _RANGE:
                 return self._resumed(r)
@@ -388,7 +400,7 @@ class _LuaThread(_NoAccess):
             except BaseException:
                 self._after_error()
                 raise
-        if kind != _P_OUT:            # one value yielded
+        if kind != _P_OUT:  # one value yielded
             return self._rt._unpack(r)
         count, done = r >> 4, r & 8
         rt = self._rt
@@ -402,14 +414,14 @@ class _LuaThread(_NoAccess):
     def __call__(self, *args):
         """A coroutine made in Lua and not started yet, called with arguments,
         gives a new coroutine of the same function with them (as in lupa)."""
-        if self._args is not None:    # f.coroutine(...): Lua cannot call a thread
+        if self._args is not None:  # f.coroutine(...): Lua cannot call a thread
             return _LuaObject.__call__(self, *args)
         return self._rt._new_coroutine(self._ref, args)
 
     def _check_resumable(self, state):
-        if state is None:             # made in Lua: ask where it stands
+        if state is None:  # made in Lua: ask where it stands
             state = self._status()
-            if state == _CO_NEW:      # created by coroutine.create(), never run
+            if state == _CO_NEW:  # created by coroutine.create(), never run
                 state = _CO_SUSPENDED
             _set(self, "_state", state)
         if state == _CO_DEAD:
@@ -440,36 +452,37 @@ class _LuaThread(_NoAccess):
             return False
         try:
             return self._status() in (_CO_NEW, _CO_SUSPENDED, _CO_RUNNING)
-        except LuaError:      # the runtime is closed
+        except LuaError:  # the runtime is closed
             return False
 
 
-_BIG_BATCH = 1024       # lc_vals per batch once a table turned out to be big
+_BIG_BATCH = 1024  # lc_vals per batch once a table turned out to be big
 
 
 class _LuaIter(object):
     """What ``keys()``, ``values()``, ``items()`` and ``iter(table)`` return:
     a raw iterator over the table, fetching entries in batches."""
+
     __slots__ = ("_table", "_what", "_cursor", "_batch", "_out", "__weakref__")
 
     def __init__(self, table, what):
-        self._table = table           # keeps the table's reference alive
-        self._what = what             # 1 keys, 2 values, 3 (key, value) pairs
-        self._cursor = None           # int* holding the registry slot of the last key
+        self._table = table  # keeps the table's reference alive
+        self._what = what  # 1 keys, 2 values, 3 (key, value) pairs
+        self._cursor = None  # int* holding the registry slot of the last key
         self._batch = []
-        self._out = None              # lc_val buffer for the batches after the first
+        self._out = None  # lc_val buffer for the batches after the first
 
     def __iter__(self):
         return self
 
     def __next__(self):
         try:
-            return self._batch.pop()      # the batch is stored last entry first
+            return self._batch.pop()  # the batch is stored last entry first
         except IndexError:
             return self._fetch()
 
     def _fetch(self):
-        if self._cursor is False:     # finished
+        if self._cursor is False:  # finished
             raise StopIteration
         rt = self._table._rt
         lib, ptr = rt._lib, rt._ptr
@@ -480,7 +493,7 @@ class _LuaIter(object):
         lib.lc_lock(ptr)
         try:
             try:
-                return self._batch.pop()      # another thread refilled it
+                return self._batch.pop()  # another thread refilled it
             except IndexError:
                 return self._refill(rt)
         finally:
@@ -488,19 +501,25 @@ class _LuaIter(object):
 
     def _refill(self, rt):
         cursor = self._cursor
-        if cursor is False:           # finished (by another thread)
+        if cursor is False:  # finished (by another thread)
             raise StopIteration
         table = self._table
-        if cursor is None:          # the first batch: most tables are small
+        if cursor is None:  # the first batch: most tables are small
             cursor = self._cursor = rt._ffi.new("int *", _LUA_NOREF)
             out = rt._buffers().out
-        else:         # a big table: bigger batches, in a buffer of our own
+        else:  # a big table: bigger batches, in a buffer of our own
             out = self._out
             if out is None:
                 out = self._out = rt._ffi.new("lc_val[]", _BIG_BATCH)
-        n = rt._lib.lc_next(rt._ptr, table._ref, cursor, self._what, out,
-                            _NOUT if out is not self._out else _BIG_BATCH)
-        if n <= 0 or cursor[0] == _LUA_NOREF:     # an error, or the last batch
+        n = rt._lib.lc_next(
+            rt._ptr,
+            table._ref,
+            cursor,
+            self._what,
+            out,
+            _NOUT if out is not self._out else _BIG_BATCH,
+        )
+        if n <= 0 or cursor[0] == _LUA_NOREF:  # an error, or the last batch
             self._finish()
         if n < 0:
             raise rt._error(n, out)
@@ -510,7 +529,7 @@ class _LuaIter(object):
         if self._what == 3:
             values = list(zip(values[0::2], values[1::2]))
         values.reverse()
-        item = values.pop()           # ours, before other threads can pop
+        item = values.pop()  # ours, before other threads can pop
         self._batch = values
         return item
 
@@ -524,7 +543,7 @@ class _LuaIter(object):
     def __del__(self):
         try:
             self._finish()
-        except Exception:     # interpreter shutdown
+        except Exception:  # interpreter shutdown
             pass
 
     def __repr__(self):
@@ -544,7 +563,7 @@ def _wrap(runtime, ref, luatype):
             return _LuaThread(runtime, ref)
     else:
         return _LuaObject(runtime, ref, luatype)
-    wrapper = _new(cls)       # (no __init__: two slots to set)
+    wrapper = _new(cls)  # (no __init__: two slots to set)
     _set(wrapper, "_rt", runtime)
     _set(wrapper, "_ref", ref)
     return wrapper

@@ -1,5 +1,6 @@
 """The namespace of a backend module: export() fills lupacffi.lua54 and its
 siblings with the public API (one source for all of them)."""
+
 from . import _runtime
 from ._backend import get_backend
 from ._protocols import as_attrgetter, as_itemgetter, unpacks_lua_table, unpacks_lua_table_method
@@ -8,10 +9,22 @@ from ._lua_objects import lua_type
 from .errors import LuaError, LuaInterrupted, LuaLimitError, LuaMemoryError, LuaSyntaxError
 
 __all__ = [
-    "LuaRuntime", "LuaError", "LuaSyntaxError", "LuaMemoryError", "lua_type",
-    "as_attrgetter", "as_itemgetter", "unpacks_lua_table", "unpacks_lua_table_method",
-    "LUA_VERSION", "LUA_MAXINTEGER", "LUA_MININTEGER",
-    "to_python", "LuaLimitError", "LuaInterrupted", "call_interruptibly",    # beyond lupa
+    "LuaRuntime",
+    "LuaError",
+    "LuaSyntaxError",
+    "LuaMemoryError",
+    "lua_type",
+    "as_attrgetter",
+    "as_itemgetter",
+    "unpacks_lua_table",
+    "unpacks_lua_table_method",
+    "LUA_VERSION",
+    "LUA_MAXINTEGER",
+    "LUA_MININTEGER",
+    "to_python",
+    "LuaLimitError",
+    "LuaInterrupted",
+    "call_interruptibly",  # beyond lupa
 ]
 
 
@@ -19,11 +32,15 @@ def export(namespace, backend_name):
     """Fills a backend module's namespace; ImportError if it was not built."""
     backend = get_backend(backend_name)
     module = namespace["__name__"]
-    runtime_class = type("LuaRuntime", (_runtime.LuaRuntime,), {
-        "__doc__": _runtime.LuaRuntime.__doc__,
-        "__module__": module,
-        "_backend_name": backend_name,
-    })
+    runtime_class = type(
+        "LuaRuntime",
+        (_runtime.LuaRuntime,),
+        {
+            "__doc__": _runtime.LuaRuntime.__doc__,
+            "__module__": module,
+            "_backend_name": backend_name,
+        },
+    )
     namespace.update(
         LuaRuntime=runtime_class,
         LuaError=LuaError,

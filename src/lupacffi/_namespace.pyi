@@ -18,11 +18,22 @@ from .errors import LuaMemoryError as LuaMemoryError
 from .errors import LuaSyntaxError as LuaSyntaxError
 
 __all__ = [
-    "LuaRuntime", "LuaError", "LuaSyntaxError", "LuaMemoryError", "LuaLimitError",
-    "LuaInterrupted", "lua_type",
-    "as_attrgetter", "as_itemgetter", "unpacks_lua_table", "unpacks_lua_table_method",
-    "LUA_VERSION", "LUA_MAXINTEGER", "LUA_MININTEGER",
-    "to_python", "call_interruptibly",
+    "LuaRuntime",
+    "LuaError",
+    "LuaSyntaxError",
+    "LuaMemoryError",
+    "LuaLimitError",
+    "LuaInterrupted",
+    "lua_type",
+    "as_attrgetter",
+    "as_itemgetter",
+    "unpacks_lua_table",
+    "unpacks_lua_table_method",
+    "LUA_VERSION",
+    "LUA_MAXINTEGER",
+    "LUA_MININTEGER",
+    "to_python",
+    "call_interruptibly",
 ]
 
 LUA_VERSION: Tuple[int, int]

@@ -4,6 +4,7 @@ as_itemgetter) and the named-argument decorators (unpacks_lua_table)."""
 
 class _Protocol(object):
     """A view of a Python object restricted to one indexing protocol."""
+
     __slots__ = ("obj",)
 
     def __init__(self, obj):
@@ -25,6 +26,7 @@ class _Boxed(_Protocol):
     """An object that goes to Lua as a userdata although it would convert:
     an int too large for Lua, handed to (or returned by) an overflow
     handler set from Lua.  Back in Python it is the object again."""
+
     __slots__ = ()
 
 
@@ -46,20 +48,24 @@ def unpacks_lua_table(func):
     """Lets Lua call func with a table of named arguments:
     ``func{a=1, b=2}`` or ``func{1, b=2}`` as well as ``func(1, 2)``.
     A single Lua table argument is unpacked; any other call passes through."""
+
     def wrapper(*args, **kwargs):
         if len(args) == 1 and not kwargs:
             args, kwargs = _unpack_single_table(args)
         return func(*args, **kwargs)
+
     _copy_names(wrapper, func)
     return wrapper
 
 
 def unpacks_lua_table_method(meth):
     """unpacks_lua_table for methods: the table is the argument after self."""
+
     def wrapper(self, *args, **kwargs):
         if len(args) == 1 and not kwargs:
             args, kwargs = _unpack_single_table(args)
         return meth(self, *args, **kwargs)
+
     _copy_names(wrapper, meth)
     return wrapper
 
@@ -75,6 +81,7 @@ def _copy_names(wrapper, func):
 
 def _unpack_single_table(args):
     from ._lua_objects import _LuaTable
+
     if isinstance(args[0], _LuaTable):
         return _table_args(args[0])
     return args, {}
@@ -95,7 +102,7 @@ def _table_args(table):
             raise TypeError("table key is neither an integer nor a string")
     positional = []
     for i in range(1, len(numbered) + 1):
-        if i not in numbered:             # a hole, or keys outside 1..n
+        if i not in numbered:  # a hole, or keys outside 1..n
             raise IndexError("table index out of range")
         positional.append(numbered[i])
     return tuple(positional), kwargs

@@ -1,4 +1,5 @@
 """LuaRuntime: one Lua state, its options and the operations on it."""
+
 import builtins
 import contextlib
 import gc
@@ -11,18 +12,29 @@ import weakref
 from . import _async, _cycles
 from ._backend import BUFFER_SIZE, get_backend
 from ._callbacks import Callbacks
-from ._constants import (ERR_SYNTAX, LIB_ALL, LUA_NOREF, NONE, P_BOOL, P_INT,
-                         P_NIL, P_OUT, P_REF, PYOBJ)
+from ._constants import (
+    ERR_SYNTAX,
+    LIB_ALL,
+    LUA_NOREF,
+    NONE,
+    P_BOOL,
+    P_INT,
+    P_NIL,
+    P_OUT,
+    P_REF,
+    PYOBJ,
+)
 from ._convert import Converter
 from ._lua_objects import _LuaThread, _wrap
 from .errors import LuaError, LuaMemoryError
+
 _runtime_ids = itertools.count(1)
-_KEEP = object()          # limits(): keep the current value
+_KEEP = object()  # limits(): keep the current value
 _CoroutineType = types.CoroutineType
 
 _DEFAULT_NAME = b"<python>"
-_CHUNK_CACHE_SIZE = 64    # compiled chunks kept per runtime for eval()/execute()
-_CHUNK_MAX_LEN = 4096     # longer code is compiled every time
+_CHUNK_CACHE_SIZE = 64  # compiled chunks kept per runtime for eval()/execute()
+_CHUNK_MAX_LEN = 4096  # longer code is compiled every time
 
 
 def _is_plain_name(value):
@@ -167,22 +179,46 @@ class LuaRuntime(Converter, Callbacks):
         3
     """
 
-    _backend_name = None          # set by each backend module's subclass
-    _gc_window = None             # references moved during a collection (_cycles.py)
-    _gc_objects_mark = _cycles._GROWTH_FLOOR   # PyPy: see _cycles.note_growth
-    _gc_objects_base = 0          # Python objects of the python table (_cycles.py)
-    _gc_next_scan = 0.0           # see _cycles._freeze
+    _backend_name = None  # set by each backend module's subclass
+    _gc_window = None  # references moved during a collection (_cycles.py)
+    _gc_objects_mark = _cycles._GROWTH_FLOOR  # PyPy: see _cycles.note_growth
+    _gc_objects_base = 0  # Python objects of the python table (_cycles.py)
+    _gc_next_scan = 0.0  # see _cycles._freeze
 
-    def __init__(self, encoding="UTF-8", source_encoding=None, attribute_filter=None,
-                 attribute_handlers=None, register_eval=True, unpack_returned_tuples=False,
-                 register_builtins=True, overflow_handler=None, max_memory=None,
-                 string_hash_seed=None, max_instructions=None, max_time=None,
-                 libraries="all", sandbox=False):
+    def __init__(
+        self,
+        encoding="UTF-8",
+        source_encoding=None,
+        attribute_filter=None,
+        attribute_handlers=None,
+        register_eval=True,
+        unpack_returned_tuples=False,
+        register_builtins=True,
+        overflow_handler=None,
+        max_memory=None,
+        string_hash_seed=None,
+        max_instructions=None,
+        max_time=None,
+        libraries="all",
+        sandbox=False,
+    ):
         self._ptr = None
         backend = self._backend = get_backend(self._backend_name)
-        o = _checked_options(encoding, source_encoding, attribute_filter, attribute_handlers,
-                             register_eval, register_builtins, overflow_handler, max_memory,
-                             string_hash_seed, max_instructions, max_time, libraries, sandbox)
+        o = _checked_options(
+            encoding,
+            source_encoding,
+            attribute_filter,
+            attribute_handlers,
+            register_eval,
+            register_builtins,
+            overflow_handler,
+            max_memory,
+            string_hash_seed,
+            max_instructions,
+            max_time,
+            libraries,
+            sandbox,
+        )
         encoding, max_memory = o.encoding, o.max_memory
 
         self._ffi = backend.ffi
@@ -198,19 +234,19 @@ class LuaRuntime(Converter, Callbacks):
         self._maxint = backend.maxinteger
         self._minint = backend.mininteger
         # the ints a packed result holds (csrc/lc_types.h) that Lua holds exactly
-        self._pack_max = min(backend.maxinteger, 2 ** 60 - 1)
-        self._pack_min = max(backend.mininteger, -2 ** 60)
-        self._objects = {}        # id(obj) -> obj for Python objects held by Lua
-        self._cb_keep = None      # what the last callback handed to C
-        self._pending = None      # callback results beyond the buffer
+        self._pack_max = min(backend.maxinteger, 2**60 - 1)
+        self._pack_min = max(backend.mininteger, -(2**60))
+        self._objects = {}  # id(obj) -> obj for Python objects held by Lua
+        self._cb_keep = None  # what the last callback handed to C
+        self._pending = None  # callback results beyond the buffer
         self._nogc_depth = 0
         self._limits = (None, None)
         self._async = _async.AsyncState()
-        self._tls = backend._tls          # per-thread buffers (see _buffers)
+        self._tls = backend._tls  # per-thread buffers (see _buffers)
         self._rid = next(_runtime_ids)
         # compiled chunks of execute() and eval(), see _chunk; None: no cache
         self._chunks = None if backend.system_lua or (max_memory or 0) > 0 else ({}, {})
-        self._loader = None       # the sandbox's chunk loader (see _load)
+        self._loader = None  # the sandbox's chunk loader (see _load)
 
         seed = o.string_hash_seed
         ptr = lib.lc_new(self._rid, _library_mask(o.libraries), seed is not None, seed or 0)
@@ -229,6 +265,7 @@ class LuaRuntime(Converter, Callbacks):
             self.set_limits(o.max_instructions, o.max_time)
         if sandbox:
             from ._sandbox import apply_sandbox
+
             # its loader gives each chunk an environment of its own: no cache,
             # and chunks run as loaded (see _run_chunk)
             self._chunks = None
@@ -246,8 +283,11 @@ class LuaRuntime(Converter, Callbacks):
 
     def _init_python_table(self, register_eval, register_builtins):
         objects = self._ffi.new("lc_val[3]")
-        values = [None, builtins if register_builtins else _Absent,
-                  builtins.eval if register_eval else _Absent]
+        values = [
+            None,
+            builtins if register_builtins else _Absent,
+            builtins.eval if register_eval else _Absent,
+        ]
         for k, value in enumerate(values):
             if value is _Absent:
                 objects[k].tag = 0
@@ -268,7 +308,7 @@ class LuaRuntime(Converter, Callbacks):
             try:
                 self._lib.lc_free(ptr)
                 self._backend.runtimes.pop(self._rid, None)
-            except Exception:     # interpreter shutdown
+            except Exception:  # interpreter shutdown
                 pass
 
     def close(self):
@@ -279,7 +319,7 @@ class LuaRuntime(Converter, Callbacks):
         ``with LuaRuntime() as lua:`` closes it at the end of the block."""
         if self._lib.lc_close(self._ptr) < 0:
             raise LuaError("cannot close the Lua runtime while Lua code runs in it")
-        self._chunks = None       # (their references are gone with the state)
+        self._chunks = None  # (their references are gone with the state)
 
     def __enter__(self):
         return self
@@ -307,7 +347,7 @@ class LuaRuntime(Converter, Callbacks):
         """Runs a chunk of Lua code with args (``...``) and returns its results."""
         chunks = self._chunks
         if chunks is not None and not args and type(lua_code) is str and name is mode is None:
-            chunk = chunks[0].get(lua_code)     # (held: keeps the reference alive)
+            chunk = chunks[0].get(lua_code)  # (held: keeps the reference alive)
             if chunk is not None:
                 r = self._lib.lc_call_chunk(self._ptr, chunk._ref, self._null, 0)
                 return r >> 3 if r & 7 == 0 else self._unpack(r)
@@ -333,8 +373,11 @@ class LuaRuntime(Converter, Callbacks):
         the memory it holds (runtimes with a memory limit have none)."""
         caches = self._chunks
         key = None
-        if caches is not None and (type(code) is str or type(code) is bytes) \
-                and len(code) <= _CHUNK_MAX_LEN:
+        if (
+            caches is not None
+            and (type(code) is str or type(code) is bytes)
+            and len(code) <= _CHUNK_MAX_LEN
+        ):
             # (the code alone as the key in the common case: much faster on PyPy)
             if name is None and mode is None:
                 key = code
@@ -354,9 +397,9 @@ class LuaRuntime(Converter, Callbacks):
         if key is not None:
             chunk = _Chunk(self, chunk)
             if len(chunks) >= _CHUNK_CACHE_SIZE:
-                try:      # the oldest goes (and releases its reference)
+                try:  # the oldest goes (and releases its reference)
                     chunks.pop(next(iter(chunks)), None)
-                except (RuntimeError, StopIteration):     # changed by another thread
+                except (RuntimeError, StopIteration):  # changed by another thread
                     pass
             chunks[key] = chunk
         return chunk
@@ -396,7 +439,7 @@ class LuaRuntime(Converter, Callbacks):
         if require is None:
             raise LuaError("require is not available in this runtime")
         result = require(modulename)
-        return result[0] if type(result) is tuple else result     # 5.4: (module, path)
+        return result[0] if type(result) is tuple else result  # 5.4: (module, path)
 
     def globals(self):
         """The table of Lua's global variables."""
@@ -418,6 +461,7 @@ class LuaRuntime(Converter, Callbacks):
         (their values at 1, 2, ...); later keys win.  With recursive=True,
         nested dicts, lists and tuples become tables too (shared ones once)."""
         from ._table_from import table_from
+
         return table_from(self, args, recursive)
 
     def _new_table(self, pairs, ref=LUA_NOREF):
@@ -452,7 +496,7 @@ class LuaRuntime(Converter, Callbacks):
             _cycles.before_lua_gc(self)
         self._gc(0)
         if self._nogc_depth:
-            self._gc(1)       # Lua 5.1 and LuaJIT restart the collector
+            self._gc(1)  # Lua 5.1 and LuaJIT restart the collector
 
     @contextlib.contextmanager
     def nogc(self):
@@ -498,7 +542,7 @@ class LuaRuntime(Converter, Callbacks):
         until memory is freed; the globals can still be had, to free it."""
         if not isinstance(max_memory, int) or isinstance(max_memory, bool):
             raise TypeError("max_memory must be an int")
-        self._lib.lc_set_memory_limit(self._ptr, min(max_memory, 2 ** 62), bool(total))
+        self._lib.lc_set_memory_limit(self._ptr, min(max_memory, 2**62), bool(total))
         # compiled chunks kept for eval() would count against the limit
         if self._loader is None:
             self._chunks = None if max_memory > 0 else (self._chunks or ({}, {}))
@@ -522,9 +566,12 @@ class LuaRuntime(Converter, Callbacks):
         seconds = _check_limit(max_time, "max_time", (int, float))
         if seconds is not None and seconds > 1e9:
             raise ValueError("max_time is too large")
-        self._lib.lc_set_limits(self._ptr, -1 if instructions is None else instructions,
-                                0.0 if seconds is None else float(seconds))
-        self._limits = (instructions, seconds)     # after: a running call reports its own
+        self._lib.lc_set_limits(
+            self._ptr,
+            -1 if instructions is None else instructions,
+            0.0 if seconds is None else float(seconds),
+        )
+        self._limits = (instructions, seconds)  # after: a running call reports its own
 
     def get_limits(self):
         """The current (max_instructions, max_time)."""
@@ -535,8 +582,10 @@ class LuaRuntime(Converter, Callbacks):
         """Applies set_limits() inside a with block, restoring the previous
         limits afterwards; a limit not given keeps its current value."""
         previous = self._limits
-        self.set_limits(previous[0] if max_instructions is _KEEP else max_instructions,
-                        previous[1] if max_time is _KEEP else max_time)
+        self.set_limits(
+            previous[0] if max_instructions is _KEEP else max_instructions,
+            previous[1] if max_time is _KEEP else max_time,
+        )
         try:
             yield self
         finally:
@@ -718,14 +767,26 @@ class LuaRuntime(Converter, Callbacks):
         r = self._resume_packed(ref, args)
         kind = r & 7
         if kind != P_OUT:
-            return self._unpack(r), False, 1     # one value yielded (or an error)
+            return self._unpack(r), False, 1  # one value yielded (or an error)
         count = r >> 4
         return self._results(count, self._buffers().out, BUFFER_SIZE), bool(r & 8), count
 
 
-def _checked_options(encoding, source_encoding, attribute_filter, attribute_handlers,
-                     register_eval, register_builtins, overflow_handler, max_memory,
-                     string_hash_seed, max_instructions, max_time, libraries, sandbox):
+def _checked_options(
+    encoding,
+    source_encoding,
+    attribute_filter,
+    attribute_handlers,
+    register_eval,
+    register_builtins,
+    overflow_handler,
+    max_memory,
+    string_hash_seed,
+    max_instructions,
+    max_time,
+    libraries,
+    sandbox,
+):
     """LuaRuntime's arguments checked (TypeError/ValueError for bad ones)
     and normalised, with the sandbox's settings applied."""
     attribute_handlers = _attribute_handlers(attribute_handlers)
@@ -738,27 +799,54 @@ def _checked_options(encoding, source_encoding, attribute_filter, attribute_hand
     if max_memory is not None:
         if not isinstance(max_memory, (int, float)) or isinstance(max_memory, bool):
             raise TypeError("max_memory must be a number or None")
-        max_memory = int(min(max_memory, 2 ** 62))
+        max_memory = int(min(max_memory, 2**62))
     o = types.SimpleNamespace(
-        encoding=_encoding_name(encoding), source_encoding=_encoding_name(source_encoding),
-        attribute_filter=attribute_filter, attribute_handlers=attribute_handlers,
-        register_eval=register_eval, register_builtins=register_builtins,
-        overflow_handler=overflow_handler, max_memory=max_memory,
+        encoding=_encoding_name(encoding),
+        source_encoding=_encoding_name(source_encoding),
+        attribute_filter=attribute_filter,
+        attribute_handlers=attribute_handlers,
+        register_eval=register_eval,
+        register_builtins=register_builtins,
+        overflow_handler=overflow_handler,
+        max_memory=max_memory,
         string_hash_seed=LuaRuntime._hash_seed(string_hash_seed),
-        max_instructions=max_instructions, max_time=max_time, libraries=libraries)
+        max_instructions=max_instructions,
+        max_time=max_time,
+        libraries=libraries,
+    )
     if sandbox:
         from ._sandbox import sandbox_options
-        o.__dict__.update(sandbox_options(
-            sandbox, libraries=libraries, max_memory=max_memory, max_time=max_time,
-            max_instructions=max_instructions, attribute_filter=attribute_filter))
-    _library_mask(o.libraries)        # (checks the names)
+
+        o.__dict__.update(
+            sandbox_options(
+                sandbox,
+                libraries=libraries,
+                max_memory=max_memory,
+                max_time=max_time,
+                max_instructions=max_instructions,
+                attribute_filter=attribute_filter,
+            )
+        )
+    _library_mask(o.libraries)  # (checks the names)
     return o
 
 
 # the `libraries` argument: names of the standard libraries to open
-LIBRARY_BITS = {"base": 1, "package": 2, "coroutine": 4, "table": 8, "io": 16, "os": 32,
-                "string": 64, "math": 128, "utf8": 256, "debug": 512, "bit": 1024, "jit": 2048,
-                "ffi": 4096}
+LIBRARY_BITS = {
+    "base": 1,
+    "package": 2,
+    "coroutine": 4,
+    "table": 8,
+    "io": 16,
+    "os": 32,
+    "string": 64,
+    "math": 128,
+    "utf8": 256,
+    "debug": 512,
+    "bit": 1024,
+    "jit": 2048,
+    "ffi": 4096,
+}
 
 
 def _library_mask(libraries):
@@ -769,8 +857,9 @@ def _library_mask(libraries):
     mask = 0
     for name in libraries:
         if name not in LIBRARY_BITS:
-            raise ValueError("unknown Lua library %r (known: %s)"
-                             % (name, ", ".join(sorted(LIBRARY_BITS))))
+            raise ValueError(
+                "unknown Lua library %r (known: %s)" % (name, ", ".join(sorted(LIBRARY_BITS)))
+            )
         mask |= LIBRARY_BITS[name]
     return mask
 
@@ -806,11 +895,10 @@ def _check_limit(value, name, types):
     if value is None:
         return None
     if not isinstance(value, types) or isinstance(value, bool):
-        raise TypeError("%s must be %s or None"
-                        % (name, "an int" if types is int else "a number"))
+        raise TypeError("%s must be %s or None" % (name, "an int" if types is int else "a number"))
     if value != value or value <= 0:
         raise ValueError("%s must be positive" % name)
-    if value > 2 ** 62:
+    if value > 2**62:
         raise ValueError("%s is too large" % name)
     return value
 
@@ -839,19 +927,20 @@ def _call_interruptibly(runtime, func, args, kwargs, notice=None):
     0.1 s after the first Ctrl-C (the command line says then that a second
     Ctrl-C exits)."""
     result = []
-    done = threading.Event()       # (Thread.join can be confused by Ctrl-C)
+    done = threading.Event()  # (Thread.join can be confused by Ctrl-C)
 
     def work():
         try:
             result.append((True, func(*args, **kwargs)))
-        except BaseException as e:      # handed to the waiting thread
+        except BaseException as e:  # handed to the waiting thread
             result.append((False, e))
         finally:
             done.set()
+
     interrupted = False
     try:
         threading.Thread(target=work, name="lupacffi-call", daemon=True).start()
-    except KeyboardInterrupt:       # in start(), which waits for the thread
+    except KeyboardInterrupt:  # in start(), which waits for the thread
         interrupted = True
     waited = 0
     while True:
@@ -864,7 +953,7 @@ def _call_interruptibly(runtime, func, args, kwargs, notice=None):
             if done.wait(0.05):
                 break
         except KeyboardInterrupt:
-            if interrupted:       # the second Ctrl-C: Lua may still be running
+            if interrupted:  # the second Ctrl-C: Lua may still be running
                 raise KeyboardInterrupt(_STILL_RUNNING) from None
             interrupted = True
     ok, value = result[0]
@@ -892,8 +981,8 @@ def _collect_dropped_runtimes(backend):
         return
     backend.new_runtimes = 0
     if _live_lua_memory(backend) > 2 * backend.lua_memory_mark + (32 << 20):
-        gc.collect()          # (the first one runs the finalizers,
-        gc.collect()          # the second one frees what they released)
+        gc.collect()  # (the first one runs the finalizers,
+        gc.collect()  # the second one frees what they released)
         backend.lua_memory_mark = _live_lua_memory(backend)
 
 
@@ -912,19 +1001,20 @@ class _Chunk(object):
     the runtime only weakly: a wrapper (which holds its runtime) in the
     runtime's own cache would make a cycle, which CPython frees only in a
     garbage collection, with the whole Lua state."""
+
     __slots__ = ("_ref", "_runtime")
 
     def __init__(self, runtime, func):
         self._runtime = weakref.ref(runtime)
         self._ref = func._ref
-        object.__setattr__(func, "_ref", LUA_NOREF)     # its __del__ releases nothing now
+        object.__setattr__(func, "_ref", LUA_NOREF)  # its __del__ releases nothing now
 
     def __del__(self):
         runtime = self._runtime()
         try:
             if runtime is not None and runtime._ptr is not None:
                 runtime._lib.lc_unref(runtime._ptr, self._ref)
-        except Exception:     # interpreter shutdown
+        except Exception:  # interpreter shutdown
             pass
 
 

@@ -14,6 +14,7 @@ Two steps, both called by LuaRuntime.__init__:
 
 docs/sandbox.md says what this protects against and what it does not.
 """
+
 import weakref
 
 from ._constants import LUA_NOREF
@@ -23,26 +24,48 @@ from .errors import LuaMemoryError, LuaSyntaxError
 SAFE_LIBRARIES = ("base", "coroutine", "string", "table", "math", "utf8", "bit")
 
 DEFAULTS = {
-    "max_memory": 64 * 1024 * 1024,   # bytes beyond a fresh runtime's use
-    "max_time": 5.0,                  # seconds per call from Python into Lua
+    "max_memory": 64 * 1024 * 1024,  # bytes beyond a fresh runtime's use
+    "max_time": 5.0,  # seconds per call from Python into Lua
     "max_instructions": None,
     "allow_private_attributes": False,
 }
 
 # attribute names (besides those starting with "_") that lead from an object
 # to frames, code and globals: generators, coroutines, tracebacks, frames
-DENIED_ATTRIBUTES = frozenset([
-    "gi_frame", "gi_code", "gi_yieldfrom", "cr_frame", "cr_code", "cr_await", "cr_origin",
-    "ag_frame", "ag_code", "ag_await", "tb_frame", "tb_next", "f_back", "f_builtins",
-    "f_code", "f_globals", "f_locals", "f_trace", "func_globals", "func_code",
-    "func_closure", "im_func", "im_self", "im_class", "mro",
-])
+DENIED_ATTRIBUTES = frozenset(
+    [
+        "gi_frame",
+        "gi_code",
+        "gi_yieldfrom",
+        "cr_frame",
+        "cr_code",
+        "cr_await",
+        "cr_origin",
+        "ag_frame",
+        "ag_code",
+        "ag_await",
+        "tb_frame",
+        "tb_next",
+        "f_back",
+        "f_builtins",
+        "f_code",
+        "f_globals",
+        "f_locals",
+        "f_trace",
+        "func_globals",
+        "func_code",
+        "func_closure",
+        "im_func",
+        "im_self",
+        "im_class",
+        "mro",
+    ]
+)
 # str.format("{0.__class__}", obj) walks attributes inside Python
 _FORMAT_ATTRIBUTES = ("format", "format_map")
 
 
-def sandbox_options(sandbox, libraries, max_memory, max_time, max_instructions,
-                    attribute_filter):
+def sandbox_options(sandbox, libraries, max_memory, max_time, max_instructions, attribute_filter):
     """The runtime options of LuaRuntime(..., sandbox=sandbox), from the
     constructor's own arguments of the same names.
 
@@ -78,8 +101,10 @@ def _overrides(sandbox):
         raise TypeError("sandbox must be True, False or a dict of settings")
     unknown = sorted(set(sandbox) - set(DEFAULTS), key=repr)
     if unknown:
-        raise ValueError("unknown sandbox setting(s) %s (known: %s)"
-                         % (", ".join(map(repr, unknown)), ", ".join(sorted(DEFAULTS))))
+        raise ValueError(
+            "unknown sandbox setting(s) %s (known: %s)"
+            % (", ".join(map(repr, unknown)), ", ".join(sorted(DEFAULTS)))
+        )
     return sandbox
 
 
@@ -89,14 +114,23 @@ def _libraries(libraries):
     if isinstance(libraries, (str, bytes)):
         raise TypeError("libraries must be 'all' or a collection of library names")
     names = list(libraries)
-    unsafe = sorted(set(n for n in names if isinstance(n, str) and n not in SAFE_LIBRARIES
-                        and n in ("package", "io", "os", "debug", "jit", "ffi")))
+    unsafe = sorted(
+        set(
+            n
+            for n in names
+            if isinstance(n, str)
+            and n not in SAFE_LIBRARIES
+            and n in ("package", "io", "os", "debug", "jit", "ffi")
+        )
+    )
     if unsafe:
-        raise ValueError("library %s cannot be opened in a sandbox (safe: %s)"
-                         % (", ".join(unsafe), ", ".join(SAFE_LIBRARIES)))
+        raise ValueError(
+            "library %s cannot be opened in a sandbox (safe: %s)"
+            % (", ".join(unsafe), ", ".join(SAFE_LIBRARIES))
+        )
     if "base" not in names:
         raise ValueError("a sandbox needs the 'base' library")
-    return names       # unknown names: LuaRuntime raises ValueError
+    return names  # unknown names: LuaRuntime raises ValueError
 
 
 def _memory(value):
@@ -104,9 +138,9 @@ def _memory(value):
         return None
     if not isinstance(value, (int, float)) or isinstance(value, bool) or value != value:
         raise TypeError("max_memory must be a number or None")
-    if value <= 0:        # (plain runtimes take 0 as "no limit", as lupa does)
+    if value <= 0:  # (plain runtimes take 0 as "no limit", as lupa does)
         raise ValueError("max_memory must be positive (None: no limit)")
-    return int(min(value, 2 ** 62))
+    return int(min(value, 2**62))
 
 
 # ---- attribute access from Lua ------------------------------------------------
@@ -115,10 +149,15 @@ def _check_name(obj, name):
     if isinstance(name, bytes):
         name = name.decode("latin-1")
     if not isinstance(name, str):
-        return                        # not an attribute name: the runtime decides
-    if name.startswith("_") or name in DENIED_ATTRIBUTES or (
-            name in _FORMAT_ATTRIBUTES and (isinstance(obj, str) or (
-                isinstance(obj, type) and issubclass(obj, str)))):
+        return  # not an attribute name: the runtime decides
+    if (
+        name.startswith("_")
+        or name in DENIED_ATTRIBUTES
+        or (
+            name in _FORMAT_ATTRIBUTES
+            and (isinstance(obj, str) or (isinstance(obj, type) and issubclass(obj, str)))
+        )
+    ):
         raise AttributeError("access to attribute %r is not allowed in the sandbox" % (name,))
 
 
@@ -149,6 +188,7 @@ def _guarded_handlers(handlers):
     def set_(obj, name, value):
         _check_name(obj, name)
         return setter(obj, name, value)
+
     return (None if getter is None else get, None if setter is None else set_)
 
 
@@ -398,14 +438,21 @@ def _chunk_loader(runtime_ref, compile_ref):
         if not isinstance(result, tuple):
             return result
         message = result[1] if len(result) > 1 and result[1] is not None else b"cannot load"
-        value = message.encode(runtime._encoding or "utf-8", "replace") \
-            if isinstance(message, str) else message
-        text = message if isinstance(message, str) else \
-            message.decode(runtime._encoding or "utf-8", "replace")
+        value = (
+            message.encode(runtime._encoding or "utf-8", "replace")
+            if isinstance(message, str)
+            else message
+        )
+        text = (
+            message
+            if isinstance(message, str)
+            else message.decode(runtime._encoding or "utf-8", "replace")
+        )
         if text == "not enough memory":
-            error = LuaMemoryError(text)        # not prefixed, as in LuaRuntime._load
+            error = LuaMemoryError(text)  # not prefixed, as in LuaRuntime._load
         else:
             error = LuaSyntaxError(prefix + text)
         error.value = value
         raise error
+
     return load

@@ -1,4 +1,5 @@
 """Building Lua tables from Python containers (LuaRuntime.table_from)."""
+
 import codecs
 import platform
 from array import array
@@ -31,7 +32,7 @@ def _pairs(arg, counter):
         return list(arg.items())
     pairs = []
     n = counter[0]
-    for value in arg:         # not iterable: TypeError, as in lupa
+    for value in arg:  # not iterable: TypeError, as in lupa
         n += 1
         pairs.append((n, value))
     counter[0] = n
@@ -53,8 +54,9 @@ def table_from(runtime, args, recursive):
 # A column of ints, floats or strings is packed at C speed (array, bytes.join)
 # and crosses as one buffer; anything else goes as lc_val structs.
 
+
 def _from_columns(runtime, args):
-    parts = []                # (first index or None, keys, values) per argument
+    parts = []  # (first index or None, keys, values) per argument
     narr = nrec = 0
     for arg in args:
         if type(arg) is dict:
@@ -65,7 +67,7 @@ def _from_columns(runtime, args):
             parts.append((None, [k for k, _ in items], [v for _, v in items]))
             nrec += len(items)
         else:
-            values = list(arg)            # not iterable: TypeError, as in lupa
+            values = list(arg)  # not iterable: TypeError, as in lupa
             parts.append((narr, None, values))
             narr += len(values)
     table = None
@@ -113,10 +115,15 @@ if _PYPY:
     # PyPy knows when a list holds nothing but exact ints, floats, strs or
     # bytes (its storage strategy): no need to look at every item
     from __pypy__ import strategy as _strategy
-    _STRATEGY_KINDS = {"IntegerListStrategy": int, "FloatListStrategy": float,
-                       "AsciiListStrategy": str, "UnicodeListStrategy": str,
-                       "BytesListStrategy": bytes}
-_ONE_BYTE_PER_CHAR = {"utf-8", "ascii", "iso8859-1"}   # ASCII text is its own encoding
+
+    _STRATEGY_KINDS = {
+        "IntegerListStrategy": int,
+        "FloatListStrategy": float,
+        "AsciiListStrategy": str,
+        "UnicodeListStrategy": str,
+        "BytesListStrategy": bytes,
+    }
+_ONE_BYTE_PER_CHAR = {"utf-8", "ascii", "iso8859-1"}  # ASCII text is its own encoding
 
 
 def _pack(runtime, col, values, keep):
@@ -130,7 +137,7 @@ def _pack(runtime, col, values, keep):
     if kind is int:
         try:
             col.ints = _int_array(ffi, values, keep)
-        except OverflowError:         # the overflow handler decides, value by value
+        except OverflowError:  # the overflow handler decides, value by value
             return False
         col.kind = COL_INT
         return True
@@ -144,7 +151,7 @@ def _pack(runtime, col, values, keep):
         text = "".join(values)
         data = text.encode(encoding)
         if len(data) == len(text) and codecs.lookup(encoding).name in _ONE_BYTE_PER_CHAR:
-            strings = values          # (their lengths are those of the encoded ones)
+            strings = values  # (their lengths are those of the encoded ones)
         else:
             strings = [v.encode(encoding) for v in values]
             data = b"".join(strings)
@@ -156,7 +163,7 @@ def _pack(runtime, col, values, keep):
 
 def _int_array(ffi, values, keep):
     """A C array of the ints (OverflowError when one does not fit)."""
-    if _PYPY:     # cffi's own conversion is the fastest on PyPy, array's on CPython
+    if _PYPY:  # cffi's own conversion is the fastest on PyPy, array's on CPython
         ints = ffi.new("long long[]", values)
         keep.append(ints)
         return ints
@@ -166,8 +173,8 @@ def _int_array(ffi, values, keep):
 def _str_column(ffi, col, data, strings, keep):
     """data: the strings (of the same lengths as those in `strings`) joined."""
     col.kind = COL_STR
-    col.bytes = _buffer(ffi, "char[]", data or b"\0", keep)   # never NULL, even for ""s
-    if _PYPY:       # (as in _int_array)
+    col.bytes = _buffer(ffi, "char[]", data or b"\0", keep)  # never NULL, even for ""s
+    if _PYPY:  # (as in _int_array)
         col.ints = lengths = ffi.new("long long[]", list(map(len, strings)))
         keep.append(lengths)
     else:
@@ -209,13 +216,13 @@ class _Builder(object):
 
     def __init__(self, runtime):
         self.runtime = runtime
-        self.tables = {}          # id(container) -> its Lua table
-        self.alive = []           # keeps the containers alive (their ids stay unique)
-        self.todo = []            # (Lua table, pairs) still to be filled
+        self.tables = {}  # id(container) -> its Lua table
+        self.alive = []  # keeps the containers alive (their ids stay unique)
+        self.todo = []  # (Lua table, pairs) still to be filled
 
     def build(self, args, pairs):
         root = self.runtime._new_table([])
-        for arg in args:          # a reference back to an argument is the result
+        for arg in args:  # a reference back to an argument is the result
             if _is_container(arg) and id(arg) not in self.tables:
                 self.tables[id(arg)] = root
                 self.alive.append(arg)

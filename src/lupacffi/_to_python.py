@@ -1,4 +1,5 @@
 """Deep conversion of Lua tables into plain Python data (beyond lupa)."""
+
 from ._lua_objects import _LuaTable
 
 
@@ -30,8 +31,8 @@ def to_python(obj, max_depth=None, allow_cycles=False):
         if max_depth == 0:
             return obj
     root, items = _start(obj)
-    done = {obj: root}            # table -> its Python container
-    path = {obj}                  # tables being converted (a cycle comes back to one)
+    done = {obj: root}  # table -> its Python container
+    path = {obj}  # tables being converted (a cycle comes back to one)
     stack = [(obj, root, items, 0, 1)]
     while stack:
         table, container, items, pos, depth = stack.pop()
@@ -52,15 +53,19 @@ def to_python(obj, max_depth=None, allow_cycles=False):
                     _store(container, is_list, key, child)
                     break
                 if value in path and not allow_cycles:
-                    raise ValueError("cannot convert a Lua table that contains itself "
-                                     "into plain data (use allow_cycles=True)")
+                    raise ValueError(
+                        "cannot convert a Lua table that contains itself "
+                        "into plain data (use allow_cycles=True)"
+                    )
                 value = known
             _store(container, is_list, key, value)
         else:
             path.discard(table)
-            if len(container) != n:       # Lua keys that are one key in Python
-                raise ValueError("keys of a Lua table collide in a Python dict "
-                                 "(such as 1 and true): %r" % (table,))
+            if len(container) != n:  # Lua keys that are one key in Python
+                raise ValueError(
+                    "keys of a Lua table collide in a Python dict "
+                    "(such as 1 and true): %r" % (table,)
+                )
     return root
 
 
@@ -72,7 +77,7 @@ def _start(table):
     items = list(table.items())
     n = len(items)
     if n and all(type(k) is int and 0 < k <= n for k, _ in items):
-        return [None] * n, items      # keys are unique, so they are exactly 1..n
+        return [None] * n, items  # keys are unique, so they are exactly 1..n
     return {}, items
 
 

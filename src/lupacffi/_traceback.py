@@ -21,6 +21,7 @@ never started: it has no f_back (so it keeps no Python frames or locals alive
 and makes no reference cycle with the exception) and can be shared by any
 number of tracebacks, so frames are cached.
 """
+
 import os
 import types
 
@@ -50,8 +51,9 @@ def _frame(filename, name, line):
         if len(_frames) >= _MAX_FRAMES:
             _frames.clear()
         if _HAS_QUALNAME:
-            code = _CODE.replace(co_filename=filename, co_name=name, co_qualname=name,
-                                 co_firstlineno=line)
+            code = _CODE.replace(
+                co_filename=filename, co_name=name, co_qualname=name, co_firstlineno=line
+            )
         else:
             code = _CODE.replace(co_filename=filename, co_name=name, co_firstlineno=line)
         frame = _frames[key] = types.FunctionType(code, {})().gi_frame
@@ -69,11 +71,12 @@ def lua_frames(records):
     fields = records.split(b"\0")
     frames = []
     for k in range(0, len(fields) - 4, 5):
-        kind, current, defined, name, source = fields[k:k + 5]
+        kind, current, defined, name, source = fields[k : k + 5]
         if kind == b".":
-            skipped = int(current)        # -1: not known
-            frames.append(("...", 0, "<%s more Lua frames>" % (skipped if skipped >= 0
-                                                                 else "some")))
+            skipped = int(current)  # -1: not known
+            frames.append(
+                ("...", 0, "<%s more Lua frames>" % (skipped if skipped >= 0 else "some"))
+            )
             continue
         if source[:1] == b"@":
             filename = os.fsdecode(source[1:])
@@ -102,6 +105,6 @@ def add_lua_frames(exc, records):
         for filename, line, name in lua_frames(records):
             tb = types.TracebackType(tb, _frame(filename, name, line), _LASTI, line)
         exc.__traceback__ = tb
-    except Exception:         # never lose the error itself over its traceback
+    except Exception:  # never lose the error itself over its traceback
         pass
     return exc

@@ -1,4 +1,5 @@
 """lupacffi with Lua 5.2 (the lupa API; see lupacffi._namespace)."""
+
 from ._namespace import export as _export
 
 _export(globals(), "52")
