@@ -4,7 +4,6 @@ and turning error results into Python exceptions.  Mixed into LuaRuntime."""
 import itertools
 import platform
 import struct
-import weakref
 
 from ._constants import (
     BOOL,
@@ -17,14 +16,13 @@ from ._constants import (
     ERR_TIME,
     FLOAT,
     INT,
-    LUA_NOREF,
     NIL,
     NONE,
     PYOBJ,
     REF,
     STR,
 )
-from ._lua_objects import _LuaObject, _wrap
+from ._lua_objects import _LuaObject, _TakenRef, _wrap
 from ._protocols import _Boxed, unwrap
 from ._traceback import add_lua_frames, split as _split_traceback
 from .errors import LuaError, LuaInterrupted, LuaLimitError, LuaMemoryError, LuaSyntaxError
@@ -68,32 +66,17 @@ class _Surrogate(object):
         rt._surrogates[id(self.obj)] = self.h
 
 
-class _LuaHandler(object):
+class _LuaHandler(_TakenRef):
     """An overflow handler set from Lua (python.set_overflow_handler): the
-    Lua function's registry reference, taken over from its wrapper, and the
-    runtime only weakly (a wrapper, which holds its runtime, kept by the
-    runtime would make a cycle that only a garbage collection frees)."""
+    Lua function's registry reference, with the runtime held weakly."""
 
-    __slots__ = ("_ref", "_runtime")
-
-    def __init__(self, runtime, func):
-        self._runtime = weakref.ref(runtime)
-        self._ref = func._ref
-        object.__setattr__(func, "_ref", LUA_NOREF)  # its __del__ releases nothing now
+    __slots__ = ()
 
     def __call__(self, value):  # (callable, as a handler must be; used through _overflow)
         runtime = self._runtime()
         if runtime is None:
             raise ValueError("the Lua runtime of this handler is gone")
         return runtime._overflow(value, [])
-
-    def __del__(self):
-        runtime = self._runtime()
-        try:
-            if runtime is not None and runtime._ptr is not None:
-                runtime._lib.lc_unref(runtime._ptr, self._ref)
-        except Exception:  # interpreter shutdown
-            pass
 
 
 def _format_traceback(tb):

@@ -11,6 +11,8 @@ other per-wrapper fields have dunder names because ``t.name`` looks up
 non-dunder names in the Lua table.
 """
 
+from weakref import ref as _weakref
+
 from ._constants import ERR_RANGE as _ERR_RANGE
 from ._constants import LUA_NOREF as _LUA_NOREF
 from ._constants import NOUT as _NOUT
@@ -548,6 +550,29 @@ class _LuaIter(object):
 
     def __repr__(self):
         return "LuaIter(%r)" % (self._table,)
+
+
+class _TakenRef(object):
+    """A registry reference taken over from a wrapper, for an object the
+    runtime itself keeps (a cached chunk, an overflow handler set from Lua):
+    it holds the runtime only weakly, where a wrapper, which holds its
+    runtime, would make a cycle that only a garbage collection frees (with
+    the whole Lua state)."""
+
+    __slots__ = ("_ref", "_runtime")
+
+    def __init__(self, runtime, func):
+        self._runtime = _weakref(runtime)
+        self._ref = func._ref
+        _set(func, "_ref", _LUA_NOREF)  # its __del__ releases nothing now
+
+    def __del__(self):
+        runtime = self._runtime()
+        try:
+            if runtime is not None and runtime._ptr is not None:
+                runtime._lib.lc_unref(runtime._ptr, self._ref)
+        except Exception:  # interpreter shutdown
+            pass
 
 
 def _wrap(runtime, ref, luatype):

@@ -25,7 +25,7 @@ from ._constants import (
     PYOBJ,
 )
 from ._convert import Converter
-from ._lua_objects import _LuaThread, _wrap
+from ._lua_objects import _LuaThread, _TakenRef, _wrap
 from .errors import LuaError, LuaMemoryError
 
 _runtime_ids = itertools.count(1)
@@ -995,27 +995,11 @@ def _live_lua_memory(backend):
     return total
 
 
-class _Chunk(object):
+class _Chunk(_TakenRef):
     """A compiled chunk in a runtime's cache (see LuaRuntime._chunk): the
-    registry reference of its function wrapper, taken over.  It refers to
-    the runtime only weakly: a wrapper (which holds its runtime) in the
-    runtime's own cache would make a cycle, which CPython frees only in a
-    garbage collection, with the whole Lua state."""
+    registry reference of its function wrapper, taken over."""
 
-    __slots__ = ("_ref", "_runtime")
-
-    def __init__(self, runtime, func):
-        self._runtime = weakref.ref(runtime)
-        self._ref = func._ref
-        object.__setattr__(func, "_ref", LUA_NOREF)  # its __del__ releases nothing now
-
-    def __del__(self):
-        runtime = self._runtime()
-        try:
-            if runtime is not None and runtime._ptr is not None:
-                runtime._lib.lc_unref(runtime._ptr, self._ref)
-        except Exception:  # interpreter shutdown
-            pass
+    __slots__ = ()
 
 
 class _Absent(object):
