@@ -32,7 +32,9 @@ import contextlib
 import importlib.util
 import math
 import os
+import pkgutil
 import random
+import re
 import struct
 import sys
 import threading
@@ -58,18 +60,10 @@ with atheris.instrument_imports(include=["lupacffi"]) if INSTRUMENT else context
     BACKENDS = [
         importlib.import_module("lupacffi." + name) for name in lupacffi.available_backends()
     ]
-    for _name in (
-        "_async",
-        "_bridge",
-        "_convert",
-        "_deep",
-        "_lua_objects",
-        "_protocols",
-        "_runtime",
-        "_sandbox",
-        "_tables",
-    ):
-        importlib.import_module("lupacffi." + _name)
+    # every Python module of the package (not the compiled backends, _lua_54 & co)
+    for _info in pkgutil.iter_modules(lupacffi.__path__):
+        if _info.name.startswith("_") and not re.match(r"_lua_(jit)?\d+$|__main__$", _info.name):
+            importlib.import_module("lupacffi." + _info.name)
 CORPUS_DIR = os.path.join(HERE, "corpus")
 
 
