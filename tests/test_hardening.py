@@ -375,7 +375,14 @@ def test_cli_ctrl_c_stops_a_chunk(lupa, tmp_path, how):
     else:
         stdin = subprocess.PIPE
     p = subprocess.Popen(
-        args, stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_cli_env()
+        args,
+        stdin=stdin,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=_cli_env(),
+        # as in a terminal session, even when the tests run in the background
+        # with SIGINT ignored (which the child would inherit, and keep)
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     try:
         if how == "stdin":
