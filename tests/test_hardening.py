@@ -9,6 +9,8 @@ import time
 
 import pytest
 
+from helpers import child_env
+
 
 def raiser(exc):
     def f(*args):
@@ -346,18 +348,6 @@ CLI_SPEC = {
 }
 
 
-def _cli_env():
-    import os
-    import lupacffi
-
-    env = dict(os.environ)
-    parent = os.path.dirname(os.path.dirname(os.path.abspath(lupacffi.__file__)))
-    env["PYTHONPATH"] = os.pathsep.join(
-        [parent] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
-    )
-    return env
-
-
 @pytest.mark.parametrize("how", ["script", "e", "stdin"])
 def test_cli_ctrl_c_stops_a_chunk(lupa, tmp_path, how):
     import signal
@@ -379,7 +369,7 @@ def test_cli_ctrl_c_stops_a_chunk(lupa, tmp_path, how):
         stdin=stdin,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
-        env=_cli_env(),
+        env=child_env(),
         # as in a terminal session, even when the tests run in the background
         # with SIGINT ignored (which the child would inherit, and keep)
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
