@@ -81,15 +81,16 @@ def freeze(runtimes):
             ref = getattr(obj, "_ref", -1)
             if ref >= 0:
                 wrappers.setdefault(obj._rt, {}).setdefault(ref, []).append(obj)
-    frozen = []
+    frozen = []  # (runtime, the window its references moved in)
     try:
         for rt in runtimes:
             by_ref = wrappers.get(rt)
-            if by_ref and _freeze(rt, by_ref):
-                frozen.append(rt)
+            window = _freeze(rt, by_ref) if by_ref else None
+            if window is not None:
+                frozen.append((rt, window))
     except BaseException:
-        for rt in frozen:
-            thaw(rt)
+        for rt, window in frozen:
+            thaw(rt, window)
         raise
     return frozen
 
@@ -102,7 +103,10 @@ _SLOW_SCAN = 0.05  # seconds: a scan this long that moves little (a big Lua
 def _freeze(rt, by_ref):
     lib, ffi, ptr = rt._lib, rt._ffi, rt._ptr
     if ptr is None or time.monotonic() < rt._gc_next_scan or not lib.lc_gc_begin(ptr):
-        return False  # busy, or nothing new since the last scan: another time
+        return None  # busy, or nothing new since the last scan: another time
+    if rt._gc_window is not None:  # frozen by another thread since _live_runtimes() looked
+        lib.lc_gc_end(ptr, 1)  # (it stays frozen until that thread's window ends)
+        return None
     window = None
     try:
         refs = sorted(by_ref)
@@ -115,9 +119,9 @@ def _freeze(rt, by_ref):
             rt._gc_next_scan = start + 10 * took
         if n < 0:
             rt._error(n, out)  # (releases the error value; a failed scan moves nothing)
-            return False
+            return None
         if pairs[0] == ffi.NULL:
-            return False
+            return None
         data = ffi.unpack(pairs[0], 2 * n)
         lib.lc_free_buffer(pairs[0])
         reach = {}  # handle -> the references that reach it
@@ -134,7 +138,10 @@ def _freeze(rt, by_ref):
             for ref in hrefs:
                 wrapper = by_ref[ref][0]
                 if ref in wrappers:
-                    _KEPT_SLOT.__get__(wrapper).append(obj)
+                    try:
+                        _KEPT_SLOT.__get__(wrapper).append(obj)
+                    except AttributeError:  # a late thaw of an older window took it
+                        _KEPT_SLOT.__set__(wrapper, [obj])
                 else:
                     _KEPT_SLOT.__set__(wrapper, [obj])
                     wrappers[ref] = weakref.ref(wrapper)
@@ -151,15 +158,19 @@ def _freeze(rt, by_ref):
         if window is not None and not window.wrappers:
             rt._gc_window = window = None
         lib.lc_gc_end(ptr, 1 if window is not None else 0)
-    return window is not None
+    return window
 
 
-def thaw(rt):
+def thaw(rt, window=None):
     """Moves back the references held by the wrappers that are still alive.
-    (Idempotent: two threads may run it at once, both before Lua runs.)"""
-    window = rt._gc_window
-    if window is None:
+    (Idempotent: two threads may run it at once, both before Lua runs.)
+    Given the window a freeze made, only while that window is the current
+    one: once it was thawed (before Lua ran again), another thread may have
+    frozen the runtime anew, and that window is not ours to end."""
+    current = rt._gc_window
+    if current is None or (window is not None and current is not window):
         return
+    window = current
     objects = rt._objects
     for ref, wrapper_ref in list(window.wrappers.items()):
         wrapper = wrapper_ref()
@@ -195,8 +206,8 @@ def collect_cycles():
         if _PYPY:
             gc.collect()  # (PyPy frees what the finalizers released in a second one)
     finally:
-        for rt in frozen:
-            thaw(rt)
+        for rt, window in frozen:
+            thaw(rt, window)
 
 
 # ---- when it runs -------------------------------------------------------------
@@ -209,7 +220,7 @@ def _on_gc(phase, info):
     if info.get("generation") != 2:
         return
     if phase == "start":
-        _frozen = [weakref.ref(rt) for rt in freeze(_live_runtimes())]
+        _frozen = [(weakref.ref(rt), window) for rt, window in freeze(_live_runtimes())]
     else:
         _thaw_all()
 
@@ -217,10 +228,10 @@ def _on_gc(phase, info):
 def _thaw_all():
     global _frozen
     frozen, _frozen = _frozen, []
-    for ref in frozen:
+    for ref, window in frozen:
         rt = ref()
         if rt is not None:
-            thaw(rt)
+            thaw(rt, window)
 
 
 _GROWTH_FLOOR = 10000  # PyPy: Python objects held by Lua before the first run
