@@ -10,7 +10,17 @@ import traceback
 
 import lupacffi
 
-JOIN_TIMEOUT = 120.0  # seconds; only reached when something hangs
+JOIN_TIMEOUT = 120.0
+
+# the --lua value of each backend module on the command line (python -m lupacffi)
+CLI_SPEC = {
+    "lua51": "5.1",
+    "lua52": "5.2",
+    "lua53": "5.3",
+    "lua54": "5.4",
+    "lua55": "5.5",
+    "luajit21": "jit",
+}  # seconds; only reached when something hangs
 
 # the directory that holds the lupacffi under test (src/ or site-packages)
 PACKAGE_PARENT = os.path.dirname(os.path.dirname(os.path.abspath(lupacffi.__file__)))

@@ -11,18 +11,9 @@ import time
 import pytest
 
 import lupacffi
-from helpers import child_env
+from helpers import CLI_SPEC as SPEC, child_env
 
 BACKENDS = lupacffi.available_backends()
-# --lua values of each backend module
-SPEC = {
-    "lua51": "5.1",
-    "lua52": "5.2",
-    "lua53": "5.3",
-    "lua54": "5.4",
-    "lua55": "5.5",
-    "luajit21": "jit",
-}
 TIMEOUT = 120  # seconds; only a hang would reach it
 
 

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from helpers import child_env
+from helpers import CLI_SPEC, child_env
 
 
 def raiser(exc):
@@ -338,14 +338,6 @@ def test_async_inside_lua_coroutine_is_a_clear_error(lua, lupa):
 
 
 # ---- the command line stops at Ctrl-C ------------------------------------------------------------
-CLI_SPEC = {
-    "lua51": "5.1",
-    "lua52": "5.2",
-    "lua53": "5.3",
-    "lua54": "5.4",
-    "lua55": "5.5",
-    "luajit21": "jit",
-}
 
 
 @pytest.mark.parametrize("how", ["script", "e", "stdin"])
