@@ -80,3 +80,15 @@ def child_env(**extra):
     env.pop("PYTHONSTARTUP", None)
     env.update(extra)
     return env
+
+
+# the modules of the package that ship a type stub (.pyi)
+STUB_MODULES = [
+    "__init__",
+    "_namespace",
+    "_runtime",
+    "_lua_objects",
+    "_protocols",
+    "_to_python",
+    "errors",
+] + lupacffi.BACKEND_MODULES

@@ -19,6 +19,7 @@ import zipfile
 import pytest
 
 import lupacffi
+from helpers import STUB_MODULES
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DIST = os.environ.get("LUPACFFI_DIST")
@@ -34,21 +35,7 @@ LUA_TREES = [
     "vendor/lua/5.5",
 ]
 LUAJIT_TREE = "vendor/luajit/2.1"
-STUBS = [
-    "__init__",
-    "_namespace",
-    "_runtime",
-    "_lua_objects",
-    "_protocols",
-    "_to_python",
-    "errors",
-    "lua51",
-    "lua52",
-    "lua53",
-    "lua54",
-    "lua55",
-    "luajit21",
-]
+STUBS = STUB_MODULES
 
 
 def need_project():

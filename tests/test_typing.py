@@ -18,6 +18,7 @@ import textwrap
 import pytest
 
 import lupacffi
+from helpers import STUB_MODULES
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 EXAMPLE = os.path.join(HERE, "typing_example.py")
@@ -127,15 +128,7 @@ def run_stubtest(tmp_path, package_parent):
 
 def test_package_has_py_typed_and_stubs():
     assert os.path.isfile(os.path.join(PACKAGE_DIR, "py.typed"))
-    for module in [
-        "__init__",
-        "_namespace",
-        "_runtime",
-        "_lua_objects",
-        "_protocols",
-        "_to_python",
-        "errors",
-    ] + lupacffi.BACKEND_MODULES:
+    for module in STUB_MODULES:
         assert os.path.isfile(os.path.join(PACKAGE_DIR, module + ".pyi")), module
 
 
