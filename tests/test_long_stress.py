@@ -55,14 +55,20 @@ class _MallInfo2(ctypes.Structure):
 
 
 def malloc_in_use():
-    """Bytes handed out by glibc's malloc, all arenas (None elsewhere)."""
+    """Bytes handed out by glibc's malloc, all arenas (None elsewhere), less
+    what PyPy's own collector holds there (its arenas, nursery and large
+    objects: their size follows the collector's heuristics, not the live
+    objects, and varies by more than the slack between two full collections)."""
     try:
         mallinfo2 = ctypes.CDLL(None).mallinfo2
     except (OSError, AttributeError):
         return None
     mallinfo2.restype = _MallInfo2
     info = mallinfo2()
-    return info.uordblks + info.hblkhd
+    in_use = info.uordblks + info.hblkhd
+    if IS_PYPY:
+        in_use -= gc.get_stats()._s.total_allocated_memory
+    return in_use
 
 
 def rss():
