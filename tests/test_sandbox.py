@@ -948,3 +948,21 @@ def test_no_builtins_via_objects_module_globals(lupa):
         lua.execute("local f = ... return f.__globals__['__builtins__']", host_function)
     with pytest.raises(AttributeError):
         lua.execute("local f = ... return f.__self__", builtins.print)
+
+
+def test_load_errors_as_in_a_plain_runtime(lupa):
+    # the sandbox compiles through a Lua loader of its own; its errors come
+    # from the same mapping as LuaRuntime's: same class, message and .value
+    def load_error(lua, code, **kwargs):
+        with pytest.raises(LuaError) as info:
+            lua.execute(code, **kwargs)
+        return type(info.value), str(info.value), info.value.value
+
+    plain, boxed = lupa.LuaRuntime(), sandbox(lupa)
+    for code in ("x = = 1", "return 'unfinished", b"x = 1 \xff\xfe"):
+        assert load_error(boxed, code) == load_error(plain, code)
+        assert load_error(boxed, code, name="chunk") == load_error(plain, code, name="chunk")
+    plain, boxed = lupa.LuaRuntime(max_memory=MB), sandbox(lupa, max_memory=MB)
+    code = "local t = {" + ",".join(str(i) for i in range(300000)) + "} return #t"
+    kind, message, value = load_error(boxed, code)
+    assert (kind, message, value) == (LuaMemoryError, "not enough memory", b"not enough memory")

@@ -432,10 +432,14 @@ class Converter(object):
                     "Lua stopped: time limit of %s seconds exceeded" % budget, "time", budget
                 )
             )
-        value = self._error_value(out)
-        tb, records = _split_traceback(
-            self._ffi.unpack(out[1].s, out[1].i) if out[1].tag == STR else b""
-        )
+        traceback = self._ffi.unpack(out[1].s, out[1].i) if out[1].tag == STR else b""
+        return self._exception(status, self._error_value(out), traceback, prefix)
+
+    def _exception(self, status, value, traceback, prefix=""):
+        """The exception for a Lua error with `value` (ERR_SYNTAX, ERR_MEMORY
+        or any other error status); `traceback` is the shim's text traceback
+        and frame records (see _traceback), or b""."""
+        tb, records = _split_traceback(traceback)
         if isinstance(value, BaseException):
             return add_lua_frames(value, records)
         tb = tb.decode("utf-8", "replace")

@@ -60,7 +60,8 @@ def _as_bytes(value, encoding):
 #   _backend, _encoding, _source_encoding, _objects (Python objects Lua holds)
 #   _buffers()              this thread's argument buffer and result buffer
 #   _unpack(r), _results(n, out, nout), _batch(n, out)    results -> Python
-#   _error(status, out)     the exception of an entry point's status
+#   _error(status, out)     the exception of an entry point's status; the
+#   _exception(status, value, traceback, prefix)   one mapping behind it
 #   _to_val, _fill, _locked(keep, entry, ...), _register   Python -> C
 #   _call, _getitem, _setitem, _resume, _resume_packed, _new_coroutine,
 #   _new_table, _pyobj_metatable                           operations

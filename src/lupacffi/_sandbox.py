@@ -17,8 +17,8 @@ docs/sandbox.md says what this protects against and what it does not.
 
 import weakref
 
-from ._constants import LUA_NOREF
-from .errors import LuaMemoryError, LuaSyntaxError
+from ._constants import ERR_MEMORY, ERR_SYNTAX, LUA_NOREF
+from .errors import LuaError, LuaMemoryError
 
 # the libraries a sandbox may open ("bit" is LuaJIT's bit / Lua 5.2's bit32)
 SAFE_LIBRARIES = ("base", "coroutine", "string", "table", "math", "utf8", "bit")
@@ -399,7 +399,11 @@ local function new_env()
 end
 
 return function(code, name)
-  return text_load(code, name, new_env())
+  local f, message = text_load(code, name, new_env())
+  -- raised rather than returned: an error value reaches Python as bytes,
+  -- where a returned message would be decoded (and may not be valid text)
+  if f == nil then error(message, 0) end
+  return f
 end
 """
 
@@ -434,25 +438,16 @@ def _chunk_loader(runtime_ref, compile_ref):
                 raise ValueError("expected string, got %s" % (type(mode),))
             if "t" not in (mode.decode("ascii", "replace") if isinstance(mode, bytes) else mode):
                 raise ValueError("a sandbox loads text chunks only (mode %r)" % (mode,))
-        result = runtime._call(compile_ref, (code, name))
-        if not isinstance(result, tuple):
-            return result
-        message = result[1] if len(result) > 1 and result[1] is not None else b"cannot load"
-        value = (
-            message.encode(runtime._encoding or "utf-8", "replace")
-            if isinstance(message, str)
-            else message
-        )
-        text = (
-            message
-            if isinstance(message, str)
-            else message.decode(runtime._encoding or "utf-8", "replace")
-        )
-        if text == "not enough memory":
-            error = LuaMemoryError(text)  # not prefixed, as in LuaRuntime._load
-        else:
-            error = LuaSyntaxError(prefix + text)
-        error.value = value
-        raise error
+        try:
+            return runtime._call(compile_ref, (code, name))
+        except LuaError as e:
+            if type(e) not in (LuaError, LuaMemoryError) or not isinstance(e.value, bytes):
+                raise
+            message = e.value
+        # the status lua_load would have given; _exception maps it (and, as
+        # for LuaRuntime._load, prefixes only syntax errors)
+        if message == b"not enough memory":
+            raise runtime._exception(ERR_MEMORY, message, b"") from None
+        raise runtime._exception(ERR_SYNTAX, message, b"", prefix) from None
 
     return load
