@@ -184,12 +184,34 @@ def make_ffi(backend, absolute_paths=False):
     return ffi
 
 
+def make_constants_ffi():
+    """The FFI builder of ``lupacffi._lc_constants``: no Lua, only the numbers
+    of csrc/lc_types.h and lc_api.h (tags, status codes, ops, ...), which
+    _constants.py reads from it, so that C is their one source."""
+    ffi = FFI()
+    ffi.cdef(_read("lc_types.h") + "#define LC_NOUT ...\n")
+    ffi.set_source(
+        "lupacffi._lc_constants",
+        '#include "lc_types.h"\n#include "lc_api.h"\n',
+        include_dirs=[CSRC],
+        extra_compile_args=["-O2"],
+    )
+    return ffi
+
+
 def cffi_modules():
-    """The ``cffi_modules`` list for setup(): one entry per available backend."""
-    return ["build_ffi.py:ffi_%s" % name for name in available_backends()]
+    """The ``cffi_modules`` list for setup(): the constants, and one entry per
+    available backend."""
+    return ["build_ffi.py:ffi_constants"] + [
+        "build_ffi.py:ffi_%s" % name for name in available_backends()
+    ]
 
 
 # cffi's setuptools hook looks these names up (and calls them).
+def ffi_constants():
+    return make_constants_ffi()
+
+
 def ffi_51():
     return make_ffi("51")
 
@@ -216,9 +238,11 @@ def ffi_jit21():
 
 if __name__ == "__main__":
     # Development build into src/lupacffi/: python build_ffi.py [BACKEND ...]
-    for name in sys.argv[1:] or list(available_backends()):
+    # (the constants module always)
+    for name in ["constants"] + (sys.argv[1:] or list(available_backends())):
         tmp = os.path.join(HERE, "build", "ffi-" + name)
-        built = make_ffi(name, absolute_paths=True).compile(tmpdir=tmp, verbose=False)
+        ffi = make_constants_ffi() if name == "constants" else make_ffi(name, absolute_paths=True)
+        built = ffi.compile(tmpdir=tmp, verbose=False)
         # copy, then rename: a process that has the old module loaded keeps it
         target = os.path.join(HERE, "src", "lupacffi", os.path.basename(built))
         shutil.copy(built, target + ".new")

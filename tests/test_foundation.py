@@ -35,35 +35,36 @@ def test_syntax_error(lua, lupa):
 
 
 def test_python_side_constants_match_the_c_shim(lua):
-    """_constants.py and the lc_val layout that _convert reads in bulk
-    mirror csrc/lc_types.h."""
+    """_constants.py re-exports the numbers of csrc/lc_types.h, read from the
+    compiled _lc_constants; they match the backend's own C; the lc_val layout
+    that _convert reads in bulk mirrors lc_types.h."""
     from lupacffi import _constants, _convert
 
     lib, ffi = lua._lib, lua._ffi
     assert _convert._LC_VAL_SIZE == ffi.sizeof("lc_val")
     assert ffi.offsetof("lc_val", "i") == 8 and ffi.offsetof("lc_val", "d") == 16
     assert ffi.offsetof("lc_val", "s") == 24
-    for name in (
-        "NIL",
-        "BOOL",
-        "INT",
-        "FLOAT",
-        "STR",
-        "REF",
-        "PYOBJ",
-        "NONE",
-        "ERR_TIME",
-        "ERR_INSTRUCTIONS",
-        "OP_FETCH",
-        "OP_PYFUNC",
-        "COL_INDEX",
-        "COL_INT",
-        "COL_FLOAT",
-        "COL_STR",
-        "COL_VALS",
-        "LIB_ALL",
-    ):
-        assert getattr(_constants, name) == getattr(lib, "LC_" + name), name
+    c_names = [n for n in dir(_constants._c) if n.startswith("LC_")]
+    assert len(c_names) > 80
+    for name in c_names:
+        if not name.startswith("LC_STOP_"):  # only C uses those
+            assert getattr(_constants, name[3:]) == getattr(_constants._c, name), name
+            assert getattr(_constants, name[3:]) == getattr(lib, name), name
+    _constants.check(lib)  # every constant, by the backend's own check
+
+
+def test_constants_check_rejects_another_numbering(lua):
+    from lupacffi import _constants
+
+    class Renumbered:
+        def __getattr__(self, name):
+            value = getattr(lua._lib, name)
+            return value + 1 if name == "LC_ERR_TIME" else value
+
+    with pytest.raises(ImportError, match="ERR_TIME = -9, LC_ERR_TIME = -8"):
+        _constants.check(Renumbered())
+    with pytest.raises(ImportError, match="NOUT"):
+        _constants.check(type("NoNout", (), {"__getattr__": lambda self, n: None})())
 
 
 MISSING_BACKEND = """

@@ -207,6 +207,7 @@ def check_wheel(path):
     for backend in BACKENDS:
         mods = [n for n in names if re.match(r"lupacffi/_lua_%s\.[^/]*so$" % backend, n)]
         assert len(mods) == 1, (backend, mods)
+    assert [n for n in names if re.match(r"lupacffi/_lc_constants\.[^/]*so$", n)], names
     assert "lupacffi/py.typed" in names
     for stub in STUBS:
         assert "lupacffi/%s.pyi" % stub in names, stub

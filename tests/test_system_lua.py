@@ -61,6 +61,8 @@ def system_package(tmp_path_factory):
         "import shutil, sys, build_ffi\n"
         "built = build_ffi.make_ffi('54', absolute_paths=True).compile(tmpdir=sys.argv[1])\n"
         "shutil.copy(built, sys.argv[2])\n"
+        "built = build_ffi.make_constants_ffi().compile(tmpdir=sys.argv[1])\n"
+        "shutil.copy(built, sys.argv[2])\n"
     )
     env = dict(os.environ, LUPACFFI_LUA="system")
     subprocess.check_call(
