@@ -98,6 +98,21 @@ static void lc_check_cstack(lc_runtime *rt, lua_State *L)
 #endif
 }
 
+/* The checks that the hook, the pattern matcher and every coroutine resume
+   share: a pending interrupt, then n more instructions counted against the
+   budget, then the deadline.  Raises the stop that is due (a Lua error). */
+static void lc_charge(lc_runtime *rt, lua_State *L, long long n)
+{
+    if (!rt->stop && lc_interrupt_pending(rt))
+        rt->stop = LC_STOP_INTERRUPT;
+    if (!rt->stop && rt->budget >= 0 && (rt->budget -= n) < 0)
+        rt->stop = LC_STOP_INSTRUCTIONS;
+    if (!rt->stop && rt->deadline && lc_now_ns() > rt->deadline)
+        rt->stop = LC_STOP_TIME;
+    if (rt->stop)
+        lc_raise_stop(rt, L);
+}
+
 static void lc_hook(lua_State *L, lua_Debug *ar)
 {
     lc_runtime *rt = lc_runtime_of(L);
@@ -115,17 +130,7 @@ static void lc_hook(lua_State *L, lua_Debug *ar)
         lc_install_hook(L, LC_HOOK_EVERY);
         return;
     }
-    if (rt->budget >= 0) {
-        rt->budget -= LC_HOOK_EVERY;
-        if (rt->budget < 0) {
-            rt->stop = LC_STOP_INSTRUCTIONS;
-            lc_raise_stop(rt, L);
-        }
-    }
-    if (rt->deadline && lc_now_ns() > rt->deadline) {
-        rt->stop = LC_STOP_TIME;
-        lc_raise_stop(rt, L);
-    }
+    lc_charge(rt, L, LC_HOOK_EVERY);
     lc_check_cstack(rt, L);
 }
 
@@ -270,16 +275,8 @@ static void lc_hook_coroutine(lc_runtime *rt, lua_State *co)
    deadline. */
 static void lc_check_deadline(lc_runtime *rt, lua_State *L)
 {
-    if (rt->stop)
-        return;
-    if (lc_interrupt_pending(rt)) {
-        rt->stop = LC_STOP_INTERRUPT;
-        lc_raise_stop(rt, L);
-    }
-    if (rt->deadline && lc_now_ns() > rt->deadline) {
-        rt->stop = LC_STOP_TIME;
-        lc_raise_stop(rt, L);
-    }
+    if (!rt->stop)
+        lc_charge(rt, L, 0);
 }
 
 /* ---- pattern matching --------------------------------------------------------
@@ -296,21 +293,7 @@ static void lc_match_step(lua_State *L)
     lc_runtime *rt = lc_runtime_of(L);
     if (rt->depth == 0 || !lc_hook_wanted(rt))
         return;                   /* (a runtime without limits: nothing to do) */
-    if (!rt->stop && lc_interrupt_pending(rt))
-        rt->stop = LC_STOP_INTERRUPT;
-    if (rt->stop)
-        lc_raise_stop(rt, L);
-    if (rt->budget >= 0) {
-        rt->budget -= LC_MATCH_EVERY;
-        if (rt->budget < 0) {
-            rt->stop = LC_STOP_INSTRUCTIONS;
-            lc_raise_stop(rt, L);
-        }
-    }
-    if (rt->deadline && lc_now_ns() > rt->deadline) {
-        rt->stop = LC_STOP_TIME;
-        lc_raise_stop(rt, L);
-    }
+    lc_charge(rt, L, LC_MATCH_EVERY);
 }
 #endif
 
@@ -403,21 +386,12 @@ static int lc_co_call(lua_State *L, lua_State *co, lua_CFunction f)
        pcall around each resume would need a hook check (up to 1000
        instructions) per level to unwind, and a coroutine that keeps
        resuming new ones under pcall would never be stopped. */
-    if (rt->stop)
-        lc_raise_stop(rt, L);
     /* The count hook is per coroutine and a new coroutine starts counting
        afresh: a tree of short coroutines (each resuming the next before
        its 1000th instruction) would never reach a hook check.  So every
        resume costs LC_RESUME_COST instructions and checks the deadline and
        interrupts itself. */
-    if (rt->budget >= 0) {
-        rt->budget -= LC_RESUME_COST;
-        if (rt->budget < 0) {
-            rt->stop = LC_STOP_INSTRUCTIONS;
-            lc_raise_stop(rt, L);
-        }
-    }
-    lc_check_deadline(rt, L);
+    lc_charge(rt, L, LC_RESUME_COST);
     lc_hook_coroutine(rt, co);
     n = f(L);
     __atomic_store_n(&rt->nchain, d, __ATOMIC_SEQ_CST);
