@@ -362,6 +362,40 @@ def test_cycles_bounded_without_explicit_collection(lua):
     assert most < 50000
 
 
+def test_growth_trigger_respects_gc_disable(lua):
+    """The runtime's own collection when its Python objects double
+    (note_growth) runs only while Python's collector is on."""
+    collections = []
+
+    def count(phase, info):
+        if phase == "start":
+            collections.append(info)
+
+    def make_cycles(n):
+        for _ in range(n):
+            o = Obj()
+            t = lua.table()
+            t.owner = o
+            o.table = t
+
+    hooks = getattr(gc, "callbacks", [])  # (PyPy has none: the count stays empty)
+    enabled = gc.isenabled()
+    gc.collect()
+    gc.disable()
+    hooks.append(count)
+    try:
+        make_cycles(25000)
+        assert collections == []
+        assert len(lua._objects) >= 25000  # nothing freed
+    finally:
+        hooks.remove(count)
+        if enabled:
+            gc.enable()
+    gc.collect()  # CPython: frees them now that the collector is on
+    lua.gccollect()  # PyPy: frees them (before_lua_gc)
+    assert len(lua._objects) < 1000
+
+
 def test_closed_runtime_wrappers_in_cycles(lupa):
     lua = lupa.LuaRuntime()
     refs = [make_cycle(lua) for _ in range(10)]

@@ -18,10 +18,12 @@ the references of the survivors move back.
 
 CPython runs this around every full collection (``gc.callbacks``), so
 ``gc.collect()`` frees such cycles.  PyPy has no hook before a collection:
-there a runtime runs it with a ``gc.collect()`` of its own when its Python
-objects have doubled since the last time (``note_growth``), and in
-``gccollect()`` when it holds Python objects besides its own
-(``before_lua_gc``).
+there it runs in ``gccollect()`` when the runtime holds Python objects
+besides its own (``before_lua_gc``).  On both, a runtime also runs it, with
+a ``gc.collect()`` of its own, when its Python objects have doubled since
+the last time (``note_growth``): full collections may be far apart
+(CPython 3.13 makes one after some 100,000 new container objects), and
+cycles through Lua are freed by full collections only.
 """
 
 import gc
@@ -234,15 +236,17 @@ def _thaw_all():
             thaw(rt, window)
 
 
-_GROWTH_FLOOR = 10000  # PyPy: Python objects held by Lua before the first run
+_GROWTH_FLOOR = 10000  # Python objects held by Lua before the first run
 
 
 def note_growth(rt):
-    """PyPy: called when rt holds more Python objects than its mark; runs a
-    collection when no thread is using rt."""
+    """Called when rt holds more Python objects than its mark (a doubling
+    since the last time): runs a collection, unless the program turned
+    Python's collector off (gc.disable())."""
     rt._gc_objects_mark = 1 << 62  # (no second run from inside this one)
     try:
-        collect_cycles()
+        if gc.isenabled():
+            collect_cycles()
     finally:
         rt._gc_objects_mark = max(_GROWTH_FLOOR, 2 * len(rt._objects))
 

@@ -182,7 +182,7 @@ class LuaRuntime(Converter, Callbacks):
 
     _backend_name = None  # set by each backend module's subclass
     _gc_window = None  # references moved during a collection (_cycles.py)
-    _gc_objects_mark = _cycles._GROWTH_FLOOR  # PyPy: see _cycles.note_growth
+    _gc_objects_mark = _cycles._GROWTH_FLOOR  # see _cycles.note_growth
     _gc_objects_base = 0  # Python objects of the python table (_cycles.py)
     _gc_next_scan = 0.0  # see _cycles._freeze
 
@@ -661,7 +661,7 @@ class LuaRuntime(Converter, Callbacks):
             return entry(ptr, *args)
         finally:
             lib.lc_unlock(ptr)
-            if _PYPY and len(self._objects) > self._gc_objects_mark:
+            if len(self._objects) > self._gc_objects_mark:
                 _cycles.note_growth(self)
 
     def _buffers(self):
