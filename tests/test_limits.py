@@ -188,7 +188,10 @@ def test_time_stop_cannot_be_escaped(lupa, name):
     with pytest.raises(LuaLimitError) as info:
         lua.execute("do " + LOOPS[name] + " end\nreturn 'escaped'")
     assert info.value.limit == "time"
-    assert time.monotonic() - start < 5.0  # sanity only; latencies: docs/sandbox.md
+    # a hang guard only (latencies are in docs/sandbox.md): nested-pcall on
+    # LuaJIT unwinds thousands of pcall levels, one hook call each, 0.08 s
+    # here but 5.5 s on a machine with a load average of 9-13
+    assert time.monotonic() - start < 60.0
     assert lua.eval("'usable'") == "usable"
 
 
