@@ -13,8 +13,10 @@ static void *lc_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
     }
     /* Growing past the limit fails, which Lua turns into a memory error.
        Shrinking always succeeds (Lua 5.1 and 5.2 rely on that). */
-    if (rt->limit && nsize > osize && rt->used + (nsize - osize) > rt->limit && !rt->grace)
+    if (rt->limit && nsize > osize && rt->used + (nsize - osize) > rt->limit && !rt->grace) {
+        rt->refused = 1;
         return NULL;
+    }
     p = realloc(ptr, nsize);
     if (p == NULL && nsize <= osize)
         return ptr;

@@ -166,7 +166,10 @@ static int fn_collect(lua_State *L, lc_ctx *c)
 }
 
 /* Lua 5.1 and LuaJIT do not collect when an allocation fails: without this,
-   a runtime that hit its memory limit stays full until the next cycle. */
+   a runtime that hit its memory limit stays full until the next cycle.  Run
+   after every entry during which the limit refused an allocation, also when
+   a pcall in Lua caught the error: its garbage (e.g. the pieces of a failed
+   string.rep) would make the next chunk's load fail. */
 static void lc_emergency_gc(lc_runtime *rt, lua_State *L)
 {
     lc_ctx c;
@@ -213,8 +216,10 @@ static int lc_run(lc_runtime *rt, lc_ctx *c)
     result = status == LUA_OK ? c->result : lc_error_result(rt, L, status, c->out);
     lua_settop(L, top);
 #if LUA_VERSION_NUM < 502
-    if (status == LUA_ERRMEM)
+    if (status == LUA_ERRMEM || rt->refused) {
+        rt->refused = 0;
         lc_emergency_gc(rt, L);
+    }
 #endif
     return result;
 }

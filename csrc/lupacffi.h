@@ -82,6 +82,8 @@ struct lc_runtime {
     size_t base;               /* bytes used by a fresh runtime */
     size_t limit;              /* total bytes allowed; 0 = unlimited */
     int grace;                 /* > 0: allocations may pass the limit (lc_globals) */
+    int refused;               /* the limit refused an allocation (Lua 5.1, LuaJIT:
+                                  see lc_emergency_gc) */
     int tb_debug;              /* the debug library was opened: the traceback
                                   text needs debug.traceback (lc_traceback.c) */
     int depth;                 /* nesting of entry points */
