@@ -435,3 +435,35 @@ def test_sandbox_max_memory_must_be_positive(lupa, value):
     assert lua.get_max_memory() is None
     # plain runtimes keep lupa's meaning: 0 is no limit
     assert lupa.LuaRuntime(max_memory=0).get_max_memory() is None
+
+
+def test_thread_stacks_outside_glibc():
+    """musl's 128 KiB thread stacks crashed deep Lua recursion in threads
+    (test_deep_c_recursion_does_not_crash on musl): outside glibc, loading a
+    backend gives later threads MUSL_THREAD_STACK, unless the program chose
+    a size itself."""
+    import threading
+
+    from lupacffi import _backend
+
+    def no_glibc(name):
+        raise ValueError("unrecognized configuration name")
+
+    def current():  # (stack_size() alone would reset it to the default)
+        size = threading.stack_size()
+        threading.stack_size(size)
+        return size
+
+    before = current()
+    try:
+        assert _backend.thread_stacks_for_lua(lambda name: "glibc 2.36") is False
+        assert current() == before
+        if sys.platform.startswith("linux"):
+            threading.stack_size(0)
+            assert _backend.thread_stacks_for_lua(no_glibc) is True
+            assert current() == _backend.MUSL_THREAD_STACK
+            threading.stack_size(1 << 20)  # the program's own choice is kept
+            assert _backend.thread_stacks_for_lua(no_glibc) is False
+            assert current() == 1 << 20
+    finally:
+        threading.stack_size(before)

@@ -117,7 +117,33 @@ def get_backend(name):
             if name not in _backends:
                 _check_global_loading(name)
                 _backends[name] = Backend(name)
+                thread_stacks_for_lua()
             return _backends[name]
+
+
+MUSL_THREAD_STACK = 4 << 20
+
+
+def thread_stacks_for_lua(confstr=os.confstr):
+    """Outside glibc (musl: Alpine), new threads get 128 KiB of stack, where
+    glibc gives 8 MiB: less than Lua's C recursion needs before its own limit
+    stops it (some 512 KiB: LUAI_MAXCCALLS levels of C calls), or the C-stack
+    cap of LuaJIT's limited runtimes (1 MiB).  A thread running deeply
+    recursive Lua would crash the process.  So, unless the program chose a
+    size itself, threads started from now on get MUSL_THREAD_STACK bytes
+    (reserved address space; pages are used as touched).  Returns whether it
+    changed the size."""
+    try:
+        glibc = confstr("CS_GNU_LIBC_VERSION")
+    except (ValueError, OSError):
+        glibc = None
+    if glibc or not sys.platform.startswith("linux"):
+        return False
+    chosen = threading.stack_size(MUSL_THREAD_STACK)  # (returns the size before)
+    if chosen != 0:
+        threading.stack_size(chosen)
+        return False
+    return True
 
 
 def _check_global_loading(name):
