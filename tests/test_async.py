@@ -103,6 +103,24 @@ def test_lua51_pcall_says_it_cannot_yield(lua):
     assert ok is False and "yield across" in message
 
 
+def test_unserved_await_is_closed_at_once(lua):
+    # the coroutine of an await that cannot reach the driver (Lua 5.1: a
+    # pcall in between) is closed when the resume ends, not by a finalizer
+    made = []
+
+    def fetch_recorded(x):
+        made.append(fetch(x))
+        return made[-1]
+
+    f = lua.eval("function(g) local ok, e = pcall(g, 1); return ok end")
+    ok = run(lua.call_async(f, fetch_recorded))
+    assert len(made) == 1
+    if is_lua51(lua):
+        assert ok is False and made[0].cr_frame is None  # closed
+    else:
+        assert ok is True and made[0].cr_frame is None  # awaited to its end
+
+
 def test_sync_call_of_async_function_is_a_clear_error(lua):
     f = lua.eval("function(fetch) return fetch(1) end")
     with pytest.raises(TypeError, match="eval_async"):

@@ -124,7 +124,11 @@ def check_result(runtime, results):
     if len(results) != 1 or not _isawaitable(results[0]):
         return results
     if runtime._async.enabled and runtime._async.active():
-        return (AWAIT, AwaitRequest(results[0]))
+        request = AwaitRequest(results[0])
+        made = getattr(runtime._async.local, "made", None)
+        if made is not None:
+            made.append(request)
+        return (AWAIT, request)
     if isinstance(results[0], types.CoroutineType):
         results[0].close()
         raise TypeError(
@@ -133,6 +137,17 @@ def check_result(runtime, results):
             "'call_async' to run Lua code that awaits Python coroutines"
         )
     return results
+
+
+def _close_unserved(requests, result):
+    """The await requests made during one resume that did not reach the
+    driver (on Lua 5.1 a pcall stops the yield): their coroutines are closed
+    now, not left to a finalizer, which may run after the coroutine's own
+    "never awaited" warning when the runtime is freed as cyclic garbage."""
+    served = result[1] if type(result) is tuple and len(result) == 2 else None
+    for request in requests:
+        if request is not served and not request.awaited:
+            _discard(request)
 
 
 async def drive(runtime, function, args):
@@ -146,6 +161,8 @@ async def drive(runtime, function, args):
     send = None
     while True:
         local.depth = getattr(local, "depth", 0) + 1
+        outer, local.made = getattr(local, "made", None), []
+        result = None
         try:
             if send is not None:  # one budget for all the Lua work of this call
                 lib.lc_limits_carry(used[0], used[1])
@@ -156,6 +173,8 @@ async def drive(runtime, function, args):
             lib.lc_limits_carry(-1, -1)
             lib.lc_limits_used(used)
             local.depth -= 1
+            made, local.made = local.made, outer
+            _close_unserved(made, result)
         send = ()
         object.__setattr__(thread, "_args", None)
         if done:
