@@ -759,3 +759,33 @@ def test_iteration_of_numbers_matches_indexing(lua, extra):
         assert type(v) is type(expected)
         assert v == expected or (v != v and expected != expected)
     assert [k for k, _ in t.items()] == list(range(1, 3001))
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        [{1: "a", 2: "b", 3: "c"}],
+        [{3: "c", 1: "a", 2: "b"}],
+        [{1: "a", 2: "b", 4: "d"}],  # 3 of 1..4: an array part of 4 in PUC Lua 5.1-5.4
+        [{0: "z", 1: "a", 2: "b"}],  # (LuaJIT's array part has a slot 0)
+        [{1: "a", 10: "j"}],
+        [["a", "b"], {3: "c", 4: "d"}],
+        [{3: "c"}, ["a", "b"]],
+        [{k: k for k in range(1, 1001)}],
+    ],
+)
+def test_table_from_dict_int_keys_as_lua_fills_them(lua, args):
+    """A dict's int keys 1, 2, ... land in the table's array part as in a
+    table that Lua fills key by key (and as in lupa): pairs() gives them in
+    the same order, and # the same length."""
+    t = lua.table_from(*args)
+    pairs = []
+    for arg in args:
+        pairs += arg.items() if isinstance(arg, dict) else []
+    for i, v in enumerate(v for arg in args if isinstance(arg, list) for v in arg):
+        pairs.append((i + 1, v))
+    filled = lua.eval(
+        "function(pairs_) local t = {} for _, p in ipairs(pairs_) do t[p[1]] = p[2] end return t end"
+    )(lua.table_from([lua.table(k, v) for k, v in pairs]))
+    assert list(t.keys()) == list(filled.keys())
+    assert len(t) == len(filled)

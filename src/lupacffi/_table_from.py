@@ -70,13 +70,36 @@ def _from_columns(runtime, args):
             values = list(arg)  # not iterable: TypeError, as in lupa
             parts.append((narr, None, values))
             narr += len(values)
+    array = _array_size(narr, args)
     table = None
     for start, keys, values in parts:
         ref = LUA_NOREF if table is None else table._ref
-        result = _fill(runtime, ref, start, keys, values, narr, nrec)
+        result = _fill(runtime, ref, start, keys, values, array, nrec)
         if table is None:
             table = result
     return table if table is not None else _fill(runtime, LUA_NOREF, 0, None, [], 0, 0)
+
+
+def _array_size(narr, args):
+    """The size of the new table's array part: what Lua's own rehash gives a
+    table filled key by key (computesizes in ltable.c: the largest power of
+    2, n, of which more than half of the keys 1..n exist), counting the
+    sequences' narr values and the dicts' int keys, so that those keys are
+    iterated in order and len() agrees with lupa.  Computed only when a dict
+    has the key narr + 1 (dicts of other keys cost one lookup)."""
+    if not any(type(arg) is dict and narr + 1 in arg for arg in args):
+        return narr
+    extra = sorted(
+        {k for arg in args if type(arg) is dict for k in arg if type(k) is int and k > narr}
+    )
+    best, n, i = narr, 1, 0
+    while n // 2 < narr + len(extra):  # (beyond, no n can be more than half used)
+        while i < len(extra) and extra[i] <= n:
+            i += 1
+        if min(n, narr) + i > n // 2:
+            best = max(best, n)
+        n *= 2
+    return best
 
 
 def _fill(runtime, ref, start, keys, values, narr, nrec):
