@@ -323,3 +323,40 @@ def test_cycles_through_the_runtime_are_collected_without_crash(lupa):
     for _ in range(3):
         gc.collect()
     assert lupa.LuaRuntime().eval("1 + 1") == 2
+
+
+def test_python_subclasses_of_scalars_cross_as_lupa_does(lupa):
+    """Subclasses of int, float, str and bytes become Lua numbers and
+    strings; a bytearray or memoryview stays a Python object (userdata), as
+    in lupa."""
+    import enum
+
+    class Number(enum.IntEnum):
+        THREE = 3
+
+    class Text(str):
+        pass
+
+    class Real(float):
+        pass
+
+    class Raw(bytes):
+        pass
+
+    lua = lupa.LuaRuntime()
+    kind = lua.eval("function(x) return type(x) end")
+    assert (
+        kind(Number.THREE) == "number"
+        and lua.eval("function(x) return x + 1 end")(Number.THREE) == 4
+    )
+    assert kind(Text("x")) == "string" and kind(Real(1.5)) == "number"
+    assert (
+        kind(Raw(b"x")) == "string"
+        and lua.eval("function(x) return x .. '!' end")(Raw(b"x")) == "x!"
+    )
+    buffer = bytearray(b"ab")
+    assert kind(buffer) == "userdata" and kind(memoryview(b"ab")) == "userdata"
+    assert lua.eval("function(x) return x end")(buffer) is buffer
+    raw = lupa.LuaRuntime(encoding=None)
+    assert raw.eval("function(x) return type(x) end")(bytearray(b"ab")) == b"userdata"
+    assert raw.eval("function(x) return x end")(Raw(b"x")) == b"x"

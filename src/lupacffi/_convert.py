@@ -147,7 +147,7 @@ class Converter(object):
             return self._to_val(v, float(obj), keep)
         if isinstance(obj, str) and self._encoding is not None:
             return self._to_val(v, str(obj), keep)
-        if isinstance(obj, bytearray):
+        if isinstance(obj, bytes):  # (a bytearray stays a Python object, as in lupa)
             return self._to_val(v, bytes(obj), keep)
         v.tag = PYOBJ
         h = id(obj)
