@@ -195,6 +195,9 @@ def make_constants_ffi():
         '#include "lc_types.h"\n#include "lc_api.h"\n',
         include_dirs=[CSRC],
         extra_compile_args=["-O2"],
+        # it calls nothing in libc, but auditwheel tells glibc from musl by
+        # the libc a module needs
+        extra_link_args=["-Wl,--no-as-needed", "-lc"],
     )
     return ffi
 
