@@ -175,7 +175,15 @@ static int lc_callback(lua_State *L)
     out[0].i = (long long)strlen(out[0].s);
     r = lc_py_dispatch(rt->rid, op, args, n, out, LC_NVALS);
     if (r == LC_CB_ERROR) {
-        lc_push_results(rt, L, out, 1);     /* the error value (or a memory error) */
+        if (out[0].tag == LC_STR) {
+            /* a message ("bad argument #1 to 'iter' ..."): prefixed with
+               where Lua made the call, as luaL_error does */
+            luaL_where(L, 1);
+            lc_push_results(rt, L, out, 1);
+            lua_concat(L, 2);
+        } else {
+            lc_push_results(rt, L, out, 1);     /* the error value (or a memory error) */
+        }
         if (rt->stop == LC_STOP_PYTHON)
             lc_begin_abort(rt, L);
         return lua_error(L);

@@ -370,3 +370,21 @@ def test_iterator_functions_work_outside_a_for_loop(lua):
         return a, b, c
     end""")
     assert f([1, 2]) == (1, 2, None)
+
+
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        ("python.iter(1)", "bad argument #1 to 'iter' (not a python object)"),
+        ("python.args(1)", "bad argument #1 to 'args' (table expected, got number)"),
+        ("python.as_attrgetter({})", "bad argument #1 to 'as_attrgetter' (not a python object)"),
+    ],
+)
+def test_argument_errors_say_where_lua_called(lupa, call, message):
+    # as luaL_argerror's (and lupa's): the position of the call in Lua first
+    lua = lupa.LuaRuntime()
+    with pytest.raises(lupa.LuaError) as info:
+        lua.execute("local x = 1\n" + call, name="chunk")
+    assert str(info.value).splitlines()[0] == '[string "chunk"]:2: ' + message
+    ok, error = lua.eval("function(f) return pcall(f) end")(lua.eval("function() %s end" % call))
+    assert ok is False and error == '[string "<python>"]:1: ' + message
