@@ -352,13 +352,9 @@ def test_cycles_bounded_without_explicit_collection(lua):
     loop that makes cycles from piling up."""
     most = 0
     for i in range(1, 60001):
-        o = Obj()
-        t = lua.table()
-        t.owner = o
-        o.table = t
+        make_cycle(lua)
         if i % 5000 == 0:
             most = max(most, len(lua._objects))
-    del o, t
     assert most < 50000
 
 
@@ -371,20 +367,14 @@ def test_growth_trigger_respects_gc_disable(lua):
         if phase == "start":
             collections.append(info)
 
-    def make_cycles(n):
-        for _ in range(n):
-            o = Obj()
-            t = lua.table()
-            t.owner = o
-            o.table = t
-
     hooks = getattr(gc, "callbacks", [])  # (PyPy has none: the count stays empty)
     enabled = gc.isenabled()
     gc.collect()
     gc.disable()
     hooks.append(count)
     try:
-        make_cycles(25000)
+        for _ in range(25000):
+            make_cycle(lua)
         assert collections == []
         assert len(lua._objects) >= 25000  # nothing freed
     finally:
