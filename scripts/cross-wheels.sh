@@ -28,13 +28,16 @@
 # private apt configuration (scripts/cross_apt.py, reusing vendor/fetch.py);
 # the machine's apt sources are never changed.  System packages it needs
 # (--check names the missing ones): qemu-user-static, musl-tools.
-# Heavy commands run under `nice -n 19` with at most 2 jobs.
+# Heavy commands run under `nice -n 19`, in two lanes (JOBS, below) of at
+# most 2 jobs each.
 #
 # Environment: PYENV_ROOT (default ~/.pyenv), INTERPRETERS (default
 # "3.9 3.10 3.12 3.13"), PYTEST_ARGS (default -m "not slow"), AARCH64_TESTS
 # (the test files run under qemu; default: a subset, see below), MUSL_TESTS
 # (the same for musl, default the same subset), REUSE_SDIST=1
-# (take the sdist in .cross/dist/ as it is: for steps run side by side).
+# (take the sdist in .cross/dist/ as it is: for steps run side by side),
+# JOBS (default 2: the aarch64 and musllinux steps run as one lane beside the
+# others; 1: every step in turn).
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -51,15 +54,14 @@ ZIG_TARGET_X86=x86_64-linux-gnu.2.17
 ZIG_TARGET_ARM=aarch64-linux-gnu.2.17
 ARM_PY=python3.11                       # Debian bookworm's arm64 CPython
 ARM_PACKAGES="python3.11 python3.11-venv libpython3.11-dev"
-# Under qemu the whole quick suite takes hours; these files cover the
-# conversion, call, error, coroutine, limit and traceback paths on all six
-# backends (the shim's setjmp/stack code, the allocator, LuaJIT's unwinder).
-AARCH64_TESTS=${AARCH64_TESTS:-tests/test_foundation.py tests/test_functions.py tests/test_tables.py tests/test_coroutines.py tests/test_callback_errors.py tests/test_tracebacks.py tests/test_limits.py tests/test_memory.py tests/test_python_objects.py}
-# musl: the same files (the musl CPython has no ctypes, which
-# tests/test_long_stress.py imports; MUSL_TESTS="tests --ignore=tests/test_long_stress.py"
-# runs the rest of the suite)
-MUSL_TESTS=${MUSL_TESTS:-$AARCH64_TESTS}
+# The whole quick suite everywhere; under qemu it is the longest part of the
+# run (AARCH64_TESTS="tests/test_foundation.py ..." runs a part of it).
+AARCH64_TESTS=${AARCH64_TESTS:-tests}
+# musl: the musl CPython has no ctypes, which tests/test_long_stress.py (slow
+# tests only) imports
+MUSL_TESTS=${MUSL_TESTS:-tests --ignore=tests/test_long_stress.py}
 ALL_STEPS="interpreters glibc217 aarch64 musllinux pypy311"
+JOBS=${JOBS:-2}
 export ZIG_GLOBAL_CACHE_DIR=$CROSS/zig-cache
 export PIP_DISABLE_PIP_VERSION_CHECK=1
 START=$SECONDS
@@ -104,9 +106,10 @@ check() {
     printf '  sdist        python3 vendor/fetch.py; python -m build --sdist -> .cross/dist/\n'
     printf '  interpreters CPython %s: pip wheel from the sdist, install into a venv, pytest %s\n' "$INTERPRETERS" "$PYTEST_ARGS"
     printf '  glibc217     zig cc -target %s: LuaJIT + cffi modules, auditwheel repair, pytest %s\n' "$ZIG_TARGET_X86" "$PYTEST_ARGS"
-    printf '  aarch64      Debian arm64 %s in .cross/sysroot-arm64 under qemu; zig cc -target %s; auditwheel repair; pytest %s (JIT on)\n' "$ARM_PY" "$ZIG_TARGET_ARM" "$AARCH64_TESTS"
+    printf '  aarch64      Debian arm64 %s in .cross/sysroot-arm64 under qemu; zig cc -target %s; auditwheel repair; pytest %s %s (JIT on)\n' "$ARM_PY" "$ZIG_TARGET_ARM" "$PYTEST_ARGS" "$AARCH64_TESTS"
     printf '  musllinux    musl-gcc: CPython 3.11 + zlib from Debian sources (.cross/musl-python), LuaJIT, wheel, auditwheel repair, pytest %s %s\n' "$PYTEST_ARGS" "$MUSL_TESTS"
     printf '  pypy311      Debian trixie pypy3 + libc6 in .cross/sysroot-trixie, run by its ld.so: pip wheel from the sdist, pytest %s\n' "$PYTEST_ARGS"
+    printf '  lanes        JOBS=%s: %s\n' "$JOBS" "$([ "$JOBS" -ge 2 ] && echo 'aarch64 and musllinux beside the other steps' || echo 'one step after another')"
     printf '  output       .cross/wheelhouse/*.whl, .cross/results.txt, .cross/logs/\n'
     return $bad
 }
@@ -409,9 +412,38 @@ mkdir -p "$LOGS"
 check >/dev/null || { check; die "missing tools (above)"; }
 tools
 sdist
-for s in "${steps[@]}"; do
-    "$s"
-done
+if [ "$JOBS" -ge 2 ]; then
+    # two lanes side by side, each a background job whose lines carry its name:
+    # the qemu and musl steps (mostly one core: emulation, then musl) beside the
+    # native ones; each lane writes the failures of its steps to a file
+    native=() cross=()
+    for s in "${steps[@]}"; do
+        case $s in aarch64|musllinux) cross+=("$s");; *) native+=("$s");; esac
+    done
+    pids=() names=()
+    for lane in native cross; do
+        declare -n lane_steps=$lane
+        [ ${#lane_steps[@]} -gt 0 ] || continue
+        rm -f "$CROSS/lane-$lane.failed"
+        step "lane $lane: ${lane_steps[*]} (its lines start with [$lane])"
+        ( (for s in "${lane_steps[@]}"; do "$s"; done
+           printf '%s\n' "${FAILED[@]}" >"$CROSS/lane-$lane.failed") 2>&1 | sed -u "s/^/[$lane] /" ) &
+        pids+=($!) names+=("$lane")
+        unset -n lane_steps
+    done
+    for i in "${!pids[@]}"; do
+        lane=${names[$i]}
+        if wait "${pids[$i]}" && [ -f "$CROSS/lane-$lane.failed" ]; then
+            while read -r f; do [ -z "$f" ] || FAILED+=("$f"); done <"$CROSS/lane-$lane.failed"
+        else
+            FAILED+=("lane $lane stopped (its last lines above)")
+        fi
+    done
+else
+    for s in "${steps[@]}"; do
+        "$s"
+    done
+fi
 step "summary"
 ls -1 "$WHEELHOUSE" 2>/dev/null | sed 's/^/    /'
 printf '    results: %s\n' "$RESULTS"

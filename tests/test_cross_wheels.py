@@ -43,6 +43,9 @@ def test_check_mode_prints_the_plan():
     for step in STEPS:
         assert "\n  %s " % step in out, (step, out)
     assert "x86_64-linux-gnu.2.17" in out and "aarch64-linux-gnu.2.17" in out
+    # the whole quick suite under qemu and musl, in a lane beside the others
+    assert "under qemu" in out and 'pytest -m "not slow" tests (JIT on)' in out, out
+    assert "\n  lanes        JOBS=2: aarch64 and musllinux beside" in out, out
     # exit status 1 only for missing tools, which it names
     assert res.returncode == 0 or "MISSING" in out, out + res.stderr
     # the private apt source line comes from the machine's own apt configuration
