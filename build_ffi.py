@@ -192,12 +192,9 @@ def make_constants_ffi():
     ffi.cdef(_read("lc_types.h") + "#define LC_NOUT ...\n")
     ffi.set_source(
         "lupacffi._lc_constants",
-        '#include "lc_types.h"\n#include "lc_api.h"\n',
+        _read("lc_constants.c"),
         include_dirs=[CSRC],
         extra_compile_args=["-O2"],
-        # it calls nothing in libc, but auditwheel tells glibc from musl by
-        # the libc a module needs
-        extra_link_args=["-Wl,--no-as-needed", "-lc"],
     )
     return ffi
 

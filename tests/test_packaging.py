@@ -219,6 +219,46 @@ def check_wheel(path):
     assert not [n for n in names if ".libs/" in n]
 
 
+def elf_needed(path):
+    """The DT_NEEDED names of a 64-bit little-endian ELF shared object."""
+    import struct
+
+    with open(path, "rb") as f:
+        data = f.read()
+    assert data[:4] == b"\x7fELF" and data[4] == 2 and data[5] == 1, path
+    (phoff,) = struct.unpack_from("<Q", data, 0x20)
+    phentsize, phnum = struct.unpack_from("<HH", data, 0x36)
+    loads, dynamic = [], None
+    for k in range(phnum):
+        ptype, _, offset, vaddr, _, filesz = struct.unpack_from(
+            "<IIQQQQ", data, phoff + k * phentsize
+        )
+        if ptype == 1:  # PT_LOAD: to map DT_STRTAB's address to a file offset
+            loads.append((vaddr, offset, filesz))
+        elif ptype == 2:  # PT_DYNAMIC
+            dynamic = (offset, filesz)
+    entries = [
+        struct.unpack_from("<qQ", data, dynamic[0] + 16 * k) for k in range(dynamic[1] // 16)
+    ]
+    strtab = next(v for tag, v in entries if tag == 5)
+    base = next(off + strtab - va for va, off, size in loads if va <= strtab < va + size)
+    return [data[base + v : data.index(b"\0", base + v)].decode() for tag, v in entries if tag == 1]
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="ELF modules")
+def test_every_module_needs_libc():
+    # auditwheel tells a glibc wheel from a musl one by the libc each module
+    # needs: the constants module, which calls nothing, names one too (linkers
+    # such as zig's drop a library no symbol comes from)
+    pkg = os.path.dirname(lupacffi.__file__)
+    tag = "pypy" if sys.implementation.name == "pypy" else "cpython-%d%d" % sys.version_info[:2]
+    mods = [m for m in glob.glob(os.path.join(pkg, "_l*.so")) if tag in m or ".abi3." in m]
+    assert [m for m in mods if "_lc_constants" in m], mods
+    for mod in mods:
+        needed = elf_needed(mod)
+        assert [n for n in needed if n.startswith(("libc.so", "libc.musl"))], (mod, needed)
+
+
 @pytest.mark.slow
 def test_wheel_contents_built_here(built_wheels):
     assert len(built_wheels) == 1, built_wheels
