@@ -70,6 +70,32 @@ static void lc_push_results(lc_runtime *rt, lua_State *L, lc_val *vals, int n)
         lua_error(L);
 }
 
+/* The number of the string at idx among the attribute names rt keeps, which
+   Python decodes once each (lc_py_index): the names table maps each to its
+   number and keeps it alive, so that a number never means another string.
+   0 for a string it does not keep: a long one, or a new one when LC_NAMES
+   are kept already or under a memory limit (where the table's growth could
+   fail the read). */
+static int lc_name_number(lc_runtime *rt, lua_State *L, int idx, size_t len)
+{
+    int number;
+    if (len > LC_KEY_MAX)
+        return 0;
+    lua_rawgeti(L, LUA_REGISTRYINDEX, rt->names_ref);
+    lua_pushvalue(L, idx);
+    lua_rawget(L, -2);
+    number = (int)lua_tointeger(L, -1);
+    lua_pop(L, 1);
+    if (number == 0 && rt->nnames < LC_NAMES && rt->limit == 0) {
+        number = ++rt->nnames;         /* (before rawset, which may run finalizers) */
+        lua_pushvalue(L, idx);
+        lua_pushinteger(L, number);
+        lua_rawset(L, -3);
+    }
+    lua_pop(L, 1);
+    return number;
+}
+
 /* The scalar callbacks (lc_callbacks.h) where they apply: Lua calls the
    Python object at 1 with one argument that packs, or reads a string key of
    it.  Returns the number of results pushed, -1 when Python holds the result
@@ -87,7 +113,7 @@ static int lc_callback_packed(lc_runtime *rt, lua_State *L, int op)
         if (lua_type(L, 2) != LUA_TSTRING)
             return -2;
         key = lua_tolstring(L, 2, &len);
-        r = lc_py_index(rt->rid, ud->h, key, len);
+        r = lc_py_index(rt->rid, ud->h, key, len, lc_name_number(rt, L, 2, len));
     } else {
         switch (lua_type(L, 2)) {
         case LUA_TNIL:

@@ -432,6 +432,8 @@ static int lc_setup_state(lua_State *L)
     lc_wrap_coroutine_lib(rt, L);
     lua_pushcfunction(L, lc_body);
     rt->body_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    lua_newtable(L);
+    rt->names_ref = luaL_ref(L, LUA_REGISTRYINDEX);
     lua_pushlightuserdata(L, rt);
     lua_pushcclosure(L, lc_msgh, 1);
     rt->msgh_ref = luaL_ref(L, LUA_REGISTRYINDEX);

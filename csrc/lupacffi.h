@@ -64,6 +64,7 @@ typedef struct lc_counts {     /* handle -> count, open addressing */
    reference to its Lua string, so that pushing it makes no new string. */
 #define LC_KEYS 64             /* remembered per runtime, one per hash slot */
 #define LC_KEY_MAX 64          /* the longest key remembered, in bytes */
+#define LC_NAMES 256           /* attribute names numbered per runtime (lc_pyobject.c) */
 typedef struct lc_key {
     unsigned hash;
     int len;
@@ -96,6 +97,8 @@ struct lc_runtime {
     int none_ref;              /* registry: python.none */
     int mt_ref;                /* registry: the Python-object metatable */
     int body_ref;              /* registry: lc_body, the protected-call runner */
+    int names_ref;             /* registry: attribute name -> its number (lc_pyobject.c) */
+    int nnames;                /* names numbered so far, at most LC_NAMES */
     int msgh_ref;              /* registry: lc_msgh, the error message handler */
     int tb_ref;                /* registry slot: traceback of the last error */
     int stop_ref;              /* registry slot: the error value of an abort */
@@ -124,7 +127,7 @@ struct lc_runtime {
 /* prototypes shared between the shim's .c files */
 static int lc_py_dispatch(int rid, int op, lc_val *args, int nargs, lc_val *out, int nout);
 static long long lc_py_call1(int rid, long long handle, long long arg);
-static long long lc_py_index(int rid, long long handle, const char *key, size_t len);
+static long long lc_py_index(int rid, long long handle, const char *key, size_t len, int name);
 static void lc_to_val(lc_runtime *rt, lua_State *L, int idx, lc_val *v);
 static void lc_push_vals(lc_runtime *rt, lua_State *L, lc_val *vals, int n);
 static void lc_push_val(lc_runtime *rt, lua_State *L, lc_val *v);

@@ -806,3 +806,126 @@ def test_surrogates_from_several_threads(lua, surrogates):
         t.join()
     assert wrong == []
     assert len(set(lua._surrogates.values())) == len(lua._surrogates)
+
+
+# ---- attribute names: each decoded once per runtime (lc_name_number) -----------
+
+
+class ManyNames(object):
+    def __getattr__(self, name):
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return "value of " + name
+
+
+def test_attribute_names_beyond_the_kept_ones(lua):
+    # the runtime numbers 256 names; the ones after are decoded each time
+    read = lua.eval("function(o, name) return o[name] end")
+    obj = ManyNames()
+    names = ["n%d" % k for k in range(400)]
+    for _ in range(2):
+        assert [read(obj, n) for n in names] == ["value of " + n for n in names]
+    assert 0 < len(lua._names) <= 256
+    assert sorted(lua._names.values()) == sorted(names[: len(lua._names)])
+
+
+def test_attribute_names_are_per_runtime(lupa):
+    # both runtimes number their first name 1: each keeps its own
+    one, two = lupa.LuaRuntime(), lupa.LuaRuntime()
+    obj = ManyNames()
+    for _ in range(2):
+        assert one.eval("function(o) return o.alpha end")(obj) == "value of alpha"
+        assert two.eval("function(o) return o.beta end")(obj) == "value of beta"
+    assert one._names == {1: "alpha"} and two._names == {1: "beta"}
+
+
+def test_attribute_names_not_kept_under_a_memory_limit(lupa):
+    lua = lupa.LuaRuntime(max_memory=4 << 20)
+    obj = ManyNames()
+    f = lua.eval("function(o) return o.alpha, o.beta end")
+    for _ in range(3):
+        assert f(obj) == ("value of alpha", "value of beta")
+    assert lua._names == {}
+
+
+def test_attribute_names_long_and_with_nul_bytes(lua):
+    # longer than LC_KEY_MAX (not kept), a NUL inside, and one that differs
+    # from a kept name only after its NUL
+    class Store(object):
+        pass
+
+    obj = Store()
+    long_name = "x" * 200
+    setattr(obj, long_name, 1)
+    setattr(obj, "a\0b", 2)
+    setattr(obj, "a\0c", 3)
+    setattr(obj, "a", 4)
+    read = lua.eval("function(o, name) return o[name] end")
+    for _ in range(2):
+        assert read(obj, long_name) == 1
+        assert read(obj, "a\0b") == 2
+        assert read(obj, "a\0c") == 3
+        assert read(obj, "a") == 4
+    assert long_name not in lua._names.values()
+
+
+def test_attribute_name_that_does_not_decode(lupa):
+    # not valid UTF-8: an error each time, never a name remembered as None
+    lua = lupa.LuaRuntime()
+    read = lua.eval(r"function(o) return o['\255x'] end")
+    for _ in range(2):
+        with pytest.raises(UnicodeDecodeError):
+            read(Obj())
+    assert None not in lua._names.values()
+
+
+def test_attribute_names_without_encoding(lupa):
+    # encoding=None: names stay bytes, and objects are read by getattr with
+    # the name decoded (as before the numbering)
+    lua = lupa.LuaRuntime(encoding=None)
+    obj = Obj()
+    f = lua.eval("function(o) return o.x end")
+    assert f(obj) == f(obj) == 1
+    assert list(lua._names.values()) == [b"x"]
+
+
+def test_attribute_of_a_class_with_getitem_is_an_item(lua):
+    # the per-class choice between getattr and obj[key] (_uses_attributes)
+    class Both(object):
+        x = "attribute"
+
+        def __getitem__(self, key):
+            return "item " + key
+
+    f = lua.eval("function(o) return o.x end")
+    for _ in range(2):
+        assert f(Both()) == "item x"
+        assert f(Obj()) == 1
+        assert f({"x": "dict item"}) == "dict item"
+
+
+def test_attribute_names_from_threads(lupa):
+    # several threads read through one runtime and through their own: every
+    # read gives its own name's value
+    shared = lupa.LuaRuntime()
+    obj = ManyNames()
+    errors = []
+
+    def work(k):
+        try:
+            own = lupa.LuaRuntime()
+            for lua in (shared, own):
+                read = lua.eval("function(o, name) return o[name] end")
+                for j in range(300):
+                    name = "t%d_%d" % (k, j % 50)
+                    assert read(obj, name) == "value of " + name
+        except BaseException as e:  # reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert len(set(shared._names.values())) == len(shared._names)

@@ -82,10 +82,14 @@ class Backend(object):
             runtime = ref() if ref is not None else None
             return runtime._call1(handle, arg) if runtime is not None else _constants.P_NIL
 
-        def index1(rid, handle, key, length):
+        def index1(rid, handle, key, length, name):
             ref = runtimes.get(rid)
             runtime = ref() if ref is not None else None
-            return runtime._index1(handle, key, length) if runtime is not None else _constants.P_NIL
+            return (
+                runtime._index1(handle, key, length, name)
+                if runtime is not None
+                else _constants.P_NIL
+            )
 
         ffi.def_extern(name="lc_py_call1", error=-1)(call1)
         ffi.def_extern(name="lc_py_index", error=-1)(index1)

@@ -171,6 +171,24 @@ def _number_from_text(text):
         return None
 
 
+_ATTRIBUTE_TYPES = {}  # type -> whether Lua indexes its objects by attribute
+
+
+def _uses_attributes(cls):
+    """Whether Lua's obj.key is getattr for an object of class cls that is
+    not a protocol view: unless the class has __getitem__ (_python_getitem).
+    Remembered per class (at most 1,000), since asking a class for a missing
+    attribute costs ~150 ns on CPython 3.11; a class given __getitem__ after
+    Lua has indexed its objects keeps attribute access."""
+    uses = _ATTRIBUTE_TYPES.get(cls)
+    if uses is None:
+        uses = cls is not _ItemGetter and cls is not _AttrGetter and not hasattr(cls, "__getitem__")
+        if len(_ATTRIBUTE_TYPES) >= 1000:
+            _ATTRIBUTE_TYPES.clear()
+        _ATTRIBUTE_TYPES[cls] = uses
+    return uses
+
+
 def _caller_frame():
     """The innermost Python frame that is not part of lupacffi, or None."""
     frame = sys._getframe(1)
@@ -195,7 +213,7 @@ class Callbacks(object):
         """Lua calls the Python object `handle` with one packed argument."""
         depth = self._cb_depth
         try:
-            if depth >= sys.getrecursionlimit() // 10:
+            if depth and depth >= sys.getrecursionlimit() // 10:
                 raise RecursionError("too many nested calls between Lua and Python")
             self._cb_depth = depth + 1
             kind = arg & 7
@@ -215,29 +233,35 @@ class Callbacks(object):
         finally:
             self._cb_depth = depth
 
-    def _index1(self, handle, key, length):
-        """Lua reads the string key `key` of the Python object `handle`."""
+    def _index1(self, handle, key, length, name):
+        """Lua reads the string key `key` of the Python object `handle`;
+        `name` numbers the key among those the runtime keeps (0: none), so
+        that each is decoded once (lc_name_number in csrc/lc_pyobject.c)."""
         depth = self._cb_depth
         try:
-            if depth >= sys.getrecursionlimit() // 10:
+            if depth and depth >= sys.getrecursionlimit() // 10:
                 raise RecursionError("too many nested calls between Lua and Python")
             self._cb_depth = depth + 1
-            key = self._ffi.unpack(key, length)
-            if self._encoding is not None:
-                key = key.decode(self._encoding)
+            decoded = self._names.get(name) if name else None
+            if decoded is None:
+                decoded = self._ffi.unpack(key, length)
+                if self._encoding is not None:
+                    decoded = decoded.decode(self._encoding)
+                if name:
+                    self._names[name] = decoded
             view = self._objects[handle]
-            t = type(view)
             if (
-                t is not _ItemGetter
-                and t is not _AttrGetter
-                and not hasattr(t, "__getitem__")
+                type(decoded) is str
+                and _uses_attributes(type(view))
                 and self._attribute_handlers is None
                 and self._attribute_filter is None
-                and type(key) is str
             ):
                 # the common case of _python_getitem: an attribute by its name
-                return self._pack_value(getattr(view, key))
-            return self._pack_value(self._python_getitem(view, unwrap(view), key))
+                value = getattr(view, decoded)
+                if type(value) is int and self._pack_min <= value <= self._pack_max:
+                    return value << 3
+                return self._pack_value(value)
+            return self._pack_value(self._python_getitem(view, unwrap(view), decoded))
         except BaseException as e:
             self._held = (None, e)
             return P_OUT
@@ -276,7 +300,7 @@ class Callbacks(object):
         try:
             # Deep Lua->Python->Lua chains end here with a clear error, before
             # the Python stack runs out where no exception could be reported.
-            if depth >= sys.getrecursionlimit() // 10:
+            if depth and depth >= sys.getrecursionlimit() // 10:
                 raise RecursionError("too many nested calls between Lua and Python")
             self._cb_depth = depth + 1
             if op == OP_PENDING:  # what _call1 or _index1 held

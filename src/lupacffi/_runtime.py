@@ -237,6 +237,7 @@ class LuaRuntime(Converter, Callbacks):
         # the ints a packed result holds (csrc/lc_types.h) that Lua holds exactly
         self._pack_max = min(backend.maxinteger, 2**60 - 1)
         self._pack_min = max(backend.mininteger, -(2**60))
+        self._names = {}  # number -> attribute name (_index1)
         self._objects = {}  # id(obj) -> obj for Python objects held by Lua
         self._cb_keep = None  # what the last callback handed to C
         self._pending = None  # callback results beyond the buffer
