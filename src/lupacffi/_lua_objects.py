@@ -147,7 +147,7 @@ class _LuaObject(object):
         rt = self._rt
         if len(args) == 1 and type(args[0]) is int:
             try:
-                r = rt._lib.lc_call_i(rt._ptr, self._ref, args[0])
+                r = rt._lc_call_i(rt._ptr, self._ref, args[0])
             except OverflowError:
                 r = _RANGE
             if r & 7 == 0:
@@ -161,12 +161,12 @@ class _LuaObject(object):
         t = type(key)
         if t is int:
             try:
-                r = rt._lib.lc_getitem_i(rt._ptr, self._ref, key)
+                r = rt._lc_getitem_i(rt._ptr, self._ref, key)
             except OverflowError:
                 r = _RANGE
         elif t is str and rt._encoding is not None:
             key = key.encode(rt._encoding)
-            r = rt._lib.lc_getitem_s(rt._ptr, self._ref, key, len(key))
+            r = rt._lc_getitem_s(rt._ptr, self._ref, key, len(key))
         else:
             return rt._getitem(self._ref, key)
         if r & 7 == 0:
@@ -249,7 +249,7 @@ class _LuaTable(_LuaObject):
                 value_packed = None
             if value_packed is not None:
                 try:
-                    r = rt._lib.lc_setitem_i(rt._ptr, self._ref, key, value_packed)
+                    r = rt._lc_setitem_i(rt._ptr, self._ref, key, value_packed)
                 except OverflowError:
                     r = _ERR_RANGE
                 if r == 0:
@@ -365,7 +365,7 @@ class _LuaThread(_NoAccess):
         if type(value) is int and self._state == _CO_SUSPENDED:
             rt = self._rt
             try:
-                r = rt._lib.lc_resume_i(rt._ptr, self._ref, value)
+                r = rt._lc_resume_i(rt._ptr, self._ref, value)
             except OverflowError:
                 r = _RANGE
             if r & 7 == 0:  # one int yielded
