@@ -295,8 +295,9 @@ traces = lua.eval("(function() local ju = require(\"jit.util\"); local n = 0; wh
 print("    %s %s, jit.status() on, %d trace(s) compiled, result %s" % (lua.eval("jit.version"), lua.eval("jit.arch"), traces, n))
 assert traces > 0, "no trace compiled"
 ' | tee -a "$LOGS/jit-aarch64.txt"
+    # CC: the tests that build a Lua C module build it for aarch64
     # shellcheck disable=SC2086
-    eval "run_pytest aarch64 $venv/bin/python $PYTEST_ARGS $AARCH64_TESTS" || FAILED+=("aarch64 tests")
+    CC=$cc eval "run_pytest aarch64 $venv/bin/python $PYTEST_ARGS $AARCH64_TESTS" || FAILED+=("aarch64 tests")
 }
 
 musl_python() {           # a minimal musl CPython 3.11 (Debian's source) with zlib, built by musl-gcc
