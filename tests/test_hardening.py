@@ -377,10 +377,16 @@ def test_cli_ctrl_c_stops_a_chunk(lupa, tmp_path, how):
             p.wait(3)
         except subprocess.TimeoutExpired:
             # only LuaJIT's compiled loop may miss the first one; the second exits
-            assert name == "luajit21"
             p.send_signal(signal.SIGINT)
             p.wait(10)
-        err = p.stderr.read().decode()
+            err = p.stderr.read().decode()
+            # (seen once on PyPy with Lua 5.1: what the CLI said tells why)
+            assert name == "luajit21", "first Ctrl-C missed; after a second: exit %s, stderr %r" % (
+                p.returncode,
+                err,
+            )
+        else:
+            err = p.stderr.read().decode()
     finally:
         if p.poll() is None:
             p.kill()
