@@ -8,6 +8,7 @@ import threading
 import weakref
 
 import pytest
+from helpers import run_threads
 
 
 class Obj(object):
@@ -909,23 +910,14 @@ def test_attribute_names_from_threads(lupa):
     # read gives its own name's value
     shared = lupa.LuaRuntime()
     obj = ManyNames()
-    errors = []
 
     def work(k):
-        try:
-            own = lupa.LuaRuntime()
-            for lua in (shared, own):
-                read = lua.eval("function(o, name) return o[name] end")
-                for j in range(300):
-                    name = "t%d_%d" % (k, j % 50)
-                    assert read(obj, name) == "value of " + name
-        except BaseException as e:  # reported below
-            errors.append(e)
+        own = lupa.LuaRuntime()
+        for lua in (shared, own):
+            read = lua.eval("function(o, name) return o[name] end")
+            for j in range(300):
+                name = "t%d_%d" % (k, j % 50)
+                assert read(obj, name) == "value of " + name
 
-    threads = [threading.Thread(target=work, args=(k,)) for k in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert errors == []
+    run_threads([(work, (k,)) for k in range(4)])
     assert len(set(shared._names.values())) == len(shared._names)
