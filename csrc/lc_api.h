@@ -49,6 +49,10 @@ int lc_load(lc_runtime *rt, const char *code, size_t len, const char *name,
    not fit in it, and their error values. */
 #define LC_NOUT 64
 lc_val *lc_thread_out(void);
+/* Result strings of at least this many bytes are not copied there: they
+   reach Python as the str or bytes object Python made of them (LC_PYOBJ;
+   see lc_take_long_strings). */
+#define LC_LONG_STRING 65536
 
 /* Calling (functions and callable objects) and coroutines: packed results. */
 long long lc_call(lc_runtime *rt, int ref, lc_val *args, int nargs);

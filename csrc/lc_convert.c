@@ -290,6 +290,38 @@ static int lc_reserve_results(int n)
     return 0;
 }
 
+/* Long strings (LC_LONG_STRING bytes or more) among vals become Python
+   objects here, made by Python (LC_OP_STRING) straight from Lua's memory
+   while the strings are still on the stack: one copy fewer than going
+   through this thread's buffer.  A taken one is an LC_PYOBJ, pinned like
+   the others.  Python may decline one (not decodable): it is copied as usual.
+   The callbacks may run Python code that calls Lua in this thread (a
+   finalizer), which reuses the thread's buffers: so the work is done on a
+   private copy of vals, put back afterwards. */
+static void lc_take_long_strings(lc_runtime *rt, int n)
+{
+    lc_val *vals, taken;
+    int k;
+    for (k = 0; k < n; k++)
+        if (tls_vals[k].tag == LC_STR && tls_vals[k].i >= LC_LONG_STRING)
+            break;
+    if (k == n || (vals = (lc_val *)malloc(sizeof(lc_val) * (size_t)n)) == NULL)
+        return;                       /* (no memory for the copy: copied as usual) */
+    memcpy(vals, tls_vals, sizeof(lc_val) * (size_t)n);
+    for (; k < n; k++) {
+        if (vals[k].tag != LC_STR || vals[k].i < LC_LONG_STRING)
+            continue;
+        taken.tag = LC_NIL;
+        if (lc_py_dispatch(rt->rid, LC_OP_STRING, &vals[k], 1, &taken, 1) == 1
+                && taken.tag == LC_PYOBJ) {
+            lc_counts_incr(&rt->counts, taken.i);   /* pinned until Python takes it */
+            vals[k] = taken;
+        }
+    }
+    memcpy(tls_vals, vals, sizeof(lc_val) * (size_t)n);   /* (never shrunk: room for n) */
+    free(vals);
+}
+
 /* Converts n stack values from `first` into this thread's result buffer and
    copies up to nout of them into out.  Returns n. */
 static int lc_results(lc_runtime *rt, lua_State *L, int first, int n, lc_val *out, int nout)
@@ -302,9 +334,10 @@ static int lc_results(lc_runtime *rt, lua_State *L, int first, int n, lc_val *ou
         luaL_error(L, "not enough memory for %d results", n);
     for (k = 0; k < n; k++)
         lc_to_val(rt, L, first + k, &tls_vals[k]);
+    lc_pin(rt, tls_vals, n, +1);      /* until Python calls lc_unpin */
+    lc_take_long_strings(rt, n);
     tls_nvals = n;
     lc_copy_strings(tls_vals, n);
-    lc_pin(rt, tls_vals, n, +1);      /* until Python calls lc_unpin */
     memcpy(out, tls_vals, sizeof(lc_val) * (size_t)(n < nout ? n : nout));
     return n;
 }

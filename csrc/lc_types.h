@@ -110,6 +110,8 @@ enum lc_op {
     LC_OP_FETCH = 19,     /* copy pending results into out */
     LC_OP_THAW = 20,      /* Lua is entered while a heap scan's results are in use */
     LC_OP_PENDING = 21,   /* the results of lc_py_call1/lc_py_index that did not pack */
+    LC_OP_STRING = 22,    /* args[0]: a long result string; out[0]: the Python
+                             object made of it (return 1), or return 0 */
     LC_OP_PYFUNC = 32     /* functions of the `python` table: LC_OP_PYFUNC + index */
 };
 

@@ -37,6 +37,7 @@ from ._constants import (
     OP_POW,
     OP_PYFUNC,
     OP_RELEASE,
+    OP_STRING,
     OP_SUB,
     OP_THAW,
     OP_TOSTRING,
@@ -51,7 +52,7 @@ from ._constants import (
 )
 from . import _cycles
 from ._constants import TFUNCTION
-from ._convert import _LuaHandler
+from ._convert import _PYPY, _LuaHandler
 from ._lua_objects import _TYPE_NAMES, _LuaTable
 from ._protocols import _AttrGetter, _ItemGetter, _table_args, unwrap
 
@@ -296,6 +297,8 @@ class Callbacks(object):
         if op == OP_THAW:
             _cycles.thaw(self)
             return 0
+        if op == OP_STRING:
+            return self._take_string(args[0], out)
         depth = self._cb_depth
         try:
             # Deep Lua->Python->Lua chains end here with a clear error, before
@@ -344,6 +347,27 @@ class Callbacks(object):
                 return CB_ERROR
         finally:
             self._cb_depth = depth
+
+    def _take_string(self, v, out):
+        """A long string among the results of an entry point (OP_STRING),
+        made into its str or bytes straight from Lua's memory, and handed
+        back to C as a Python object; 0 leaves it to the usual way (which
+        raises the same decoding error, if any).  PyPy always declines: there
+        the copy C makes is not what costs (its GC is), and the strings made
+        in the callback measured slower (BENCHMARKS.md, session 8)."""
+        if _PYPY:
+            return 0
+        try:
+            if self._encoding is None:
+                value = self._ffi.unpack(v.s, v.i)
+            else:
+                value = str(self._ffi.buffer(v.s, v.i), self._encoding)
+        except Exception:
+            return 0
+        self._objects[id(value)] = value
+        out[0].tag = PYOBJ
+        out[0].i = id(value)
+        return 1
 
     def _release(self, handle):
         """Lua dropped its last reference to a Python object."""

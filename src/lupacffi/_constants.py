@@ -1,6 +1,6 @@
 """Numbers shared with the C shim, in the one Python module that holds them.
 
-Their one source is C: csrc/lc_types.h (and LC_NOUT in lc_api.h), compiled
+Their one source is C: csrc/lc_types.h (and LC_NOUT, LC_LONG_STRING in lc_api.h), compiled
 into the small module _lc_constants (no Lua in it, see build_ffi.py), from
 which they are read here.  The names are those of C without the LC_ prefix.
 Each backend also checks them against its own compiled C when it loads
@@ -53,6 +53,7 @@ OP_ITER_NEXT = _c.LC_OP_ITER_NEXT
 OP_FETCH = _c.LC_OP_FETCH
 OP_THAW = _c.LC_OP_THAW
 OP_PENDING = _c.LC_OP_PENDING
+OP_STRING = _c.LC_OP_STRING
 OP_PYFUNC = _c.LC_OP_PYFUNC
 
 # callback results besides a count (enum lc_cb_status)
@@ -60,6 +61,8 @@ CB_ERROR, CB_ITER, CB_FUNC = _c.LC_CB_ERROR, _c.LC_CB_ITER, _c.LC_CB_FUNC
 
 # the size of each thread's result buffer (lc_thread_out)
 NOUT = _c.LC_NOUT
+# result strings this long reach Python without that buffer (lc_api.h)
+LONG_STRING = _c.LC_LONG_STRING
 
 # Lua type numbers (enum lc_luatype)
 TNIL, TBOOLEAN, TLIGHTUSERDATA = _c.LC_TNIL, _c.LC_TBOOLEAN, _c.LC_TLIGHTUSERDATA

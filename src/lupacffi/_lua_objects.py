@@ -128,12 +128,17 @@ class _LuaObject(object):
         n = rt._lib.lc_tostring(rt._ptr, self._ref, out)
         if n < 0:
             raise rt._error(n, out)
-        if out[0].tag != _STR:  # __tostring returned a number, or worse (Lua 5.2)
+        if out[0].tag == _STR:
+            text = rt._ffi.unpack(out[0].s, out[0].i)
+        else:  # a long string (already a str or bytes), a number, or worse (Lua 5.2)
             value = rt._results(n, out, 1)
+            if type(value) is str:
+                return value
             if isinstance(value, (int, float)) and not isinstance(value, bool):
                 return str(value)
-            raise TypeError("__tostring returned non-string object")
-        text = rt._ffi.unpack(out[0].s, out[0].i)
+            if type(value) is not bytes:
+                raise TypeError("__tostring returned non-string object")
+            text = value
         head, sep, tail = text.rpartition(b": ")
         if sep and (tail.startswith(b"builtin#") or _is_address(tail, self._identity())):
             return repr(self)  # Lua's default "<type or __name>: <address>"
