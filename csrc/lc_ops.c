@@ -740,10 +740,18 @@ static int fn_fill_columns(lua_State *L, lc_ctx *c)
         lua_rawgeti(L, LUA_REGISTRYINDEX, c->ref);
     if (lua_type(L, 1) != LUA_TTABLE)
         luaL_error(L, "not a table");
-    for (k = 0; k < c->nargs; k++) {
-        lc_push_column(c->rt, L, c->keys, k, &koffset);
-        lc_push_column(c->rt, L, c->values, k, &voffset);
-        lua_rawset(L, 1);
+    /* a sequence: no keys to push (lua_rawseti takes an int before Lua 5.3) */
+    if (c->keys->kind == LC_COL_INDEX && c->keys->start + c->nargs <= INT_MAX) {
+        for (k = 0; k < c->nargs; k++) {
+            lc_push_column(c->rt, L, c->values, k, &voffset);
+            lua_rawseti(L, 1, (int)(c->keys->start + k + 1));
+        }
+    } else {
+        for (k = 0; k < c->nargs; k++) {
+            lc_push_column(c->rt, L, c->keys, k, &koffset);
+            lc_push_column(c->rt, L, c->values, k, &voffset);
+            lua_rawset(L, 1);
+        }
     }
     c->result = c->ref == LUA_NOREF ? lc_results(c->rt, L, 1, 1, c->out, c->nout) : 0;
     return 0;

@@ -174,6 +174,19 @@ def test_strs_without_encoding_are_python_objects(lupa):
     assert list(lua.table_from([b"a", b"\xff\xfe", b""]).values()) == [b"a", b"\xff\xfe", b""]
 
 
+@pytest.mark.parametrize("n", [1, 2**16 - 1, 2**16, 2**16 + 1, 2**17 + 1])
+def test_ints_packed_in_chunks(lua, n):
+    """(CPython packs ints 2**16 at a time, _table_from._packed_ints)"""
+    values = [i * 7 - n for i in range(n)]
+    assert list(lua.table_from(values).values()) == values
+    last = values[:-1] + [2**64]  # out of range in the last chunk: an error, not a wrong table
+    with pytest.raises(OverflowError):
+        lua.table_from(last)
+    lengths = ["x" * (i % 5) for i in range(n)]  # the string lengths, packed the same way
+    assert list(lua.table_from(lengths).values()) == lengths
+    assert list(lua.table_from(values[:3], values).values()) == values[:3] + values
+
+
 def test_a_million_ints_and_strings(lua):
     n = 10**6
     t = lua.table_from(range(n))

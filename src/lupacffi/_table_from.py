@@ -2,8 +2,9 @@
 
 import codecs
 import platform
-from array import array
+import struct
 from collections.abc import Mapping, Sequence
+from operator import countOf
 
 from ._backend import BUFFER_SIZE
 from ._constants import COL_FLOAT, COL_INDEX, COL_INT, COL_STR, COL_VALS, LUA_NOREF, NONE
@@ -51,7 +52,7 @@ def table_from(runtime, args, recursive):
 
 
 # ---- non-recursive: the keys and the values of each argument as columns --------
-# A column of ints, floats or strings is packed at C speed (array, bytes.join)
+# A column of ints, floats or strings is packed at C speed (struct, bytes.join)
 # and crosses as one buffer; anything else goes as lc_val structs.
 
 
@@ -154,13 +155,14 @@ def _pack(runtime, col, values, keep):
     or bytes; returns whether it did."""
     ffi = runtime._ffi
     kind = _STRATEGY_KINDS.get(_strategy(values)) if _PYPY and type(values) is list else None
-    if kind is None:
-        kinds = set(map(type, values))
-        kind = kinds.pop() if len(kinds) == 1 else None
+    if kind is None and values:
+        # (counting one type is faster than collecting them in a set)
+        first = type(values[0])
+        kind = first if countOf(map(type, values), first) == len(values) else None
     if kind is int:
         try:
             col.ints = _int_array(ffi, values, keep)
-        except OverflowError:  # the overflow handler decides, value by value
+        except (OverflowError, struct.error):  # the overflow handler decides, value by value
             return False
         col.kind = COL_INT
         return True
@@ -185,12 +187,26 @@ def _pack(runtime, col, values, keep):
 
 
 def _int_array(ffi, values, keep):
-    """A C array of the ints (OverflowError when one does not fit)."""
-    if _PYPY:  # cffi's own conversion is the fastest on PyPy, array's on CPython
+    """A C array of the ints (OverflowError or struct.error when one does
+    not fit)."""
+    if _PYPY:  # cffi's own conversion is the fastest on PyPy, struct's on CPython
         ints = ffi.new("long long[]", values)
         keep.append(ints)
         return ints
-    return _buffer(ffi, "long long[]", array("q", values), keep)
+    return _buffer(ffi, "long long[]", _packed_ints(values), keep)
+
+
+_CHUNK = 1 << 16  # ints per struct.pack() call: its argument tuple stays small
+
+
+def _packed_ints(values):
+    """The ints of the list `values` as native long longs: struct.pack() does
+    that in half the time of array('q', values) on CPython 3.11."""
+    n = len(values)
+    if n <= _CHUNK:
+        return struct.pack("%dq" % n, *values)
+    parts = (values[i : i + _CHUNK] for i in range(0, n, _CHUNK))
+    return b"".join(struct.pack("%dq" % len(part), *part) for part in parts)
 
 
 def _str_column(ffi, col, data, strings, keep):
@@ -201,7 +217,7 @@ def _str_column(ffi, col, data, strings, keep):
         col.ints = lengths = ffi.new("long long[]", list(map(len, strings)))
         keep.append(lengths)
     else:
-        col.ints = _buffer(ffi, "long long[]", array("q", map(len, strings)), keep)
+        col.ints = _buffer(ffi, "long long[]", _packed_ints(list(map(len, strings))), keep)
     return True
 
 
