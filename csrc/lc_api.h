@@ -51,7 +51,7 @@ int lc_load(lc_runtime *rt, const char *code, size_t len, const char *name,
 lc_val *lc_thread_out(void);
 /* Result strings of at least this many bytes are not copied there: they
    reach Python as the str or bytes object Python made of them (LC_PYOBJ;
-   see lc_take_long_strings). */
+   see lc_take_long_strings), unless Python declines (PyPy does). */
 #define LC_LONG_STRING 65536
 
 /* Calling (functions and callable objects) and coroutines: packed results. */
