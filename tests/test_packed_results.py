@@ -82,7 +82,7 @@ def test_results_of_every_packed_kind(lua):
     assert g() == 5
     assert lua.eval("function() end")() is None
     assert lua.eval("function() return 1, 2 end")() == (1, 2)
-    assert lua.eval("function() return nil end")() is None
+    assert lua.eval("function(...) return ... end")() is None
 
 
 @pytest.mark.parametrize(
@@ -218,6 +218,22 @@ def test_errors_in_the_middle(lua):
     assert not co
     with pytest.raises(lua_error(lua)):
         co.send(1)
+
+
+def test_calls_without_arguments(lua):
+    """(the wrappers call lc_call themselves when there are no arguments)"""
+    assert lua.eval("function() return 2^53 end")() == 2**53
+    assert lua.eval("function() return 'x', 2.5, nil, true end")() == ("x", 2.5, None, True)
+    assert lua.eval("function() return python.none end")() is None
+    obj = object()
+    assert lua.eval("function(o) return function() return o end end")(obj)() is obj
+    assert lua.eval("function(...) return ... end")() is None
+    with pytest.raises(lua_error(lua), match="nothing"):
+        lua.eval("function() error('nothing') end")()
+    f = lua.eval("function() return {} end")
+    lua.close()
+    with pytest.raises(lua_error(lua), match="closed"):
+        f()
 
 
 def lua_error(lua):

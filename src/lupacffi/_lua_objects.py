@@ -84,7 +84,7 @@ class _LuaObject(object):
             if rt._gc_window is not None:  # see _cycles.py
                 rt._gc_window.wrapper_died(self._ref)
             # (a freed runtime's _ptr is lc_closed_runtime(), which ignores it)
-            rt._lib.lc_unref(rt._ptr, self._ref)
+            rt._lc_unref(rt._ptr, self._ref)
         except Exception:  # interpreter shutdown, half-built wrapper
             pass
 
@@ -159,6 +159,9 @@ class _LuaObject(object):
                 return r >> 3
             if r != _RANGE:
                 return rt._unpack(r)
+        elif not args:
+            r = rt._lc_call(rt._ptr, self._ref, rt._null, 0)
+            return r >> 3 if r & 7 == 0 else rt._unpack(r)
         return rt._call(self._ref, args)
 
     def __getitem__(self, key):

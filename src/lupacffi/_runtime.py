@@ -246,6 +246,8 @@ class LuaRuntime(Converter, Callbacks):
         self._lc_getitem_s = lib.lc_getitem_s
         self._lc_setitem_i = lib.lc_setitem_i
         self._lc_resume_i = lib.lc_resume_i
+        self._lc_call = lib.lc_call
+        self._lc_unref = lib.lc_unref
         self._objects = {}  # id(obj) -> obj for Python objects held by Lua
         self._cb_keep = None  # what the last callback handed to C
         self._pending = None  # callback results beyond the buffer
