@@ -298,10 +298,14 @@ static int lc_reserve_results(int n)
    The callbacks may run Python code that calls Lua in this thread (a
    finalizer), which reuses the thread's buffers: so the work is done on a
    private copy of vals, put back afterwards. */
+int lc_long_strings_to_python = 0;
+
 static void lc_take_long_strings(lc_runtime *rt, int n)
 {
     lc_val *vals, taken;
     int k;
+    if (!lc_long_strings_to_python)
+        return;
     for (k = 0; k < n; k++)
         if (tls_vals[k].tag == LC_STR && tls_vals[k].i >= LC_LONG_STRING)
             break;

@@ -97,3 +97,12 @@ def test_default_backend_when_the_newest_is_missing(first):
         pytest.skip("needs Lua 5.4 and 5.5 built")
     out = subprocess.check_output([sys.executable, "-c", MISSING_BACKEND % ("5.5", "55", first)])
     assert out.decode().split() == ["lua54", "(5,", "4)"]
+
+
+def test_long_strings_go_to_python_except_on_pypy(lupa):
+    """(csrc/lc_api.h, lc_long_strings_to_python; tests/test_long_strings.py
+    tests both ways)"""
+    import platform
+
+    lib = lupa.LuaRuntime()._lib
+    assert lib.lc_long_strings_to_python == (platform.python_implementation() != "PyPy")

@@ -4,10 +4,13 @@ table that routes C callbacks to their runtime."""
 
 import importlib
 import os
+import platform
 import sys
 import threading
 
 from . import _constants
+
+_PYPY = platform.python_implementation() == "PyPy"
 
 BUFFER_SIZE = _constants.NOUT  # lc_val slots in each per-thread buffer
 
@@ -60,6 +63,10 @@ class Backend(object):
         self.mininteger = lib.lc_lua_mininteger() if self.has_integers else -(2**63)
         # what a LuaRuntime's _ptr becomes when its Lua state is freed
         self.closed_runtime = lib.lc_closed_runtime()
+        # long result strings made into str/bytes by Python straight from
+        # Lua's memory (csrc/lc_api.h); on PyPy that measured slower than
+        # C's copy (its GC, not the copy, is what costs there)
+        lib.lc_long_strings_to_python = 0 if _PYPY else 1
         self.runtimes = {}  # runtime id -> weak reference to the LuaRuntime
         self.new_runtimes = 0  # PyPy: runtimes made since the last Lua memory check
         self.lua_memory_mark = 0  # PyPy: the live runtimes' Lua memory after the last collection

@@ -52,7 +52,7 @@ from ._constants import (
 )
 from . import _cycles
 from ._constants import TFUNCTION
-from ._convert import _PYPY, _LuaHandler
+from ._convert import _LuaHandler
 from ._lua_objects import _TYPE_NAMES, _LuaTable
 from ._protocols import _AttrGetter, _ItemGetter, _table_args, unwrap
 
@@ -352,11 +352,8 @@ class Callbacks(object):
         """A long string among the results of an entry point (OP_STRING),
         made into its str or bytes straight from Lua's memory, and handed
         back to C as a Python object; 0 leaves it to the usual way (which
-        raises the same decoding error, if any).  PyPy always declines: there
-        the copy C makes is not what costs (its GC is), and the strings made
-        in the callback measured slower (BENCHMARKS.md, session 8)."""
-        if _PYPY:
-            return 0
+        raises the same decoding error, if any).  Only asked where
+        lc_long_strings_to_python is set (not on PyPy: _backend.py)."""
         try:
             if self._encoding is None:
                 value = self._ffi.unpack(v.s, v.i)
