@@ -75,6 +75,20 @@ def test_every_result_path(lupa, n):
         assert _settled(lua) == before
 
 
+def test_more_results_than_the_buffer_holds(lupa):
+    """(beyond NOUT results Python fetches the rest from C: lc_fetch)"""
+    from lupacffi._constants import NOUT
+
+    lua = lupa.LuaRuntime()
+    before = _settled(lua)
+    values = [chr(65 + k % 26) * (LONG_STRING + k) for k in range(NOUT + 10)]
+    assert lua.eval("function(...) return ... end")(*values) == tuple(values)
+    t = lua.table_from(values)
+    assert list(t.values()) == values
+    del t
+    assert _settled(lua) == before
+
+
 def test_utf8_text(lupa):
     lua = lupa.LuaRuntime()
     s = "é€😀 " * (LONG_STRING // 4)
