@@ -10,6 +10,7 @@ import threading
 
 from . import _constants
 
+# (the package's one test of the interpreter: the other modules import it)
 _PYPY = platform.python_implementation() == "PyPy"
 
 BUFFER_SIZE = _constants.NOUT  # lc_val slots in each per-thread buffer

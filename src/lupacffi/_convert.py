@@ -2,9 +2,9 @@
 and turning error results into Python exceptions.  Mixed into LuaRuntime."""
 
 import itertools
-import platform
 import struct
 
+from ._backend import _PYPY
 from ._constants import (
     BOOL,
     ERR_CLOSED,
@@ -33,7 +33,6 @@ _STATUS_MESSAGES = {
 }
 
 
-_PYPY = platform.python_implementation() == "PyPy"
 # On PyPy ffi.from_buffer() of a small bytes object costs ~300 ns (it has to
 # pin or copy a movable object); a copy by ffi.new() ~80 ns: strings shorter
 # than this are copied there.  (On CPython from_buffer is the cheaper one.)

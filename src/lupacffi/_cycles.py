@@ -27,14 +27,12 @@ cycles through Lua are freed by full collections only.
 """
 
 import gc
-import platform
 import time
 import weakref
 
-from ._backend import _backends
+from ._backend import _PYPY, _backends
 from ._lua_objects import _LuaObject
 
-_PYPY = platform.python_implementation() == "PyPy"
 _KEPT_SLOT = _LuaObject.__dict__["__luakept__"]  # (bypasses the tables' __getattr__)
 
 

@@ -4,13 +4,12 @@ import builtins
 import contextlib
 import gc
 import itertools
-import platform
 import threading
 import types
 import weakref
 
 from . import _async, _cycles
-from ._backend import BUFFER_SIZE, get_backend
+from ._backend import _PYPY, BUFFER_SIZE, get_backend
 from ._callbacks import Callbacks
 from ._constants import (
     ERR_SYNTAX,
@@ -977,9 +976,6 @@ def _call_interruptibly(runtime, func, args, kwargs, notice=None):
     if interrupted:
         raise KeyboardInterrupt
     return value
-
-
-_PYPY = platform.python_implementation() == "PyPy"
 
 
 def _collect_dropped_runtimes(backend):

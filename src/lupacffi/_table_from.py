@@ -1,12 +1,11 @@
 """Building Lua tables from Python containers (LuaRuntime.table_from)."""
 
 import codecs
-import platform
 import struct
 from collections.abc import Mapping, Sequence
 from operator import countOf
 
-from ._backend import BUFFER_SIZE
+from ._backend import _PYPY, BUFFER_SIZE
 from ._constants import COL_FLOAT, COL_INDEX, COL_INT, COL_STR, COL_VALS, LUA_NOREF, NONE
 from ._lua_objects import _LuaTable
 
@@ -134,7 +133,6 @@ def _fill(runtime, ref, start, keys, values, narr, nrec):
     return runtime._results(r, out, BUFFER_SIZE) if ref == LUA_NOREF else None
 
 
-_PYPY = platform.python_implementation() == "PyPy"
 if _PYPY:
     # PyPy knows when a list holds nothing but exact ints, floats, strs or
     # bytes (its storage strategy): no need to look at every item
