@@ -29,8 +29,12 @@ def test_arguments_of_every_type(lua):
 
 
 def test_keyword_arguments_are_refused(lua):
-    with pytest.raises(TypeError):
-        lua.eval(IDENTITY)(a=1)
+    f = lua.eval(IDENTITY)
+    # (arg: the name of __call__'s first, positional-only, parameter)
+    for args, kwargs in (((), {"a": 1}), ((), {"arg": 1}), ((1,), {"arg": 2}), ((1, 2), {"a": 3})):
+        with pytest.raises(TypeError):
+            f(*args, **kwargs)
+    assert f(1, 2) == (1, 2)
 
 
 @pytest.mark.parametrize("n", [63, 64, 65, 128, 300, 5000])

@@ -42,6 +42,7 @@ _CO_DEAD, _CO_NEW, _CO_SUSPENDED, _CO_RUNNING, _CO_FAILED = 0, 1, 2, 3, 4
 _set = object.__setattr__
 _new = object.__new__
 _NO_ACCESS = "item/attribute access not supported on functions"
+_NO_ARG = object()  # f() called without arguments
 
 # The hot paths (calls, t[k], t[k] = v, send) call the C entry point
 # themselves, one Python frame per operation.  Those take the common
@@ -148,21 +149,24 @@ class _LuaObject(object):
             return text.decode("latin-1")
 
     # ---- operations through Lua ----
-    def __call__(self, *args):
+    def __call__(self, arg=_NO_ARG, /, *rest):
+        # (the first argument apart: on CPython an empty *rest costs less
+        # than a tuple of all the arguments)
         rt = self._rt
-        if len(args) == 1 and type(args[0]) is int:
+        if type(arg) is int and not rest:
             try:
-                r = rt._lc_call_i(rt._ptr, self._ref, args[0])
+                r = rt._lc_call_i(rt._ptr, self._ref, arg)
             except OverflowError:
                 r = _RANGE
             if r & 7 == 0:
                 return r >> 3
             if r != _RANGE:
                 return rt._unpack(r)
-        elif not args:
+            return rt._call(self._ref, (arg,))
+        if arg is _NO_ARG:
             r = rt._lc_call(rt._ptr, self._ref, rt._null, 0)
             return r >> 3 if r & 7 == 0 else rt._unpack(r)
-        return rt._call(self._ref, args)
+        return rt._call(self._ref, (arg, *rest))
 
     def __getitem__(self, key):
         rt = self._rt
