@@ -20,6 +20,7 @@ class Case(object):
         self.what = what  # what one operation is
         self.func = func
         self.floor = None  # floor(lupacffi backend) -> run: see floor() below
+        self.frame_floor = None  # the same, see frame_floor() below
         self.kind = kind  # "crossing", "bulk" (100k / 1 MB) or "compute"
         self.unit = unit
         self.heavy = heavy  # one operation takes milliseconds
@@ -45,6 +46,73 @@ def floor(name):
         return func
 
     return deco
+
+
+def frame_floor(name):
+    """The floor of a crossing case for a pure-Python wrapper class (the
+    design lupacffi follows): the floor's C call made from one method of a
+    slotted wrapper (below), doing only what such a wrapper cannot skip."""
+
+    def deco(func):
+        next(c for c in CASES if c.name == name).frame_floor = func
+        return func
+
+    return deco
+
+
+class _FloorRuntime(object):
+    __slots__ = ("_ptr", "_entry")
+
+    def __init__(self, ptr, entry):
+        self._ptr = ptr  # read on every call: a runtime can be closed
+        self._entry = entry
+
+
+class _FloorWrapper(object):
+    """The least a lupa-like wrapper of a Lua value does per operation in
+    Python: one method frame, its runtime and reference read from slots, the
+    state pointer and the entry point read from the runtime, one C call, and
+    an int result decoded from the packed return value (csrc/lc_types.h).
+    No argument checks and no other result kinds.  lupa's wrappers answer
+    unknown attributes (``t.name`` reads the table; a function raises
+    AttributeError with lupa's message), so the class has a ``__getattr__``,
+    as lupacffi's; on CPython 3.11 that takes the slot reads off the
+    specialised path."""
+
+    __slots__ = ("_rt", "_ref")
+
+    def __init__(self, rt, ref):
+        self._rt = rt
+        self._ref = ref
+
+    def __getattr__(self, name):
+        raise AttributeError(name)
+
+    def __call__(self, x):
+        rt = self._rt
+        r = rt._entry(rt._ptr, self._ref, x)
+        return r >> 3 if r & 7 == 0 else None
+
+    send = __call__
+
+    def __getitem__(self, key):
+        rt = self._rt
+        if type(key) is str:
+            key = key.encode("utf-8")
+            r = rt._entry(rt._ptr, self._ref, key, len(key))
+        else:
+            r = rt._entry(rt._ptr, self._ref, key)
+        return r >> 3 if r & 7 == 0 else None
+
+    def __setitem__(self, key, value):
+        rt = self._rt
+        if rt._entry(rt._ptr, self._ref, key, value << 3):
+            raise RuntimeError("the floor function failed")
+
+
+def _frame_floor_wrapper(lupa, entry_name):
+    lua, lib, ptr, f = _floor_lib(lupa)
+    return _FloorWrapper(_FloorRuntime(ptr, getattr(lib, entry_name)), f._ref)
 
 
 def _floor_lib(lupa, code="function(x) return x end"):
@@ -76,6 +144,17 @@ def call_1int_floor(lupa):
     def run(n):
         for i in range(n):
             call(ptr, ref, i)
+
+    return run
+
+
+@frame_floor("call_1int")
+def call_1int_frame_floor(lupa):
+    f = _frame_floor_wrapper(lupa, "lc_floor_call_i")
+
+    def run(n):
+        for i in range(n):
+            f(i)
 
     return run
 
@@ -207,6 +286,17 @@ def getitem_floor(lupa):
     return run
 
 
+@frame_floor("getitem")
+def getitem_frame_floor(lupa):
+    t = _frame_floor_wrapper(lupa, "lc_floor_call_i")
+
+    def run(n):
+        for _ in range(n):
+            t[5]
+
+    return run
+
+
 @case("getitem_str", "t['name'] on a Lua table from Python (str key)")
 def getitem_str(lupa):
     lua = lupa.LuaRuntime()
@@ -227,6 +317,17 @@ def getitem_str_floor(lupa):
     def run(n):
         for _ in range(n):
             get(ptr, ref, b"name", 4)
+
+    return run
+
+
+@frame_floor("getitem_str")
+def getitem_str_frame_floor(lupa):
+    t = _frame_floor_wrapper(lupa, "lc_floor_getitem_s")
+
+    def run(n):
+        for _ in range(n):
+            t["name"]
 
     return run
 
@@ -255,6 +356,17 @@ def setitem_floor(lupa):
     def run(n):
         for i in range(n):
             put(ptr, ref, 5, i << 3)
+
+    return run
+
+
+@frame_floor("setitem")
+def setitem_frame_floor(lupa):
+    t = _frame_floor_wrapper(lupa, "lc_floor_setitem_i")
+
+    def run(n):
+        for i in range(n):
+            t[5] = i
 
     return run
 
@@ -351,6 +463,18 @@ def coroutine_send(lupa):
 @floor("coroutine_send")
 def coroutine_send_floor(lupa):
     return call_1int_floor(lupa)
+
+
+@frame_floor("coroutine_send")
+def coroutine_send_frame_floor(lupa):
+    co = _frame_floor_wrapper(lupa, "lc_floor_call_i")
+
+    def run(n):
+        send = co.send
+        for i in range(n):
+            send(i)
+
+    return run
 
 
 @case("wrappers_10k", "a new Lua table wrapper, 10k made then dropped, per wrapper", unit=10000)

@@ -29,6 +29,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 LIBS = ("lupacffi", "lupa")
 FLOOR = "floor"  # the bare cffi call of a crossing case (cases.floor), timed with them
+FRAME = "frame"  # that call inside the least a pure-Python wrapper does (cases.frame_floor)
+FLOORS = (FLOOR, FRAME)
 BACKENDS = {"54": "lua54", "jit21": "luajit21"}
 IS_PYPY = platform.python_implementation() == "PyPy"
 
@@ -149,7 +151,7 @@ def measure(case_by_lib, modules, settings):
     wall = {lib: [] for lib in runs}
     cpu = {lib: [] for lib in runs}
     for _ in range(rounds):
-        for lib in LIBS + (FLOOR,):
+        for lib in LIBS + FLOORS:
             if lib not in runs:
                 continue
             try:
@@ -250,11 +252,12 @@ def markdown_table(meta, rows, speedups, clock):
             "wall" if clock == "wall" else "CPU",
         ),
         "",
-        "| benchmark | Lua | lupacffi ns | lupa ns | floor ns | ratio (wall) | ratio (CPU) | target |",
-        "|---|---|--:|--:|--:|--:|--:|---|",
+        "| benchmark | Lua | lupacffi ns | lupa ns | floor ns | frame floor ns "
+        "| ratio (wall) | ratio (CPU) | target |",
+        "|---|---|--:|--:|--:|--:|--:|--:|---|",
     ]
     for r in rows:
-        med = [r.get(x, {}).get(r["clock"], {}).get("median_ns") for x in LIBS + (FLOOR,)]
+        med = [r.get(x, {}).get(r["clock"], {}).get("median_ns") for x in LIBS + FLOORS]
         if r["target"] is None:
             tgt = "-"
         else:
@@ -263,13 +266,14 @@ def markdown_table(meta, rows, speedups, clock):
                 {True: "met", False: "**missed**", None: ""}[r["met"]],
             )
         lines.append(
-            "| %s | %s | %s | %s | %s | %s | %s | %s |"
+            "| %s | %s | %s | %s | %s | %s | %s | %s | %s |"
             % (
                 r["name"],
                 r["backend"],
                 fmt_ns(med[0]),
                 fmt_ns(med[1]),
                 fmt_ns(med[2]),
+                fmt_ns(med[3]),
                 fmt_ratio(r["ratio"]),
                 fmt_ratio(r["cpu_ratio"]),
                 tgt,
@@ -354,13 +358,14 @@ def main(argv=None):
     )
     print()
     clock = args.clock
-    columns = "%-20s %-6s %12s %12s %10s %7s %7s  %s"
+    columns = "%-20s %-6s %12s %12s %10s %10s %7s %7s  %s"
     header = columns % (
         "benchmark",
         "lua",
         "lupacffi ns",
         "lupa ns",
         "floor ns",
+        "frame ns",
         "ratio",
         "cpu-r",
         "target",
@@ -368,7 +373,9 @@ def main(argv=None):
     print(
         "ns per operation by the %s clock, median of the rounds; ratio = lupacffi/lupa; "
         "cpu-r = the same ratio by process CPU time (threaded cases: wall clock only); "
-        "floor = a bare cffi call of the same signature into C that does nothing"
+        "floor = a bare cffi call of the same signature into C that does nothing; "
+        "frame = that call made by the least a pure-Python wrapper class does "
+        "(one method frame, its slot reads, the packed result's decoding)"
         % ("wall" if clock == "wall" else "CPU")
     )
     print(header)
@@ -390,6 +397,11 @@ def main(argv=None):
                 )
                 case_by_lib[FLOOR] = floor_case
                 runs_with[FLOOR] = modules["lupacffi"]
+            if "lupacffi" in libs and case_by_lib["lupacffi"].frame_floor is not None:
+                case_by_lib[FRAME] = cases_by_lib["lupacffi"].Case(
+                    name, "frame floor", case_by_lib["lupacffi"].frame_floor, unit=c.unit
+                )
+                runs_with[FRAME] = modules["lupacffi"]
             res = measure(case_by_lib, runs_with, settings)
             row = {
                 "name": name,
@@ -416,7 +428,7 @@ def main(argv=None):
             row["met"] = None if ratio is None or target is None else ratio <= target
             rows.append(row)
             clk = "wall" if c.threaded else clock
-            med = {lib: res.get(lib, {}).get(clk, {}).get("median_ns") for lib in LIBS + (FLOOR,)}
+            med = {lib: res.get(lib, {}).get(clk, {}).get("median_ns") for lib in LIBS + FLOORS}
             mark = "" if row["met"] is None else ("ok" if row["met"] else "MISSED")
             tgt = "-" if target is None else "<= %.2f %s" % (target, mark)
             print(
@@ -427,12 +439,13 @@ def main(argv=None):
                     fmt_ns(med["lupacffi"]),
                     fmt_ns(med["lupa"]),
                     fmt_ns(med[FLOOR]),
+                    fmt_ns(med[FRAME]),
                     fmt_ratio(ratios["wall"]),
                     fmt_ratio(ratios["cpu"]),
                     tgt,
                 )
             )
-            for lib in LIBS + (FLOOR,):
+            for lib in LIBS + FLOORS:
                 if "error" in res.get(lib, {}):
                     print("    %s error: %s" % (lib, res[lib]["error"]))
             sys.stdout.flush()
