@@ -5,11 +5,13 @@ deadlock or a wrong object."""
 
 import gc
 import platform
+import sys
 import threading
 import weakref
 
 import pytest
 
+import lupacffi
 from lupacffi import _cycles
 from helpers import Obj, collect
 from workloads import make_cycle
@@ -394,3 +396,76 @@ def test_closed_runtime_wrappers_in_cycles(lupa):
     gc.collect()
     gc.collect()
     assert rref() is None and alive(refs) == 0
+
+
+# ---- deep in a recursion ---------------------------------------------------------------------
+def _stack_depth():
+    depth, frame = 0, sys._getframe()
+    while frame is not None:
+        depth += 1
+        frame = frame.f_back
+    return depth
+
+
+def _something_to_scan(lua):
+    t = lua.table()
+    t.o = Obj()  # a Python object Lua reaches only through a wrapper
+    return t
+
+
+def test_no_scan_starts_deep_in_a_recursion(lupa, monkeypatch):
+    # a scan holds the runtime's lock until it ends; near the recursion limit
+    # the call ending it could fail and leave the lock taken for good
+    lua = lupa.LuaRuntime()
+    keep = _something_to_scan(lua)
+    scans = []
+    real = _cycles._freeze
+    monkeypatch.setattr(_cycles, "_freeze", lambda rt, by_ref: scans.append(rt) or real(rt, by_ref))
+    old = sys.getrecursionlimit()
+    sys.setrecursionlimit(_stack_depth() + _cycles._HEADROOM // 2)
+    try:
+        assert _cycles.freeze([lua]) == []
+    finally:
+        sys.setrecursionlimit(old)
+    assert scans == []
+    frozen = _cycles.freeze([lua])  # with room, it scans
+    assert scans == [lua]
+    for rt, window in frozen:
+        _cycles.thaw(rt, window)
+    assert keep.o is not None
+
+
+def test_collections_at_every_depth_leave_the_runtime_usable():
+    # (the default backend only: the logic is Python's, and on PyPy each
+    # RecursionError near the limit is slow)
+    # collections started at every depth up to the recursion limit (some of
+    # them fail there): afterwards another thread can still use the runtime
+    # (without _has_headroom, PyPy could leave the lock taken: its stack check
+    # can fail the very call that releases it)
+    lua = lupacffi.LuaRuntime()
+    kept = []
+
+    def dive(k):
+        if k:
+            try:
+                dive(k - 1)
+            except RecursionError:
+                pass
+        try:
+            kept.append(_something_to_scan(lua))
+            _cycles.collect_cycles()
+        except RecursionError:
+            pass
+
+    old = sys.getrecursionlimit()
+    sys.setrecursionlimit(_stack_depth() + 60)  # (fewer than _HEADROOM: no scan may start)
+    try:
+        dive(100)
+    finally:
+        sys.setrecursionlimit(old)
+    done = []
+    thread = threading.Thread(target=lambda: done.append(lua.eval("1 + 1")), daemon=True)
+    thread.start()
+    thread.join(30)
+    assert done == [2]
+    assert all(t.o is not None for t in kept)

@@ -70,10 +70,32 @@ def _live_runtimes():
     return runtimes
 
 
+_HEADROOM = 200  # nested Python calls that must still fit when a scan starts
+
+
+def _has_headroom():
+    """Whether _HEADROOM more nested calls fit on the stack.  A scan holds the
+    runtime's lock from lc_gc_begin() to lc_gc_end().  At the recursion limit
+    (on PyPy: its stack limit, checked in any call) the call that releases it
+    can fail, and the lock would stay taken for good: another thread that
+    uses or frees that runtime would wait forever.  So no scan starts deep in
+    a recursion; the cycles wait for a later collection."""
+    try:
+        _descend(_HEADROOM)
+    except RecursionError:
+        return False
+    return True
+
+
+def _descend(n):
+    if n:
+        _descend(n - 1)
+
+
 def freeze(runtimes):
     """Moves the references as described above, for each of runtimes that no
     thread is using; returns those it moved some for."""
-    if not runtimes:
+    if not runtimes or not _has_headroom():
         return []
     wrappers = {}  # runtime -> {ref: [its wrappers]}
     for obj in gc.get_referrers(*runtimes):
