@@ -541,6 +541,14 @@ void lc_free(lc_runtime *rt)
 {
     if (rt == &lc_closed_rt)
         return;
+    /* Called by a finalizer, when no Python code can use rt any more.  A lock
+       another thread still holds was left taken (at PyPy's stack limit even
+       the call in a `finally` that releases it can fail): leak the runtime
+       rather than make this thread, maybe a finalizer in a thread that the
+       holder waits for, wait forever. */
+    if (pthread_mutex_trylock(&rt->lock) != 0)
+        return;
+    pthread_mutex_unlock(&rt->lock);
     if (rt->L != NULL)
         lc_close(rt);
     pthread_mutex_destroy(&rt->lock);

@@ -469,3 +469,25 @@ def test_collections_at_every_depth_leave_the_runtime_usable():
     thread.join(30)
     assert done == [2]
     assert all(t.o is not None for t in kept)
+
+
+def test_freeing_does_not_wait_for_a_lock_left_taken(lupa):
+    # a thread that failed to release the runtime's lock (at PyPy's stack
+    # limit even the call in a `finally` can fail) must not make the thread
+    # that finalizes the runtime wait forever: the runtime is leaked instead
+    lua = lupa.LuaRuntime()
+    lib, ptr = lua._lib, lua._ptr
+    lua._ptr = lua._backend.closed_runtime  # (its finalizer leaves ptr to us)
+    lib.lc_lock(ptr)  # left taken by this thread
+    done = []
+
+    def free():
+        lib.lc_free(ptr)  # what the finalizer does
+        done.append(True)
+
+    thread = threading.Thread(target=free, daemon=True)
+    thread.start()
+    thread.join(30)
+    assert done == [True]
+    lib.lc_unlock(ptr)
+    lib.lc_free(ptr)  # with the lock free, it is freed
