@@ -4,6 +4,7 @@ environment of a child interpreter."""
 
 import gc
 import os
+import sys
 import threading
 import time
 import traceback
@@ -92,3 +93,12 @@ STUB_MODULES = [
     "_to_python",
     "errors",
 ] + lupacffi.BACKEND_MODULES
+
+
+def stack_depth():
+    """The number of Python frames on the calling thread's stack."""
+    depth, frame = 0, sys._getframe()
+    while frame is not None:
+        depth += 1
+        frame = frame.f_back
+    return depth

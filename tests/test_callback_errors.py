@@ -8,6 +8,8 @@ import traceback
 
 import pytest
 
+from helpers import stack_depth
+
 
 def raiser(exc):
     def raise_it(*args):
@@ -347,14 +349,6 @@ def test_deep_lua_recursion_inside_callback(lua, lupa):
     deep = lua.eval("function() local function f(n) return f(n + 1) + 1 end return f(1) end")
     with pytest.raises(lupa.LuaError, match="stack overflow"):
         lua.eval("function(py) return py() end")(deep)
-
-
-def stack_depth():
-    depth, frame = 0, sys._getframe()
-    while frame is not None:
-        depth += 1
-        frame = frame.f_back
-    return depth
 
 
 def test_recursion_limit_scales(lua, lupa):

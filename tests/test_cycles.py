@@ -13,7 +13,7 @@ import pytest
 
 import lupacffi
 from lupacffi import _cycles
-from helpers import Obj, collect
+from helpers import Obj, collect, stack_depth
 from workloads import make_cycle
 
 PYPY = platform.python_implementation() == "PyPy"
@@ -399,14 +399,6 @@ def test_closed_runtime_wrappers_in_cycles(lupa):
 
 
 # ---- deep in a recursion ---------------------------------------------------------------------
-def _stack_depth():
-    depth, frame = 0, sys._getframe()
-    while frame is not None:
-        depth += 1
-        frame = frame.f_back
-    return depth
-
-
 def _something_to_scan(lua):
     t = lua.table()
     t.o = Obj()  # a Python object Lua reaches only through a wrapper
@@ -422,7 +414,7 @@ def test_no_scan_starts_deep_in_a_recursion(lupa, monkeypatch):
     real = _cycles._freeze
     monkeypatch.setattr(_cycles, "_freeze", lambda rt, by_ref: scans.append(rt) or real(rt, by_ref))
     old = sys.getrecursionlimit()
-    sys.setrecursionlimit(_stack_depth() + _cycles._HEADROOM // 2)
+    sys.setrecursionlimit(stack_depth() + _cycles._HEADROOM // 2)
     try:
         assert _cycles.freeze([lua]) == []
     finally:
@@ -458,7 +450,7 @@ def test_collections_at_every_depth_leave_the_runtime_usable():
             pass
 
     old = sys.getrecursionlimit()
-    sys.setrecursionlimit(_stack_depth() + 60)  # (fewer than _HEADROOM: no scan may start)
+    sys.setrecursionlimit(stack_depth() + 60)  # (fewer than _HEADROOM: no scan may start)
     try:
         dive(100)
     finally:
