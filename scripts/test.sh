@@ -174,8 +174,12 @@ finish_tests() {          # finish_tests NAME: waits for it, prints its log
     step "$name: pytest output ($log)"
     cat "$log"
     STATUS[$name]=$(cat "$log.status" 2>/dev/null || echo 1)
-    # pytest's closing line ("=== 250 passed in 41.2s ===", or with -q "250 passed in 41.2s")
-    RESULT[$name]=$(grep -v '^[[:space:]]*$' "$log" | tail -n 1 || true)
+    record_result "$name"
+}
+
+record_result() {         # record_result NAME: pytest's closing line, from its log
+    # ("=== 250 passed in 41.2s ===", or with -q "250 passed in 41.2s")
+    RESULT[$1]=$(grep -v '^[[:space:]]*$' "$VENVS/pytest-$1.log" | tail -n 1 || true)
 }
 
 run_tests() {             # run_tests NAME [PYTEST ARGS...]: in the foreground
@@ -185,7 +189,7 @@ run_tests() {             # run_tests NAME [PYTEST ARGS...]: in the foreground
     test_command "$@" 2>&1 | tee "$log"
     STATUS[$name]=${PIPESTATUS[0]}
     set -e
-    RESULT[$name]=$(grep -v '^[[:space:]]*$' "$log" | tail -n 1 || true)
+    record_result "$name"
 }
 
 mkdir -p "$VENVS"
