@@ -189,7 +189,10 @@ def make_constants_ffi():
     of csrc/lc_types.h and lc_api.h (tags, status codes, ops, ...), which
     _constants.py reads from it, so that C is their one source."""
     ffi = FFI()
-    ffi.cdef(_read("lc_types.h") + "#define LC_NOUT ...\n#define LC_LONG_STRING ...\n")
+    ffi.cdef(
+        _read("lc_types.h")
+        + "#define LC_NOUT ...\n#define LC_LONG_STRING ...\n#define LC_MAX_PACKED_ARGS ...\n"
+    )
     ffi.set_source(
         "lupacffi._lc_constants",
         _read("lc_constants.c"),

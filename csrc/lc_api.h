@@ -72,9 +72,18 @@ const char *lc_result_strings(size_t *len);
 long long lc_call_i(lc_runtime *rt, int ref, long long i);
 long long lc_call_d(lc_runtime *rt, int ref, double d);
 long long lc_call_s(lc_runtime *rt, int ref, const char *s, size_t len);
+/* the same with up to LC_MAX_PACKED_ARGS arguments of the common types
+   packed by Python's struct module (see lc_unpack_args in lc_ops.c) */
+#define LC_MAX_PACKED_ARGS 16
+long long lc_call_p(lc_runtime *rt, int ref, int n, const char *sig, const char *data,
+                    const char *strs);
+long long lc_call_chunk_p(lc_runtime *rt, int ref, int n, const char *sig, const char *data,
+                          const char *strs);
 int lc_newthread(lc_runtime *rt, int fref, lc_val *out);
 long long lc_resume(lc_runtime *rt, int coref, lc_val *args, int nargs);
 long long lc_resume_i(lc_runtime *rt, int coref, long long i);
+long long lc_resume_p(lc_runtime *rt, int coref, int n, const char *sig, const char *data,
+                      const char *strs);
 int lc_costatus(lc_runtime *rt, int coref);
 
 /* Tables and other objects. */

@@ -184,6 +184,77 @@ long long lc_call_s(lc_runtime *rt, int ref, const char *s, size_t len)
     return lc_call_with(rt, ref, &v, 1, 0);
 }
 
+/* Arguments packed by Python's struct module (little-endian, no padding),
+   so that a call with several arguments fills no lc_val field by field:
+   sig[k] says what argument k is and what it takes of `data`:
+     'n' nil (1 byte, ignored)     'b' boolean (1 byte)
+     'i' integer (8 bytes)         'd' float (8 bytes)
+     's' string: its length (8 bytes); the strings follow one another in
+         `strs`
+   0 if there are too many or an integer does not fit Lua exactly (the
+   entry returns LC_ERR_RANGE, and Python takes the general way). */
+static int lc_unpack_args(int n, const char *sig, const char *data, const char *strs,
+                          lc_val *argv)
+{
+    int k;
+    long long i;
+    if (n < 0 || n > LC_MAX_PACKED_ARGS)
+        return 0;
+    for (k = 0; k < n; k++) {
+        lc_val *v = &argv[k];
+        switch (sig[k]) {
+        case 'n':
+            v->tag = LC_NIL;
+            data += 1;
+            break;
+        case 'b':
+            v->tag = LC_BOOL;
+            v->i = *data++ != 0;
+            break;
+        case 'i':
+            memcpy(&i, data, 8);
+            data += 8;
+            if (!lc_int_val(i, v))
+                return 0;
+            break;
+        case 'd':
+            v->tag = LC_FLOAT;
+            memcpy(&v->d, data, 8);
+            data += 8;
+            break;
+        case 's':
+            memcpy(&i, data, 8);
+            data += 8;
+            v->tag = LC_STR;
+            v->s = strs;
+            v->i = i;
+            strs += i;
+            break;
+        default:
+            return 0;
+        }
+    }
+    return 1;
+}
+
+long long lc_call_p(lc_runtime *rt, int ref, int n, const char *sig, const char *data,
+                    const char *strs)
+{
+    lc_val argv[LC_MAX_PACKED_ARGS];
+    if (!lc_unpack_args(n, sig, data, strs, argv))
+        return LC_PACK(LC_ERR_RANGE, LC_P_ERR);
+    return lc_call_with(rt, ref, argv, n, 0);
+}
+
+long long lc_call_chunk_p(lc_runtime *rt, int ref, int n, const char *sig, const char *data,
+                          const char *strs)
+{
+    lc_val argv[LC_MAX_PACKED_ARGS];
+    if (!lc_unpack_args(n, sig, data, strs, argv))
+        return LC_PACK(LC_ERR_RANGE, LC_P_ERR);
+    return lc_call_with(rt, ref, argv, n, 1);
+}
+
 /* ---- coroutines --------------------------------------------------------------- */
 /* 0 dead, 1 not started, 2 suspended in a yield, 3 running or normal,
    4 dead of an error */
@@ -314,6 +385,15 @@ long long lc_resume(lc_runtime *rt, int coref, lc_val *args, int nargs)
             return p;
     }
     return r < 0 ? LC_PACK(r, LC_P_ERR) : LC_PACK(r << 1 | done, LC_P_OUT);
+}
+
+long long lc_resume_p(lc_runtime *rt, int coref, int n, const char *sig, const char *data,
+                      const char *strs)
+{
+    lc_val argv[LC_MAX_PACKED_ARGS];
+    if (!lc_unpack_args(n, sig, data, strs, argv))
+        return LC_PACK(LC_ERR_RANGE, LC_P_ERR);
+    return lc_resume(rt, coref, argv, n);
 }
 
 long long lc_resume_i(lc_runtime *rt, int coref, long long i)

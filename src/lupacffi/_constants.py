@@ -1,6 +1,6 @@
 """Numbers shared with the C shim, in the one Python module that holds them.
 
-Their one source is C: csrc/lc_types.h (and LC_NOUT, LC_LONG_STRING in lc_api.h), compiled
+Their one source is C: csrc/lc_types.h (and the #defines of lc_api.h), compiled
 into the small module _lc_constants (no Lua in it, see build_ffi.py), from
 which they are read here.  The names are those of C without the LC_ prefix.
 Each backend also checks them against its own compiled C when it loads
@@ -63,6 +63,7 @@ CB_ERROR, CB_ITER, CB_FUNC = _c.LC_CB_ERROR, _c.LC_CB_ITER, _c.LC_CB_FUNC
 NOUT = _c.LC_NOUT
 # result strings this long reach Python without that buffer (lc_api.h)
 LONG_STRING = _c.LC_LONG_STRING
+MAX_PACKED_ARGS = _c.LC_MAX_PACKED_ARGS
 
 # Lua type numbers (enum lc_luatype)
 TNIL, TBOOLEAN, TLIGHTUSERDATA = _c.LC_TNIL, _c.LC_TBOOLEAN, _c.LC_TLIGHTUSERDATA

@@ -166,7 +166,7 @@ class _LuaObject(object):
         if arg is _NO_ARG:
             r = rt._lc_call(rt._ptr, self._ref, rt._null, 0)
             return r >> 3 if r & 7 == 0 else rt._unpack(r)
-        return rt._call(self._ref, (arg, *rest))
+        return rt._call(self._ref, (arg,) + rest)
 
     def __getitem__(self, key):
         rt = self._rt

@@ -4,6 +4,7 @@ import builtins
 import contextlib
 import gc
 import itertools
+import struct
 import threading
 import types
 import weakref
@@ -23,8 +24,8 @@ from ._constants import (
     P_REF,
     PYOBJ,
 )
-from ._convert import Converter
-from ._lua_objects import _LuaThread, _TakenRef, _wrap
+from ._convert import _PACK_ARGS, Converter
+from ._lua_objects import _RANGE, _LuaThread, _TakenRef, _wrap
 from .errors import LuaError, LuaMemoryError
 
 _runtime_ids = itertools.count(1)
@@ -237,6 +238,7 @@ class LuaRuntime(Converter, Callbacks):
         self._pack_max = min(backend.maxinteger, 2**60 - 1)
         self._pack_min = max(backend.mininteger, -(2**60))
         self._names = {}  # number -> attribute name (_index1)
+        self._plans = {}  # argument types -> how to pack them (_args_plan)
         # the entry points of the wrappers' hot paths (_lua_objects.py), read
         # from here: reading them from lib (a module-like object) costs ~40 ns
         # more per call on CPython 3.11
@@ -246,6 +248,7 @@ class LuaRuntime(Converter, Callbacks):
         self._lc_setitem_i = lib.lc_setitem_i
         self._lc_resume_i = lib.lc_resume_i
         self._lc_call = lib.lc_call
+        self._lc_call_p = lib.lc_call_p
         self._lc_unref = lib.lc_unref
         self._objects = {}  # id(obj) -> obj for Python objects held by Lua
         self._cb_keep = None  # what the last callback handed to C
@@ -420,7 +423,7 @@ class LuaRuntime(Converter, Callbacks):
         if self._loader is not None:
             return self._call(ref, args)
         if args:
-            r = self._call_any(ref, args, self._lib.lc_call_chunk)
+            r = self._call_any(ref, args, self._lib.lc_call_chunk, self._lib.lc_call_chunk_p)
         else:
             r = self._lib.lc_call_chunk(self._ptr, ref, self._null, 0)
         return r >> 3 if r & 7 == 0 else self._unpack(r)
@@ -712,11 +715,38 @@ class LuaRuntime(Converter, Callbacks):
         elif n == 1 and type(args[0]) is bytes:
             r = lib.lc_call_s(self._ptr, ref, args[0], len(args[0]))
         else:
-            r = self._call_any(ref, args, lib.lc_call)
+            r = self._call_any(ref, args, self._lc_call, self._lc_call_p)
         return r >> 3 if r & 7 == 0 else self._unpack(r)
 
-    def _call_any(self, ref, args, entry):
-        """entry (lc_call, lc_call_chunk or lc_resume) with any arguments."""
+    def _call_any(self, ref, args, entry, packed_entry):
+        """entry (lc_call, lc_call_chunk or lc_resume) with any arguments;
+        packed_entry, its variant for arguments of the common types packed
+        by the struct module (see _args_plan)."""
+        if _PACK_ARGS:
+            plan = self._plans.get(tuple(map(type, args)))
+            if plan is None:
+                plan = self._args_plan(tuple(map(type, args)))
+            if plan:
+                sig, pack, strings = plan
+                values = args
+                if strings:  # their lengths packed, their bytes apart
+                    values = list(args)
+                    parts = []
+                    for k, is_str in strings:
+                        b = values[k].encode(self._encoding) if is_str else values[k]
+                        values[k] = len(b)
+                        parts.append(b)
+                    strs = parts[0] if len(parts) == 1 else b"".join(parts)
+                else:
+                    strs = b""
+                try:
+                    data = pack(*values)
+                except struct.error:  # an int beyond 64 bits: the general way
+                    data = None
+                if data is not None:
+                    r = packed_entry(self._ptr, ref, len(sig), sig, data, strs)
+                    if r != _RANGE:
+                        return r
         n = len(args)
         argv = self._buffers().args if n <= BUFFER_SIZE else self._ffi.new("lc_val[]", n)
         keep, pyobjs = self._fill(argv, args)
@@ -771,7 +801,7 @@ class LuaRuntime(Converter, Callbacks):
         """Resumes coroutine ref: lc_resume's packed result (see _LuaThread)."""
         if not args:
             return self._lib.lc_resume(self._ptr, ref, self._null, 0)
-        return self._call_any(ref, args, self._lib.lc_resume)
+        return self._call_any(ref, args, self._lib.lc_resume, self._lib.lc_resume_p)
 
     def _resume(self, ref, args):
         """Resumes coroutine ref: (results, finished, number of results)."""
