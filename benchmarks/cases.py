@@ -9,6 +9,7 @@ run.py loads this file once per library (two module objects), so that on PyPy
 each library gets its own code objects and JIT traces.
 """
 
+import struct
 import threading
 
 CASES = []
@@ -110,9 +111,63 @@ class _FloorWrapper(object):
             raise RuntimeError("the floor function failed")
 
 
-def _frame_floor_wrapper(lupa, entry_name):
+_PACK_5MIXED = struct.Struct("<qdq??").pack
+
+
+class _FloorWrapperPacked(_FloorWrapper):
+    """The same for call_5mixed's arguments, packed as lupacffi packs them on
+    CPython (lc_call_p), their types known beforehand: no per-argument type
+    test, only the str encoded and the values packed."""
+
+    __slots__ = ()
+
+    def __call__(self, *args):
+        rt = self._rt
+        s = args[2].encode("utf-8")
+        data = _PACK_5MIXED(args[0], args[1], len(s), args[3], args[4])
+        r = rt._entry(rt._ptr, self._ref, 5, b"idsbn", data, s)
+        return r >> 3 if r & 7 == 0 else None
+
+
+class _FloorWrapperVals(_FloorWrapper):
+    """The same on PyPy, where lupacffi fills lc_call's lc_val array field by
+    field (the JIT makes that cheap there), the types known beforehand."""
+
+    __slots__ = ("_vals", "_ffi")
+
+    def __call__(self, *args):
+        from lupacffi._constants import BOOL, FLOAT, INT, NIL, STR
+
+        rt, v = self._rt, self._vals
+        v[0].tag = INT
+        v[0].i = args[0]
+        v[1].tag = FLOAT
+        v[1].d = args[1]
+        s = self._ffi.new("char[]", args[2].encode("utf-8"))
+        v[2].tag = STR
+        v[2].s = s
+        v[2].i = len(s) - 1
+        v[3].tag = BOOL
+        v[3].i = args[3]
+        v[4].tag = NIL
+        r = rt._entry(rt._ptr, self._ref, v, 5)
+        return r >> 3 if r & 7 == 0 else None
+
+
+def _packs_args():
+    """Whether lupacffi packs several arguments with struct (CPython)."""
+    from lupacffi import _convert
+
+    return _convert._PACK_ARGS
+
+
+def _frame_floor_wrapper(lupa, entry_name, wrapper=_FloorWrapper):
     lua, lib, ptr, f = _floor_lib(lupa)
-    return _FloorWrapper(_FloorRuntime(ptr, getattr(lib, entry_name)), f._ref)
+    w = wrapper(_FloorRuntime(ptr, getattr(lib, entry_name)), f._ref)
+    if wrapper is _FloorWrapperVals:
+        w._ffi = lua._ffi
+        w._vals = lua._ffi.new("lc_val[]", 5)
+    return w
 
 
 def _floor_lib(lupa, code="function(x) return x end"):
@@ -174,11 +229,34 @@ def call_5mixed(lupa):
 @floor("call_5mixed")
 def call_5mixed_floor(lupa):
     lua, lib, ptr, f = _floor_lib(lupa)
-    call, ref, args = lib.lc_floor_call, f._ref, lua._ffi.new("lc_val[]", 5)
+    ref = f._ref
+    if _packs_args():  # CPython: what lc_call_p takes, packed beforehand
+        call, data = lib.lc_floor_call_p, _PACK_5MIXED(0, 1.5, 3, True, None)
+
+        def run(n):
+            for i in range(n):
+                call(ptr, ref, 5, b"idsbn", data, b"abc")
+
+    else:  # PyPy: the lc_val array of lc_call
+        call, args = lib.lc_floor_call, lua._ffi.new("lc_val[]", 5)
+
+        def run(n):
+            for i in range(n):
+                call(ptr, ref, args, 5)
+
+    return run
+
+
+@frame_floor("call_5mixed")
+def call_5mixed_frame_floor(lupa):
+    if _packs_args():
+        f = _frame_floor_wrapper(lupa, "lc_floor_call_p", _FloorWrapperPacked)
+    else:
+        f = _frame_floor_wrapper(lupa, "lc_floor_call", _FloorWrapperVals)
 
     def run(n):
         for i in range(n):
-            call(ptr, ref, args, 5)
+            f(i, 1.5, "abc", True, None)
 
     return run
 

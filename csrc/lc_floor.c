@@ -17,6 +17,17 @@ long long lc_floor_call(lc_runtime *rt, int ref, lc_val *args, int nargs)
     return (long long)nargs << 3;
 }
 
+long long lc_floor_call_p(lc_runtime *rt, int ref, int n, const char *sig, const char *data,
+                          const char *strs)
+{
+    (void)rt;
+    (void)ref;
+    (void)sig;
+    (void)data;
+    (void)strs;
+    return (long long)n << 3;
+}
+
 long long lc_floor_getitem_s(lc_runtime *rt, int ref, const char *key, size_t len)
 {
     (void)rt;
