@@ -305,12 +305,62 @@ def callback(lupa):
 @floor("callback")
 def callback_floor(lupa):
     lua, lib, ptr, f = _floor_lib(lupa)
-    ffi = lua._ffi
-    ffi.def_extern(name="lc_py_floor")(lambda rid, op, args, nargs, out, nout: 0)
-    args, out = ffi.new("lc_val[]", 2), ffi.new("lc_val[]", 8)
+    register = lua._ffi.def_extern(name="lc_py_floor_call1")
+
+    def nothing(rid, handle, arg):
+        return 0
 
     def run(n):
-        lib.lc_floor_callbacks(n, args, out)
+        register(nothing)  # (each run: the frame floor registers its own)
+        lib.lc_floor_call1s(n, 1)
+
+    return run
+
+
+class _FloorDispatch(object):
+    """The least a Python dispatcher of lupacffi's scalar callbacks
+    (lc_py_call1, lc_py_index) does: find the runtime by its number (the
+    callbacks are one per backend, the runtimes many), the object by its
+    handle, the name by its number; call it or read the attribute; pack an
+    int result.  No checks, no other kinds of values, no error handling."""
+
+    def __init__(self, obj, name):
+        self.runtimes = {0: self}
+        self._objects = {1: obj}
+        self._names = {1: name}
+
+    def call1(self, lib, register, n):
+        runtimes = self.runtimes
+
+        def call1(rid, handle, arg):
+            return runtimes[rid]._objects[handle](arg >> 3) << 3
+
+        register(call1)
+        lib.lc_floor_call1s(n, 1)
+
+    def index(self, lib, register, key, n):
+        runtimes = self.runtimes
+
+        def index(rid, handle, key, length, name):
+            rt = runtimes[rid]
+            return getattr(rt._objects[handle], rt._names[name]) << 3
+
+        register(index)
+        lib.lc_floor_indexes(n, 1, key, len(key), 1)
+
+
+@frame_floor("callback")
+def callback_frame_floor(lupa):
+    lua, lib, ptr, f = _floor_lib(lupa)
+    register = lua._ffi.def_extern(name="lc_py_floor_call1")
+
+    def cb(x):
+        return x
+
+    dispatch = _FloorDispatch(cb, None)
+
+    def run(n):
+        dispatch.call1(lib, register, n)
 
     return run
 
@@ -334,7 +384,31 @@ def py_attr(lupa):
 
 @floor("py_attr")
 def py_attr_floor(lupa):
-    return callback_floor(lupa)
+    lua, lib, ptr, f = _floor_lib(lupa)
+    register = lua._ffi.def_extern(name="lc_py_floor_index")
+
+    def nothing(rid, handle, key, length, name):
+        return 0
+
+    def run(n):
+        register(nothing)
+        lib.lc_floor_indexes(n, 1, b"attr", 4, 1)
+
+    return run
+
+
+@frame_floor("py_attr")
+def py_attr_frame_floor(lupa):
+    lua, lib, ptr, f = _floor_lib(lupa)
+    register = lua._ffi.def_extern(name="lc_py_floor_index")
+    obj = _Obj()
+    obj.attr = 42
+    dispatch = _FloorDispatch(obj, "attr")
+
+    def run(n):
+        dispatch.index(lib, register, b"attr", n)
+
+    return run
 
 
 # ---- tables -----------------------------------------------------------------

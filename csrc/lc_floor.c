@@ -1,6 +1,8 @@
 /* The benchmarks' floor functions (lc_floor.h): they do nothing. */
 
-static int lc_py_floor(int rid, int op, lc_val *args, int nargs, lc_val *out, int nout);
+static long long lc_py_floor_call1(int rid, long long handle, long long arg);
+static long long lc_py_floor_index(int rid, long long handle, const char *key, size_t len,
+                                   int name);
 
 long long lc_floor_call_i(lc_runtime *rt, int ref, long long i)
 {
@@ -45,9 +47,16 @@ int lc_floor_setitem_i(lc_runtime *rt, int ref, long long key, long long value)
     return 0;
 }
 
-void lc_floor_callbacks(int n, lc_val *args, lc_val *out)
+void lc_floor_call1s(int n, long long handle)
+{
+    int k;
+    for (k = 1; k <= n; k++)
+        lc_py_floor_call1(0, handle, (long long)k << 3);
+}
+
+void lc_floor_indexes(int n, long long handle, const char *key, size_t len, int name)
 {
     int k;
     for (k = 0; k < n; k++)
-        lc_py_floor(0, LC_OP_CALL, args, 2, out, 8);
+        lc_py_floor_index(0, handle, key, len, name);
 }

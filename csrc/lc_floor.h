@@ -7,6 +7,11 @@ long long lc_floor_call_p(lc_runtime *rt, int ref, int n, const char *sig, const
                           const char *strs);
 long long lc_floor_getitem_s(lc_runtime *rt, int ref, const char *key, size_t len);
 int lc_floor_setitem_i(lc_runtime *rt, int ref, long long key, long long value);
-/* calls lc_py_floor (a callback of lc_py_dispatch's signature) n times */
-void lc_floor_callbacks(int n, lc_val *args, lc_val *out);
-extern "Python" int lc_py_floor(int rid, int op, lc_val *args, int nargs, lc_val *out, int nout);
+/* call the callbacks of the signatures of lc_py_call1 (lc_py_floor_call1,
+   with the arguments 1..n packed) and lc_py_index (lc_py_floor_index, with
+   `key` each time) n times */
+void lc_floor_call1s(int n, long long handle);
+void lc_floor_indexes(int n, long long handle, const char *key, size_t len, int name);
+extern "Python" long long lc_py_floor_call1(int rid, long long handle, long long arg);
+extern "Python" long long lc_py_floor_index(int rid, long long handle, const char *key,
+                                            size_t len, int name);
