@@ -98,7 +98,7 @@ static int lc_name_number(lc_runtime *rt, lua_State *L, int idx, size_t len)
 
 /* The scalar callbacks (lc_callbacks.h) where they apply: Lua calls the
    Python object at 1 with one argument that packs, or reads a string key of
-   it.  Returns the number of results pushed, -1 when Python holds the result
+   it, from an entry nested LC_FAST_DEPTH deep at most.  Returns the number of results pushed, -1 when Python holds the result
    (LC_OP_PENDING fetches it), -2 when they do not apply. */
 static int lc_callback_packed(lc_runtime *rt, lua_State *L, int op)
 {
@@ -180,7 +180,9 @@ static int lc_callback(lua_State *L)
         lua_insert(L, 1);
     }
     n = lua_gettop(L);
-    r = n == 2 && (op == LC_OP_CALL || op == LC_OP_INDEX) ? lc_callback_packed(rt, L, op) : -2;
+    r = n == 2 && (op == LC_OP_CALL || op == LC_OP_INDEX) && rt->depth <= LC_FAST_DEPTH
+            ? lc_callback_packed(rt, L, op)
+            : -2;
     if (r >= 0)
         return r;
     if (r == -1) {            /* what Python holds goes through out */

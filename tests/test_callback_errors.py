@@ -300,6 +300,42 @@ def mutual_recursion(lua, pad_frames, depth=10000):
     return py(depth)
 
 
+def test_scalar_callbacks_at_every_nesting_depth(lua):
+    """Calls with one int and attribute reads take the scalar callbacks only
+    from entries nested a few levels deep (LC_FAST_DEPTH); each depth, on
+    both sides of that, gives the same results and errors."""
+    down = lua.eval("function(cb, n) return cb(n) end")
+    read = lua.eval("function(o) return o.value end")
+
+    class Holder(object):
+        def __init__(self, n):
+            self.n = n
+
+        @property
+        def value(self):
+            if self.n == 0:
+                raise KeyError("bottom")
+            return read(Holder(self.n - 1)) + 1
+
+    def count(n):
+        return 0 if n == 0 else down(count, n - 1) + 1
+
+    def fail(n):
+        if n == 0:
+            raise ValueError("at the bottom")
+        return down(fail, n - 1)
+
+    for depth in range(10):
+        assert down(count, depth) == depth
+        with pytest.raises(ValueError, match="at the bottom"):
+            down(fail, depth)
+        with pytest.raises(KeyError, match="bottom"):
+            read(Holder(depth))
+        caught = lua.eval("function(cb, n) local ok, e = pcall(cb, n) return ok end")
+        assert caught(fail, depth) is False
+    assert lua.eval("1 + 1") == 2
+
+
 def test_deep_mutual_recursion_is_a_clear_error(lua, lupa):
     with recursion_reports_only(), pytest.raises(Exception) as info:
         mutual_recursion(lua, 0)

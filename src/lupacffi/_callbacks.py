@@ -210,13 +210,12 @@ class Callbacks(object):
     _held = None  # (results, exception) of _call1/_index1 for OP_PENDING
 
     # ---- the scalar callbacks (csrc/lc_callbacks.h) ----------------------------
+    # C calls these two only from entries nested LC_FAST_DEPTH (csrc/lupacffi.h)
+    # deep at most: they leave the counting of nested callbacks, and the
+    # RecursionError of deep ones, to _callback, which serves the deeper ones.
     def _call1(self, handle, arg):
         """Lua calls the Python object `handle` with one packed argument."""
-        depth = self._cb_depth
         try:
-            if depth and depth >= sys.getrecursionlimit() // 10:
-                raise RecursionError("too many nested calls between Lua and Python")
-            self._cb_depth = depth + 1
             kind = arg & 7
             value = arg >> 3 if kind == P_INT else None if kind == P_NIL else arg > 7
             func = self._objects[handle]
@@ -231,18 +230,12 @@ class Callbacks(object):
         except BaseException as e:
             self._held = (None, e)
             return P_OUT
-        finally:
-            self._cb_depth = depth
 
     def _index1(self, handle, key, length, name):
         """Lua reads the string key `key` of the Python object `handle`;
         `name` numbers the key among those the runtime keeps (0: none), so
         that each is decoded once (lc_name_number in csrc/lc_pyobject.c)."""
-        depth = self._cb_depth
         try:
-            if depth and depth >= sys.getrecursionlimit() // 10:
-                raise RecursionError("too many nested calls between Lua and Python")
-            self._cb_depth = depth + 1
             decoded = self._names.get(name) if name else None
             if decoded is None:
                 decoded = self._ffi.unpack(key, length)
@@ -266,8 +259,6 @@ class Callbacks(object):
         except BaseException as e:
             self._held = (None, e)
             return P_OUT
-        finally:
-            self._cb_depth = depth
 
     def _pack_results(self, results):
         """One int (that Lua holds exactly), boolean or None packed (enum
