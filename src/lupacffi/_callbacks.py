@@ -246,7 +246,7 @@ class Callbacks(object):
             view = self._objects[handle]
             if (
                 type(decoded) is str
-                and _uses_attributes(type(view))
+                and (_ATTRIBUTE_TYPES.get(type(view)) or _uses_attributes(type(view)))
                 and self._attribute_handlers is None
                 and self._attribute_filter is None
             ):
