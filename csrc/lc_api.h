@@ -34,6 +34,9 @@ void lc_unref(lc_runtime *rt, int ref);
 
 /* Python objects among results are pinned until Python has taken them. */
 void lc_unpin(lc_runtime *rt, long long handle);
+/* and Python objects that Python registers for an entry, until it returns
+   (delta 1, then -1) */
+void lc_pin_handles(lc_runtime *rt, const long long *handles, int n, int delta);
 
 /* Memory accounting (bytes; limit < 0 means none). */
 long long lc_memory_used(lc_runtime *rt, int total);

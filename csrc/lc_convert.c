@@ -370,6 +370,26 @@ void lc_unpin(lc_runtime *rt, long long h)
     pthread_mutex_unlock(&rt->lock);
 }
 
+/* Pins (delta 1) or unpins (-1) the Python objects of n handles: Python
+   pins the objects it registers for an entry until the entry has pushed
+   them, so that Lua, in another thread, cannot release them in between.
+   The lock is held only meanwhile: an unpin that Python fails to make (at
+   its stack limit) leaves the objects alive, never the lock taken. */
+void lc_pin_handles(lc_runtime *rt, const long long *handles, int n, int delta)
+{
+    int k;
+    pthread_mutex_lock(&rt->lock);
+    rt->held++;
+    for (k = 0; k < n && !rt->closed; k++) {
+        if (delta > 0)
+            lc_counts_incr(&rt->counts, handles[k]);
+        else if (lc_counts_decr(&rt->counts, handles[k]) == 0)
+            lc_release_handle(rt, handles[k]);
+    }
+    rt->held--;
+    pthread_mutex_unlock(&rt->lock);
+}
+
 /* Releases the n results an entry point left in this thread's buffer
    (pinned Python objects, registry references) when they will not be
    handed to Python after all. */

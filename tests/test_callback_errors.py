@@ -8,7 +8,7 @@ import traceback
 
 import pytest
 
-from helpers import stack_depth
+from helpers import run_threads, stack_depth
 
 
 def raiser(exc):
@@ -401,6 +401,37 @@ def test_recursion_limit_scales(lua, lupa):
     finally:
         sys.setrecursionlimit(old)
     assert mutual_recursion(lua, 0, depth=60) == "bottom"
+
+
+def test_calls_with_python_objects_at_the_recursion_limit_leave_no_lock_taken(lupa):
+    """A call that passes a Python object pins it in C until Lua has it; at
+    Python's recursion limit the unpin itself can fail (the cffi call is
+    refused there, on CPython as on PyPy).  That may leave the object alive,
+    never the runtime locked: another thread can still use the runtime."""
+    lua = lupa.LuaRuntime()
+    f = lua.eval("function(o) return o end")
+    obj = object()
+
+    def deep(n):
+        try:
+            f(obj)
+        except RecursionError:
+            pass
+        try:
+            return deep(n + 1)
+        except RecursionError:
+            try:
+                f(obj)
+            except RecursionError:
+                pass
+            raise
+
+    with recursion_reports_only():
+        for _ in range(10):
+            with pytest.raises(RecursionError):
+                deep(0)
+    assert run_threads([(f, (1,)), (lua.eval, ("1 + 1",))], timeout=30) == [1, 2]
+    assert f(obj) is obj
 
 
 # ---- threads ------------------------------------------------------------------------------------

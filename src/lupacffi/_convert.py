@@ -244,7 +244,7 @@ class Converter(object):
         argv = self._ffi.new("lc_val[1]")
         keep = []
         self._to_val(argv[0], _Boxed(value), keep)
-        r = self._locked(keep, self._lib.lc_call, ref, argv, 1)
+        r = self._with_objects(keep, self._lib.lc_call, ref, argv, 1)
         result = r >> 3 if r & 7 == 0 else self._unpack(r)
         if type(result) is tuple:
             result = result[0]
@@ -256,8 +256,17 @@ class Converter(object):
             return _Boxed(result)
         return result
 
+    def _handles(self, keep):
+        """The handles of the Python objects in `keep`."""
+        return [
+            obj.h if type(obj) is _Surrogate else id(obj)
+            for obj in keep
+            if not isinstance(obj, self._ffi.CData)
+        ]
+
     def _register(self, keep):
-        """Makes the Python objects in `keep` known to Lua (runtime lock held)."""
+        """Makes the Python objects in `keep` known to Lua (pinned, see
+        _with_objects)."""
         objects = self._objects
         for obj in keep:
             if type(obj) is _Surrogate:

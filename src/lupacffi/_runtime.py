@@ -62,7 +62,7 @@ def _as_bytes(value, encoding):
 #   _unpack(r), _results(n, out, nout), _batch(n, out)    results -> Python
 #   _error(status, out)     the exception of an entry point's status; the
 #   _exception(status, value, traceback, prefix)   one mapping behind it
-#   _to_val, _fill, _locked(keep, entry, ...), _register   Python -> C
+#   _to_val, _fill, _with_objects(keep, entry, ...), _register   Python -> C
 #   _call, _getitem, _setitem, _resume, _resume_packed, _new_coroutine,
 #   _new_table, _pyobj_metatable                           operations
 #   _attribute_filter, _attribute_handlers (the sandbox wraps them), _async,
@@ -494,7 +494,7 @@ class LuaRuntime(Converter, Callbacks):
                 pyobjs = True
         out = self._buffers().out
         if pyobjs:
-            r = self._locked(keep, self._lib.lc_fill_table, ref, vals, n, out)
+            r = self._with_objects(keep, self._lib.lc_fill_table, ref, vals, n, out)
         else:
             r = self._lib.lc_fill_table(self._ptr, ref, vals, n, out)
         if r < 0:
@@ -663,17 +663,20 @@ class LuaRuntime(Converter, Callbacks):
         self._overflow_handler = overflow_handler
 
     # ---- operations used by the wrappers --------------------------------------
-    def _locked(self, keep, entry, *args):
-        """Calls C function `entry` holding the runtime lock while the Python
-        objects among the values are registered and pushed, so that Lua cannot
-        release them in between."""
+    def _with_objects(self, keep, entry, *args):
+        """Calls C function `entry` for values among which are Python objects
+        (in `keep`, see _to_val): they are pinned in C, then registered,
+        until the entry has pushed them, so that Lua (in another thread)
+        cannot release them in between.  (An unpin that fails, Python's
+        stack being exhausted, leaves them alive, and no lock taken.)"""
         lib, ptr = self._lib, self._ptr
-        lib.lc_lock(ptr)
+        handles = self._handles(keep)
+        lib.lc_pin_handles(ptr, handles, len(handles), 1)
         try:
             self._register(keep)
             return entry(ptr, *args)
         finally:
-            lib.lc_unlock(ptr)
+            lib.lc_pin_handles(ptr, handles, len(handles), -1)
             if len(self._objects) > self._gc_objects_mark:
                 _cycles.note_growth(self)
 
@@ -751,7 +754,7 @@ class LuaRuntime(Converter, Callbacks):
         argv = self._buffers().args if n <= BUFFER_SIZE else self._ffi.new("lc_val[]", n)
         keep, pyobjs = self._fill(argv, args)
         if pyobjs:
-            return self._locked(keep, entry, ref, argv, n)
+            return self._with_objects(keep, entry, ref, argv, n)
         return entry(self._ptr, ref, argv, n)
 
     def _getitem(self, ref, key):
@@ -768,7 +771,7 @@ class LuaRuntime(Converter, Callbacks):
         else:
             keep = []
             if self._to_val(b.args0, key, keep):
-                r = self._locked(keep, self._lib.lc_getitem, ref, b.args0)
+                r = self._with_objects(keep, self._lib.lc_getitem, ref, b.args0)
             else:
                 r = self._lib.lc_getitem(self._ptr, ref, b.args0)
         return r >> 3 if r & 7 == 0 else self._unpack(r)
@@ -784,7 +787,7 @@ class LuaRuntime(Converter, Callbacks):
         if self._to_val(b.args1, value, keep):
             pyobjs = True
         if pyobjs:
-            r = self._locked(keep, self._lib.lc_setitem, ref, b.args0, b.args1)
+            r = self._with_objects(keep, self._lib.lc_setitem, ref, b.args0, b.args1)
         else:
             r = self._lib.lc_setitem(self._ptr, ref, b.args0, b.args1)
         if r < 0:

@@ -125,7 +125,7 @@ def _fill(runtime, ref, start, keys, values, narr, nrec):
     out = runtime._buffers().out
     args = (ref, len(values), kcol, vcol, narr, nrec, out)
     if pyobjs:
-        r = runtime._locked(keep, runtime._lib.lc_fill_columns, *args)
+        r = runtime._with_objects(keep, runtime._lib.lc_fill_columns, *args)
     else:
         r = runtime._lib.lc_fill_columns(runtime._ptr, *args)
     if r < 0:
