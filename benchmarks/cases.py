@@ -629,6 +629,28 @@ def coroutine_send_frame_floor(lupa):
     return run
 
 
+@case(
+    "resume_in_lua",
+    "coroutine.resume(co, i) in a Lua loop: what Lua itself spends on a send",
+    kind="compute",
+)
+def resume_in_lua(lupa):
+    lua = lupa.LuaRuntime()
+    loop = lua.eval(
+        """function(n)
+        local co = coroutine.create(function()
+            local x = coroutine.yield() while true do x = coroutine.yield(x) end end)
+        coroutine.resume(co)
+        local resume = coroutine.resume
+        for i = 1, n do resume(co, i) end end"""
+    )
+
+    def run(n):
+        loop(n)
+
+    return run
+
+
 @case("wrappers_10k", "a new Lua table wrapper, 10k made then dropped, per wrapper", unit=10000)
 def wrappers_10k(lupa):
     lua = lupa.LuaRuntime()

@@ -41,6 +41,7 @@ if IS_PYPY:
         "crossing": 0.10,
         "bulk": 0.10,
         "compute": None,
+        "resume_in_lua": None,
         "call_1int": 0.15,
         "getitem": 0.15,
         "setitem": 0.15,
@@ -61,6 +62,7 @@ else:
         "py_attr": 2.0,
         "wrappers_10k": 2.0,
         "runtime_cycle": 2.0,
+        "resume_in_lua": None,  # (a measure of Lua itself, for coroutine_send's bound)
     }
 
 
