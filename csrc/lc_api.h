@@ -66,6 +66,9 @@ long long lc_call(lc_runtime *rt, int ref, lc_val *args, int nargs);
    as if the same code had been loaded again (see lc_fresh_chunk) */
 long long lc_call_chunk(lc_runtime *rt, int ref, lc_val *args, int nargs);
 int lc_fetch(lc_val *out, int n);
+/* The ints of vals[0..n) copied into `ints` if they are all LC_INT (1), for
+   Python to make the list of a batch of them in one go; 0 if not. */
+int lc_int_column(const lc_val *vals, int n, long long *ints);
 /* The strings of this thread's last results, one after the other (each
    followed by a NUL): for converting a batch of results in one go. */
 const char *lc_result_strings(size_t *len);

@@ -352,6 +352,17 @@ const char *lc_result_strings(size_t *len)
     return tls_str;
 }
 
+int lc_int_column(const lc_val *vals, int n, long long *ints)
+{
+    int k;
+    for (k = 0; k < n; k++) {
+        if (vals[k].tag != LC_INT)
+            return 0;
+        ints[k] = vals[k].i;
+    }
+    return 1;
+}
+
 int lc_fetch(lc_val *out, int n)
 {
     if (n > tls_nvals)

@@ -789,3 +789,29 @@ def test_table_from_dict_int_keys_as_lua_fills_them(lua, args):
     )(lua.table_from([lua.table(k, v) for k, v in pairs]))
     assert list(t.keys()) == list(filled.keys())
     assert len(t) == len(filled)
+
+
+def test_big_batches_of_ints_and_of_mixed_values(lua):
+    """Iterating a big table reads batches of ints in one go (lc_int_column)
+    and any other batch value by value: the same items either way."""
+    make = lua.eval(
+        """function(n, extreme)
+        local t = {}
+        for i = 1, n do t[i] = i * 7 end
+        if extreme then
+            for i = 1, 1500 do t[n + i] = (i % 2 == 0) and (math.maxinteger - i)
+                                                     or (math.mininteger + i) end
+        end
+        t[#t + 1] = 'x'; t[#t + 1] = 2.5; t[#t + 1] = true
+        return t end"""
+    )
+    has_integers = lua.lua_version >= (5, 3)
+    t = make(3000, has_integers)
+    values = list(t.values())
+    expected = [i * 7 for i in range(1, 3001)]
+    if has_integers:
+        expected += [(2**63 - 1 - i) if i % 2 == 0 else (-(2**63) + i) for i in range(1, 1501)]
+    assert values == expected + ["x", 2.5, True]
+    assert list(t.keys()) == list(range(1, len(expected) + 4))
+    assert list(t.items()) == list(zip(range(1, len(expected) + 4), values))
+    assert all(type(v) is int for v in values[: len(expected)])

@@ -43,6 +43,9 @@ _COPY_MAX = 1 << 16
 # const char *s}: 32 bytes, read as columns when converting many results
 _LC_VAL_SIZE = struct.calcsize("iiqdP")
 
+# batches of at least this many values try lc_int_column first (_batch)
+_INT_COLUMN_MIN = 32
+
 _MAX_HANDLE = 1 << 53  # handles must be exact as Lua 5.1 numbers
 # Lua 5.1 and LuaJIT: a whole float below this (in magnitude) that the
 # backend's integers hold becomes a Python int (the C side packs those within
@@ -386,6 +389,10 @@ class Converter(object):
             values = self._results(n, out, n)
             return [values] if n == 1 else list(values)
         ffi = self._ffi
+        if n >= _INT_COLUMN_MIN:  # all ints (the common big batch): C copies them out
+            column = ffi.new("long long[]", n)
+            if self._lib.lc_int_column(out, n, column):
+                return ffi.unpack(column, n)
         raw = memoryview(ffi.buffer(out, n * _LC_VAL_SIZE))
         tags = raw.cast("i")[0 :: _LC_VAL_SIZE // 4].tolist()
         ints = raw.cast("q")[1 :: _LC_VAL_SIZE // 8].tolist()

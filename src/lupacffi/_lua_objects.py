@@ -541,7 +541,8 @@ class _LuaIter(object):
             raise StopIteration
         values = rt._batch(n, out)
         if self._what == 3:
-            values = list(zip(values[0::2], values[1::2]))
+            pairs = iter(values)
+            values = list(zip(pairs, pairs))
         values.reverse()
         item = values.pop()  # ours, before other threads can pop
         self._batch = values
