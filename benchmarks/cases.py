@@ -10,6 +10,7 @@ each library gets its own code objects and JIT traces.
 """
 
 import struct
+from operator import countOf
 import threading
 
 CASES = []
@@ -547,6 +548,40 @@ def table_from_dict(lupa):
     return run
 
 
+@frame_floor("table_from_list")
+def table_from_list_frame_floor(lupa):
+    """The least a Python binding does to hand the list to C in one buffer:
+    check that every item is an exact int (a bool, a float or any other
+    object converts differently) and pack them; no Lua at all."""
+    lst = _LIST_100K
+
+    def run(n):
+        for _ in range(n):
+            if countOf(map(type, lst), int) == len(lst):
+                struct.pack("%dq" % len(lst), *lst)
+
+    return run
+
+
+@frame_floor("table_from_dict")
+def table_from_dict_frame_floor(lupa):
+    """The same for the dict: its keys and values as lists, each checked to
+    be all strs / all ints, the keys encoded as one text with their lengths
+    packed, the values packed; no Lua at all."""
+    d = _DICT_100K
+
+    def run(n):
+        for _ in range(n):
+            keys, values = list(d), list(d.values())
+            if countOf(map(type, keys), str) == len(keys):
+                "".join(keys).encode("utf-8")
+                struct.pack("%dq" % len(keys), *map(len, keys))
+            if countOf(map(type, values), int) == len(values):
+                struct.pack("%dq" % len(values), *values)
+
+    return run
+
+
 @case("items_100k", "for k, v in t.items() over a 100k-entry table", kind="bulk", heavy=True)
 def items_100k(lupa):
     lua = lupa.LuaRuntime()
@@ -555,6 +590,49 @@ def items_100k(lupa):
     def run(n):
         for _ in range(n):
             for k, v in t.items():
+                pass
+
+    return run
+
+
+class _FloorItems(object):
+    """A Python iterator of (key, value) pairs over batches of 512 pairs of
+    ints read from a C buffer (ffi.unpack), the way lupacffi's items() reads
+    Lua's: one __next__ frame per item, a tuple and two ints per item."""
+
+    __slots__ = ("_batch", "_left", "_ffi", "_column")
+
+    def __init__(self, ffi, column, n):
+        self._ffi, self._column, self._left, self._batch = ffi, column, n, []
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        try:
+            return self._batch.pop()
+        except IndexError:
+            if self._left <= 0:
+                raise StopIteration
+            values = iter(self._ffi.unpack(self._column, 1024))
+            batch = list(zip(values, values))
+            batch.reverse()
+            self._left -= len(batch)
+            self._batch = batch
+            return batch.pop()
+
+
+@frame_floor("items_100k")
+def items_100k_frame_floor(lupa):
+    lua = lupa.LuaRuntime()
+    ffi = lua._ffi
+    column = ffi.new(
+        "long long[]", list(range(100000, 101024))
+    )  # (ints beyond the small-int cache)
+
+    def run(n):
+        for _ in range(n):
+            for k, v in _FloorItems(ffi, column, 100000):
                 pass
 
     return run
@@ -579,6 +657,21 @@ def str_1mb(lupa):
     return run
 
 
+@frame_floor("str_1mb")
+def str_1mb_frame_floor(lupa):
+    """What Python itself must do with the string: encode it, and decode the
+    result from C memory (here the encoded bytes' own buffer); no Lua."""
+    lua = lupa.LuaRuntime()
+    ffi, s = lua._ffi, _STR_1MB
+
+    def run(n):
+        for _ in range(n):
+            data = s.encode("utf-8")
+            str(ffi.buffer(ffi.from_buffer(data), len(data)), "utf-8")
+
+    return run
+
+
 @case("bytes_1mb", "identity(b), b 1 MB bytes, encoding=None", kind="bulk")
 def bytes_1mb(lupa):
     lua = lupa.LuaRuntime(encoding=None)
@@ -588,6 +681,20 @@ def bytes_1mb(lupa):
     def run(n):
         for _ in range(n):
             f(b)
+
+    return run
+
+
+@frame_floor("bytes_1mb")
+def bytes_1mb_frame_floor(lupa):
+    """The result made into bytes from C memory (the argument crosses
+    without a copy); no Lua."""
+    lua = lupa.LuaRuntime()
+    ffi, b = lua._ffi, _BYTES_1MB
+
+    def run(n):
+        for _ in range(n):
+            ffi.unpack(ffi.from_buffer(b), len(b))
 
     return run
 
@@ -675,6 +782,40 @@ def wrappers_10k_floor(lupa):
             for _ in range(10000):
                 call(ptr, ref, null, 0)
                 call(ptr, ref, null, 0)
+
+    return run
+
+
+class _FloorTable(_FloorWrapper):
+    """A wrapper of a Lua value that releases its reference when it dies."""
+
+    __slots__ = ()
+
+    def __del__(self):
+        rt = self._rt
+        rt._entry(rt._ptr, self._ref, 0)
+
+
+class _FloorMaker(_FloorWrapper):
+    """f() of wrappers_10k: a call without arguments whose result is a new
+    _FloorTable (its reference decoded from the packed result)."""
+
+    __slots__ = ()
+
+    def __call__(self):
+        rt = self._rt
+        r = rt._entry(rt._ptr, self._ref, 5 << 3)
+        return _FloorTable(rt, r >> 3)
+
+
+@frame_floor("wrappers_10k")
+def wrappers_10k_frame_floor(lupa):
+    f = _frame_floor_wrapper(lupa, "lc_floor_call_i", _FloorMaker)
+
+    def run(n):
+        for _ in range(n):
+            held = [f() for _ in range(10000)]
+            del held
 
     return run
 
