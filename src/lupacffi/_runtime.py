@@ -4,7 +4,6 @@ import builtins
 import contextlib
 import gc
 import itertools
-import struct
 import threading
 import types
 import weakref
@@ -730,25 +729,10 @@ class LuaRuntime(Converter, Callbacks):
             if plan is None:
                 plan = self._args_plan(tuple(map(type, args)))
             if plan:
-                sig, pack, strings = plan
-                values = args
-                if strings:  # their lengths packed, their bytes apart
-                    values = list(args)
-                    parts = []
-                    for k, is_str in strings:
-                        b = values[k].encode(self._encoding) if is_str else values[k]
-                        values[k] = len(b)
-                        parts.append(b)
-                    strs = parts[0] if len(parts) == 1 else b"".join(parts)
-                else:
-                    strs = b""
-                try:
-                    data = pack(*values)
-                except struct.error:  # an int beyond 64 bits: the general way
-                    data = None
-                if data is not None:
-                    r = packed_entry(self._ptr, ref, len(sig), sig, data, strs)
-                    if r != _RANGE:
+                packed = self._packed_args(args, plan)
+                if packed is not None:
+                    r = packed_entry(self._ptr, ref, len(args), plan[0], *packed)
+                    if r != _RANGE:  # (an int Lua cannot hold: the general way)
                         return r
         n = len(args)
         argv = self._buffers().args if n <= BUFFER_SIZE else self._ffi.new("lc_val[]", n)
