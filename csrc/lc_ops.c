@@ -237,22 +237,25 @@ static int lc_unpack_args(int n, const char *sig, const char *data, const char *
     return 1;
 }
 
-long long lc_call_p(lc_runtime *rt, int ref, int n, const char *sig, const char *data,
-                    const char *strs)
+static long long lc_call_packed(lc_runtime *rt, int ref, int n, const char *sig,
+                                const char *data, const char *strs, int chunk)
 {
     lc_val argv[LC_MAX_PACKED_ARGS];
     if (!lc_unpack_args(n, sig, data, strs, argv))
         return LC_PACK(LC_ERR_RANGE, LC_P_ERR);
-    return lc_call_with(rt, ref, argv, n, 0);
+    return lc_call_with(rt, ref, argv, n, chunk);
+}
+
+long long lc_call_p(lc_runtime *rt, int ref, int n, const char *sig, const char *data,
+                    const char *strs)
+{
+    return lc_call_packed(rt, ref, n, sig, data, strs, 0);
 }
 
 long long lc_call_chunk_p(lc_runtime *rt, int ref, int n, const char *sig, const char *data,
                           const char *strs)
 {
-    lc_val argv[LC_MAX_PACKED_ARGS];
-    if (!lc_unpack_args(n, sig, data, strs, argv))
-        return LC_PACK(LC_ERR_RANGE, LC_P_ERR);
-    return lc_call_with(rt, ref, argv, n, 1);
+    return lc_call_packed(rt, ref, n, sig, data, strs, 1);
 }
 
 /* ---- coroutines --------------------------------------------------------------- */
