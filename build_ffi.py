@@ -192,6 +192,7 @@ def make_constants_ffi():
     ffi.cdef(
         _read("lc_types.h")
         + "#define LC_NOUT ...\n#define LC_LONG_STRING ...\n#define LC_MAX_PACKED_ARGS ...\n"
+        + "#define LC_PACK_BYTES ...\n"
     )
     ffi.set_source(
         "lupacffi._lc_constants",

@@ -59,6 +59,22 @@ lc_val *lc_thread_out(void);
    like the others. */
 #define LC_LONG_STRING 65536
 extern int lc_long_strings_to_python;
+/* While lc_pack_results is 1 (CPython sets it: there reading an lc_val field
+   costs more than a whole struct.unpack), results 2 to LC_NOUT are also
+   written packed into this thread's pack buffer (LC_PACK_BYTES bytes), for
+   one struct.unpack_from() to read:
+     byte 0       n, or 0: the last results were not packed
+     bytes 1..n   the tag of each value (enum lc_tag: LC_NIL, LC_BOOL,
+                  LC_INT, LC_FLOAT, LC_STR or LC_REF)
+     then         one field per value, native byte order, no padding: nil and
+                  booleans 1 byte, the rest 8 (a string its length, a
+                  reference its registry reference << 4 | its Lua type)
+     then         the strings' bytes, one after the other.
+   Results with a Python object among them, a Lua 5.1/LuaJIT float of 2^53
+   or more, or too many bytes are not packed. */
+#define LC_PACK_BYTES 4096
+extern int lc_pack_results;
+char *lc_thread_pack(void);
 
 /* Calling (functions and callable objects) and coroutines: packed results. */
 long long lc_call(lc_runtime *rt, int ref, lc_val *args, int nargs);
@@ -103,7 +119,13 @@ int lc_setitem(lc_runtime *rt, int ref, lc_val *key, lc_val *value);
    lc_packed: an int, a boolean or nil) */
 int lc_setitem_i(lc_runtime *rt, int ref, long long key, long long value);
 long long lc_len(lc_runtime *rt, int ref);
-int lc_next(lc_runtime *rt, int ref, int *cursor, int what, lc_val *out, int cap);
+/* The next batch of a raw traversal of table ref: up to cap keys (what 1),
+   values (2) or keys and values (3), as results (the first LC_NOUT in this
+   thread's result buffer, all of them for lc_fetch); *cursor (enum
+   lc_cursor) says where the last batch ended.  The cursor is read and moved
+   under the runtime's lock: threads sharing it each get batches of their
+   own. */
+int lc_next(lc_runtime *rt, int ref, int *cursor, int what, int cap);
 int lc_tostring(lc_runtime *rt, int ref, lc_val *out);
 int lc_fill_table(lc_runtime *rt, int ref, lc_val *items, int npairs, lc_val *out);
 /* the same from a column of n keys and one of n values (at most one of the

@@ -31,12 +31,90 @@ lc_val *lc_thread_out(void)
 {
     if (tls_out == NULL) {
         pthread_once(&lc_out_once, lc_make_out_key);
-        tls_out = (lc_val *)calloc(LC_NOUT, sizeof(lc_val));
+        /* the pack buffer (lc_thread_pack) right after the LC_NOUT values */
+        tls_out = (lc_val *)calloc(1, sizeof(lc_val) * LC_NOUT + LC_PACK_BYTES);
         if (tls_out == NULL)
-            abort();          /* (as lc_copy_strings: 2 KiB per thread) */
+            abort();          /* (as lc_copy_strings: 6 KiB per thread) */
         pthread_setspecific(lc_out_key, tls_out);
     }
     return tls_out;
+}
+
+char *lc_thread_pack(void)
+{
+    return (char *)(lc_thread_out() + LC_NOUT);
+}
+
+/* Writes vals[0..n) into this thread's pack buffer (see lc_api.h). */
+int lc_pack_results = 0;
+
+static void lc_pack(const lc_val *vals, int n)
+{
+    char *p = lc_thread_pack();
+    size_t size = 1 + (size_t)n, pos;
+    int k;
+    p[0] = 0;                                  /* not packed */
+    if (n > LC_NOUT)
+        return;
+    for (k = 0; k < n; k++) {
+        switch (vals[k].tag) {
+        case LC_NIL:
+        case LC_BOOL:
+            size += 1;
+            break;
+        case LC_FLOAT:
+#if !LC_HAS_INTEGERS
+            /* (whole beyond 2^53, or NaN: _from_val decides what it becomes) */
+            if (!(vals[k].d > -9007199254740992.0 && vals[k].d < 9007199254740992.0))
+                return;
+#endif
+            size += 8;
+            break;
+        case LC_STR:
+            size += 8 + (size_t)vals[k].i;
+            break;
+        case LC_INT:
+        case LC_REF:
+            size += 8;
+            break;
+        default:                               /* LC_PYOBJ, pinned: Python reads the lc_val */
+            return;
+        }
+    }
+    if (size > LC_PACK_BYTES)
+        return;
+    pos = 1 + (size_t)n;
+    for (k = 0; k < n; k++) {
+        const lc_val *v = &vals[k];
+        long long field;
+        p[1 + k] = (char)v->tag;
+        switch (v->tag) {
+        case LC_NIL:
+            p[pos++] = 0;
+            continue;
+        case LC_BOOL:
+            p[pos++] = (char)(v->i != 0);
+            continue;
+        case LC_FLOAT:
+            memcpy(p + pos, &v->d, 8);
+            pos += 8;
+            continue;
+        case LC_REF:
+            field = v->i << 4 | v->aux;
+            break;
+        default:                               /* LC_INT, LC_STR (its length) */
+            field = v->i;
+        }
+        memcpy(p + pos, &field, 8);
+        pos += 8;
+    }
+    for (k = 0; k < n; k++) {
+        if (vals[k].tag == LC_STR) {
+            memcpy(p + pos, vals[k].s, (size_t)vals[k].i);
+            pos += (size_t)vals[k].i;
+        }
+    }
+    p[0] = (char)n;                            /* (n <= LC_NOUT < 128) */
 }
 
 /* r (a count of results in out, or a status) as a packed result. */
@@ -342,6 +420,8 @@ static int lc_results(lc_runtime *rt, lua_State *L, int first, int n, lc_val *ou
     lc_take_long_strings(rt, n);
     tls_nvals = n;
     lc_copy_strings(tls_vals, n);
+    if (lc_pack_results && n >= 2)
+        lc_pack(tls_vals, n);
     memcpy(out, tls_vals, sizeof(lc_val) * (size_t)(n < nout ? n : nout));
     return n;
 }

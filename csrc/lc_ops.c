@@ -683,6 +683,10 @@ long long lc_len(lc_runtime *rt, int ref)
 static int fn_next(lua_State *L, lc_ctx *c)
 {
     int per = c->what == 3 ? 2 : 1, n = 0;
+    if (*c->cursor == LC_CURSOR_DONE) {       /* (another thread took the last batch) */
+        c->result = 0;
+        return 0;
+    }
     lua_rawgeti(L, LUA_REGISTRYINDEX, c->ref);          /* 1: table */
     if (lua_type(L, 1) != LUA_TTABLE)
         luaL_error(L, "not a table");
@@ -690,10 +694,10 @@ static int fn_next(lua_State *L, lc_ctx *c)
         lua_pushnil(L);
     else
         lua_rawgeti(L, LUA_REGISTRYINDEX, *c->cursor);
-    if (!lua_checkstack(L, c->nout + LUA_MINSTACK))
+    if (!lua_checkstack(L, c->cap + LUA_MINSTACK))
         luaL_error(L, "stack overflow");
     /* stack: table, results..., key; lua_next replaces key by key, value */
-    while (n + per <= c->nout && lua_next(L, 1)) {
+    while (n + per <= c->cap && lua_next(L, 1)) {
         if (c->what == 1) {
             lua_pop(L, 1);
             lua_pushvalue(L, -1);
@@ -707,7 +711,7 @@ static int fn_next(lua_State *L, lc_ctx *c)
     if (lua_gettop(L) == 1 + n) {                       /* finished: no key left */
         if (*c->cursor != LUA_NOREF)
             luaL_unref(L, LUA_REGISTRYINDEX, *c->cursor);
-        *c->cursor = LUA_NOREF;
+        *c->cursor = LC_CURSOR_DONE;
     } else if (*c->cursor == LUA_NOREF) {
         *c->cursor = luaL_ref(L, LUA_REGISTRYINDEX);
         c->rt->serial++;
@@ -718,12 +722,13 @@ static int fn_next(lua_State *L, lc_ctx *c)
     return 0;
 }
 
-int lc_next(lc_runtime *rt, int ref, int *cursor, int what, lc_val *out, int cap)
+int lc_next(lc_runtime *rt, int ref, int *cursor, int what, int cap)
 {
     lc_ctx c;
-    lc_ctx_init(&c, fn_next, ref, out, cap);
+    lc_ctx_init(&c, fn_next, ref, lc_thread_out(), LC_NOUT);
     c.cursor = cursor;
     c.what = what;
+    c.cap = cap < 2 ? 2 : cap;                 /* (room for a pair) */
     return lc_op(rt, &c, NULL, 0);
 }
 

@@ -17,6 +17,7 @@ struct lc_ctx {
     size_t len;
     int *cursor;
     int what;
+    int cap;                   /* lc_next: values per batch */
     lc_column *keys, *values;  /* lc_fill_columns */
     int narr, nrec;
     long long **pairs;         /* lc_gc_scan */

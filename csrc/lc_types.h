@@ -62,6 +62,13 @@ enum lc_luatype {
     LC_TTHREAD = 8
 };
 
+/* The cursor of a table traversal (lc_next): LUA_NOREF (-2) before the
+   first batch, then the registry reference of the last key, and at the end
+   this (no reference: never a registry reference, nor LUA_REFNIL). */
+enum lc_cursor {
+    LC_CURSOR_DONE = -3
+};
+
 /* Status codes of the entry points.  Results are counted by values >= 0. */
 enum lc_status {
     LC_ERR_RUN = -1,      /* runtime error; out[0] = error value, tb = traceback */

@@ -25,9 +25,10 @@ class _Buffers(object):
     result buffer in C (lc_thread_out), where the entry points with packed
     results leave the rest.  out0, args0 and args1 point at single elements:
     reading a field through them creates no cdata object (out[0] would,
-    every time)."""
+    every time).  `pack` is the thread's pack buffer in C (lc_thread_pack),
+    where results are also left packed on CPython."""
 
-    __slots__ = ("args", "out", "int1", "out0", "args0", "args1")
+    __slots__ = ("args", "out", "int1", "out0", "args0", "args1", "pack", "batch")
 
     def __init__(self, ffi, lib):
         self.args = ffi.new("lc_val[]", BUFFER_SIZE)
@@ -36,6 +37,8 @@ class _Buffers(object):
         self.out0 = ffi.addressof(self.out, 0)
         self.args0 = ffi.addressof(self.args, 0)
         self.args1 = ffi.addressof(self.args, 1)
+        self.pack = ffi.buffer(lib.lc_thread_pack(), _constants.PACK_BYTES)
+        self.batch = None  # made by the first iterator over a big table (_LuaIter)
 
 
 class Backend(object):
@@ -68,6 +71,9 @@ class Backend(object):
         # Lua's memory (csrc/lc_api.h); on PyPy that measured slower than
         # C's copy (its GC, not the copy, is what costs there)
         lib.lc_long_strings_to_python = 0 if _PYPY else 1
+        # several results also packed for one struct.unpack (lc_api.h): on
+        # PyPy the JIT makes reading the lc_vals' fields the faster way
+        lib.lc_pack_results = 0 if _PYPY else 1
         self.runtimes = {}  # runtime id -> weak reference to the LuaRuntime
         self.new_runtimes = 0  # PyPy: runtimes made since the last Lua memory check
         self.lua_memory_mark = 0  # PyPy: the live runtimes' Lua memory after the last collection

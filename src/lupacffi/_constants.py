@@ -64,6 +64,8 @@ NOUT = _c.LC_NOUT
 # result strings this long reach Python without that buffer (lc_api.h)
 LONG_STRING = _c.LC_LONG_STRING
 MAX_PACKED_ARGS = _c.LC_MAX_PACKED_ARGS
+# the size of each thread's pack buffer (lc_thread_pack)
+PACK_BYTES = _c.LC_PACK_BYTES
 
 # Lua type numbers (enum lc_luatype)
 TNIL, TBOOLEAN, TLIGHTUSERDATA = _c.LC_TNIL, _c.LC_TBOOLEAN, _c.LC_TLIGHTUSERDATA
@@ -89,6 +91,9 @@ LIB_ALL = _c.LC_LIB_ALL
 # kinds of lc_column, bulk table building (enum lc_column_kind)
 COL_INDEX, COL_INT, COL_FLOAT = _c.LC_COL_INDEX, _c.LC_COL_INT, _c.LC_COL_FLOAT
 COL_STR, COL_VALS = _c.LC_COL_STR, _c.LC_COL_VALS
+
+# the cursor of a finished table traversal (enum lc_cursor)
+CURSOR_DONE = _c.LC_CURSOR_DONE
 
 # Lua's registry "no reference" (Lua's own, the same in every version)
 LUA_NOREF = -2

@@ -104,6 +104,25 @@ _ARG_CODES = {
 }
 _MAX_PLANS = 256  # argument type signatures remembered per runtime
 
+# Several results come back the same way (lc_pack in csrc/lc_convert.c): a tag
+# per value, then one struct field each, then the strings' bytes.
+_PACK_RESULTS = not _PYPY
+_RESULT_CODES = {NIL: "?", BOOL: "?", INT: "q", FLOAT: "d", STR: "q", REF: "q"}
+_result_plans = {}  # the tags (and their count before them) -> _result_plan()
+
+
+def _result_plan(key):
+    """What reading packed results with these tags takes: their struct, and
+    the (index, tag) of the values that are not the field itself."""
+    if len(_result_plans) >= 1024:  # (batches of mixed values can make many)
+        _result_plans.clear()
+    tags = key[1:]
+    plan = _result_plans[key] = (
+        struct.Struct("=" + "".join(_RESULT_CODES[tag] for tag in tags)),
+        tuple((k, tag) for k, tag in enumerate(tags) if tag in (NIL, STR, REF)),
+    )
+    return plan
+
 
 class Converter(object):
     """Value conversion; expects the runtime's _ffi, _lib, _ptr, _objects,
@@ -383,6 +402,10 @@ class Converter(object):
             return self._value1(out[0])
         if n == 0:
             return None
+        if _PACK_RESULTS:
+            values = self._unpacked(n)
+            if values is not None:
+                return tuple(values)  # (no copy when it is one already)
         if n > nout:
             out = self._ffi.new("lc_val[]", n)
             self._lib.lc_fetch(out, n)
@@ -403,10 +426,17 @@ class Converter(object):
         return tuple(values)
 
     def _batch(self, n, out):
-        """The values of out[0:n] as a list: the same as _results, faster for
-        many values on CPython: the structs are read as columns through
-        memoryviews, the strings from one copy of the thread's string buffer.
-        On PyPy the JIT makes reading them field by field the faster way."""
+        """The values of out[0:n] (None: this thread's result buffer, n <=
+        BUFFER_SIZE) as a list: the same as _results, faster for many values
+        on CPython: the structs are read as columns through memoryviews, the
+        strings from one copy of the thread's string buffer.  On PyPy the JIT
+        makes reading them field by field the faster way."""
+        if out is None:
+            if _PACK_RESULTS and n >= 2:
+                values = self._unpacked(n)
+                if values is not None:
+                    return list(values)
+            out = self._buffers().out
         if _PYPY:
             values = self._results(n, out, n)
             return [values] if n == 1 else list(values)
@@ -476,6 +506,44 @@ class Converter(object):
             self._lib.lc_unpin(self._ptr, h)
         if error is not None:
             raise error
+        return values
+
+    def _unpacked(self, n):
+        """The n (>= 2) results of this thread's last entry point, read from
+        their packed form (lc_pack, csrc/lc_api.h), as a tuple or a list;
+        None if they were not packed."""
+        try:
+            pack = self._tls.buffers.pack
+        except AttributeError:  # (a thread's first use)
+            pack = self._buffers().pack
+        key = pack[0 : n + 1]
+        if key[0] != n:
+            return None
+        layout, others = _result_plans.get(key) or _result_plan(key)
+        if not others:
+            return layout.unpack_from(pack, n + 1)
+        values = list(layout.unpack_from(pack, n + 1))
+        if others:
+            pos = n + 1 + layout.size  # the strings
+            encoding = self._encoding
+            error = None
+            for k, tag in others:
+                if tag == STR:  # (its field: its length)
+                    end = pos + values[k]
+                    value = pack[pos:end]
+                    pos = end
+                    if encoding is not None:
+                        try:
+                            value = value.decode(encoding)
+                        except UnicodeDecodeError as e:  # (the references still get wrappers)
+                            error = error or e
+                    values[k] = value
+                elif tag == REF:
+                    values[k] = _wrap(self, values[k] >> 4, values[k] & 15)
+                else:
+                    values[k] = None
+            if error is not None:
+                raise error
         return values
 
     def _result_strings(self):

@@ -13,6 +13,7 @@ non-dunder names in the Lua table.
 
 from weakref import ref as _weakref
 
+from ._constants import CURSOR_DONE as _CURSOR_DONE
 from ._constants import ERR_RANGE as _ERR_RANGE
 from ._constants import LUA_NOREF as _LUA_NOREF
 from ._constants import NOUT as _NOUT
@@ -475,89 +476,70 @@ _BIG_BATCH = 1024  # lc_vals per batch once a table turned out to be big
 
 class _LuaIter(object):
     """What ``keys()``, ``values()``, ``items()`` and ``iter(table)`` return:
-    a raw iterator over the table, fetching entries in batches."""
+    a raw iterator over the table, fetching entries in batches.
 
-    __slots__ = ("_table", "_what", "_cursor", "_batch", "_out", "__weakref__")
+    Threads may share one: C moves the cursor under the runtime's lock, so
+    that each refill gets a batch of its own, which joins the shared one;
+    each item comes out once in all, and no lock is taken from Python (an
+    unlock that failed, at the recursion limit, would leave it taken)."""
+
+    __slots__ = ("_table", "_what", "_cursor", "_batch", "_big", "__weakref__")
 
     def __init__(self, table, what):
         self._table = table  # keeps the table's reference alive
         self._what = what  # 1 keys, 2 values, 3 (key, value) pairs
-        self._cursor = None  # int* holding the registry slot of the last key
-        self._batch = []
-        self._out = None  # lc_val buffer for the batches after the first
+        # (made here, in one thread, so that every thread moves the same one)
+        self._cursor = table._rt._ffi.new("int *", _LUA_NOREF)
+        self._batch = []  # stored last entry first
+        self._big = False  # the first batch did not hold the whole table
 
     def __iter__(self):
         return self
 
     def __next__(self):
         try:
-            return self._batch.pop()  # the batch is stored last entry first
+            return self._batch.pop()
         except IndexError:
-            return self._fetch()
+            if self._cursor[0] == _CURSOR_DONE:
+                raise StopIteration from None
+            return self._refill()
 
-    def _fetch(self):
-        if self._cursor is False:  # finished
-            raise StopIteration
+    def _refill(self):
         rt = self._table._rt
-        lib, ptr = rt._lib, rt._ptr
-        # One refill at a time, for an iterator shared by threads (each item
-        # once in all): under the runtime's own re-entrant lock, which
-        # lc_next takes anyway (so no lock of our own to make, and none to
-        # wait for in a callback of the thread that holds the runtime).
-        lib.lc_lock(ptr)
-        try:
-            try:
-                return self._batch.pop()  # another thread refilled it
-            except IndexError:
-                return self._refill(rt)
-        finally:
-            lib.lc_unlock(ptr)
-
-    def _refill(self, rt):
-        cursor = self._cursor
-        if cursor is False:  # finished (by another thread)
-            raise StopIteration
-        table = self._table
-        if cursor is None:  # the first batch: most tables are small
-            cursor = self._cursor = rt._ffi.new("int *", _LUA_NOREF)
-            out = rt._buffers().out
-        else:  # a big table: bigger batches, in a buffer of our own
-            out = self._out
-            if out is None:
-                out = self._out = rt._ffi.new("lc_val[]", _BIG_BATCH)
+        big = self._big
+        self._big = True  # (most tables fit in the first batch)
         n = rt._lib.lc_next(
-            rt._ptr,
-            table._ref,
-            cursor,
-            self._what,
-            out,
-            _NOUT if out is not self._out else _BIG_BATCH,
+            rt._ptr, self._table._ref, self._cursor, self._what, _BIG_BATCH if big else _NOUT
         )
-        if n <= 0 or cursor[0] == _LUA_NOREF:  # an error, or the last batch
-            self._finish()
-        if n < 0:
-            raise rt._error(n, out)
-        if n == 0:
+        if n <= 0:
+            if n < 0:
+                raise rt._error(n, rt._buffers().out)
             raise StopIteration
-        values = rt._batch(n, out)
+        if n <= _NOUT:
+            values = rt._batch(n, None)
+        else:  # copied into a buffer of this thread's own
+            buffers = rt._buffers()
+            out = buffers.batch
+            if out is None:
+                out = buffers.batch = rt._ffi.new("lc_val[]", _BIG_BATCH)
+            rt._lib.lc_fetch(out, n)
+            values = rt._batch(n, out)
         if self._what == 3:
             pairs = iter(values)
             values = list(zip(pairs, pairs))
         values.reverse()
-        item = values.pop()  # ours, before other threads can pop
-        self._batch = values
+        item = values.pop()  # ours; the rest joins the shared batch, after
+        self._batch[:0] = values  # what other threads' refills left there
         return item
 
-    def _finish(self):
-        cursor, self._cursor = self._cursor, False
-        if cursor and cursor[0] != _LUA_NOREF:
-            rt = self._table._rt
-            if rt._ptr is not None:
-                rt._lib.lc_unref(rt._ptr, cursor[0])
-
     def __del__(self):
+        # an unfinished traversal's last key, still referenced
         try:
-            self._finish()
+            ref = self._cursor[0]
+            if ref > 0:
+                rt = self._table._rt
+                if rt._ptr is not None:
+                    rt._lib.lc_unref(rt._ptr, ref)
         except Exception:  # interpreter shutdown
             pass
 

@@ -23,7 +23,7 @@ from ._constants import (
     P_REF,
     PYOBJ,
 )
-from ._convert import _PACK_ARGS, Converter
+from ._convert import _PACK_ARGS, _PACK_RESULTS, Converter
 from ._lua_objects import _RANGE, _LuaThread, _TakenRef, _wrap
 from .errors import LuaError, LuaMemoryError
 
@@ -695,6 +695,10 @@ class LuaRuntime(Converter, Callbacks):
             r >>= 3
             return _wrap(self, r >> 4, r & 15)
         if kind == P_OUT:
+            if _PACK_RESULTS and r >= 16:  # (2 results or more)
+                values = self._unpacked(r >> 3)
+                if values is not None:
+                    return tuple(values)
             return self._results(r >> 3, self._buffers().out, BUFFER_SIZE)
         if kind == P_BOOL:
             return r > 7
