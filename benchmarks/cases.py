@@ -286,6 +286,18 @@ def eval_small_floor(lupa):
     return run
 
 
+@case("call_3results", "Python->Lua call f() returning 1, 'abc', 2.5")
+def call_3results(lupa):
+    lua = lupa.LuaRuntime()
+    f = lua.eval("function() return 1, 'abc', 2.5 end")
+
+    def run(n):
+        for _ in range(n):
+            f()
+
+    return run
+
+
 # ---- Lua -> Python ------------------------------------------------------------
 
 
@@ -567,17 +579,31 @@ def table_from_list_frame_floor(lupa):
 def table_from_dict_frame_floor(lupa):
     """The same for the dict: its keys and values as lists, each checked to
     be all strs / all ints, the keys encoded as one text with their lengths
-    packed, the values packed; no Lua at all."""
+    packed, the values packed; then Lua's own work, which lupa does as well:
+    the table filled from those buffers in C (lc_fill_columns: for each pair
+    the key pushed, the value pushed, a raw set; most of it Lua interning the
+    keys)."""
+    from lupacffi._constants import COL_INT, COL_STR, LUA_NOREF
+
+    lua = lupa.LuaRuntime()
+    ffi, lib, ptr = lua._ffi, lua._lib, lua._ptr
     d = _DICT_100K
+    out = ffi.new("lc_val[2]")
 
     def run(n):
         for _ in range(n):
             keys, values = list(d), list(d.values())
+            kcol, vcol = ffi.new("lc_column *"), ffi.new("lc_column *")
             if countOf(map(type, keys), str) == len(keys):
-                "".join(keys).encode("utf-8")
-                struct.pack("%dq" % len(keys), *map(len, keys))
+                text = "".join(keys).encode("utf-8")
+                lengths = struct.pack("%dq" % len(keys), *map(len, keys))
+                kcol.kind, kcol.bytes = COL_STR, ffi.from_buffer(text)
+                kcol.ints = ffi.from_buffer("long long[]", lengths)
             if countOf(map(type, values), int) == len(values):
-                struct.pack("%dq" % len(values), *values)
+                ints = struct.pack("%dq" % len(values), *values)
+                vcol.kind, vcol.ints = COL_INT, ffi.from_buffer("long long[]", ints)
+            lib.lc_fill_columns(ptr, LUA_NOREF, len(keys), kcol, vcol, 0, len(keys), out)
+            lib.lc_unref(ptr, out[0].i)
 
     return run
 
@@ -586,6 +612,19 @@ def table_from_dict_frame_floor(lupa):
 def items_100k(lupa):
     lua = lupa.LuaRuntime()
     t = lua.execute("local t = {} for i = 1, 100000 do t[i] = i end return t")
+
+    def run(n):
+        for _ in range(n):
+            for k, v in t.items():
+                pass
+
+    return run
+
+
+@case("items_small", "for k, v in t.items() over a 3-entry table, per table")
+def items_small(lupa):
+    lua = lupa.LuaRuntime()
+    t = lua.eval("{a = 1, b = 'two', c = 3.5}")
 
     def run(n):
         for _ in range(n):
@@ -659,15 +698,16 @@ def str_1mb(lupa):
 
 @frame_floor("str_1mb")
 def str_1mb_frame_floor(lupa):
-    """What Python itself must do with the string: encode it, and decode the
-    result from C memory (here the encoded bytes' own buffer); no Lua."""
+    """What Python itself must do with the string: encode it (cffi takes no
+    str), and decode the result from C memory; and what Lua itself does: one
+    copy into a new block (lua_pushlstring; lc_floor_copy)."""
     lua = lupa.LuaRuntime()
-    ffi, s = lua._ffi, _STR_1MB
+    ffi, copy, s = lua._ffi, lua._lib.lc_floor_copy, _STR_1MB
 
     def run(n):
         for _ in range(n):
             data = s.encode("utf-8")
-            str(ffi.buffer(ffi.from_buffer(data), len(data)), "utf-8")
+            str(ffi.buffer(copy(data, len(data)), len(data)), "utf-8")
 
     return run
 
@@ -687,14 +727,15 @@ def bytes_1mb(lupa):
 
 @frame_floor("bytes_1mb")
 def bytes_1mb_frame_floor(lupa):
-    """The result made into bytes from C memory (the argument crosses
-    without a copy); no Lua."""
+    """Lua's one copy of the argument (lc_floor_copy, as in str_1mb), and
+    the result made into bytes from that C memory (the argument itself
+    crosses without a copy)."""
     lua = lupa.LuaRuntime()
-    ffi, b = lua._ffi, _BYTES_1MB
+    ffi, copy, b = lua._ffi, lua._lib.lc_floor_copy, _BYTES_1MB
 
     def run(n):
         for _ in range(n):
-            ffi.unpack(ffi.from_buffer(b), len(b))
+            ffi.unpack(copy(b, len(b)), len(b))
 
     return run
 

@@ -60,3 +60,13 @@ void lc_floor_indexes(int n, long long handle, const char *key, size_t len, int 
     for (k = 0; k < n; k++)
         lc_py_floor_index(0, handle, key, len, name);
 }
+
+const char *lc_floor_copy(const char *s, size_t n)
+{
+    static char *last;
+    free(last);
+    last = (char *)malloc(n ? n : 1);
+    if (last != NULL)
+        memcpy(last, s, n);
+    return last;
+}

@@ -15,3 +15,8 @@ void lc_floor_indexes(int n, long long handle, const char *key, size_t len, int 
 extern "Python" long long lc_py_floor_call1(int rid, long long handle, long long arg);
 extern "Python" long long lc_py_floor_index(int rid, long long handle, const char *key,
                                             size_t len, int name);
+/* What Lua itself does with a long string pushed (lua_pushlstring): a new
+   block of n bytes, s copied into it; the block of the call before is freed
+   first (as Lua's collector frees the last call's string).  For the frame
+   floors of the 1 MB string rows; one thread at a time. */
+const char *lc_floor_copy(const char *s, size_t n);
