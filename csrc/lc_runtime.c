@@ -468,6 +468,10 @@ lc_runtime *lc_new(int rid, int libs, int use_seed, unsigned int seed)
     pthread_mutex_init(&rt->lock, &attr);
     pthread_mutexattr_destroy(&attr);
     pthread_mutex_init(&rt->qlock, NULL);
+    if (lc_heap_open(rt) != 0) {
+        lc_free(rt);
+        return NULL;
+    }
 #if LUA_VERSION_NUM >= 505
     L = lua_newstate(lc_alloc_chain, rt, use_seed ? seed : luaL_makeseed(NULL));
 #else
@@ -552,6 +556,8 @@ void lc_free(lc_runtime *rt)
     pthread_mutex_unlock(&rt->lock);
     if (rt->L != NULL)
         lc_close(rt);
+    if (rt->L == NULL)        /* (else its blocks stay in use: leaked with it) */
+        lc_heap_close(rt);
     pthread_mutex_destroy(&rt->lock);
     pthread_mutex_destroy(&rt->qlock);
     free(rt->unrefs);

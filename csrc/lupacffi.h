@@ -20,6 +20,11 @@
 #elif defined(LC_LUAJIT)
 #include "lj_obj.h"
 #include "lj_func.h"
+#ifndef LUAJIT_USE_SYSMALLOC
+#include "lj_alloc.h"
+#include "lj_prng.h"
+#define LC_LJ_ALLOC 1             /* LuaJIT's own allocator (lc_alloc.c) */
+#endif
 #else
 #include "lstate.h"
 #include "lfunc.h"
@@ -79,7 +84,12 @@ struct lc_runtime {
     pthread_mutex_t qlock;     /* guards the unref queue only */
     int *unrefs;               /* references released while we were busy */
     int nunrefs, capunrefs;
+#ifdef LC_LJ_ALLOC
+    void *heap;                /* LuaJIT's allocator's heap (lc_alloc.c) */
+    PRNGState prng;            /* ... and its randomness */
+#endif
     size_t used;               /* bytes allocated by Lua */
+    size_t peak;               /* the most it has been */
     size_t base;               /* bytes used by a fresh runtime */
     size_t limit;              /* total bytes allowed; 0 = unlimited */
     int grace;                 /* > 0: allocations may pass the limit (lc_globals) */

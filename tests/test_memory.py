@@ -8,6 +8,7 @@ limit is a Lua memory error ('not enough memory', catchable with pcall) and a
 LuaMemoryError (a LuaError and a MemoryError) in Python."""
 
 import gc
+import os
 
 import pytest
 
@@ -450,3 +451,50 @@ def test_memory_limit_per_runtime(lupa):
         small.eval("string.rep('x', 200000)")
     assert large.eval("#string.rep('x', 200000)") == 200000
     assert small.eval("1 + 1") == 2
+
+
+# ---- LuaJIT's own allocator (lc_alloc.c: a heap per runtime) -------------------------------------
+def _rss_mb():
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/statm"), reason="reads /proc/self/statm")
+def test_luajit_gives_a_closed_runtimes_memory_back(lupa):
+    """On LuaJIT a runtime's blocks come from a heap of its own (LuaJIT's
+    allocator): closing a runtime that grew big gives its memory back to the
+    system, round after round (malloc, with PUC Lua, may keep it)."""
+    if not lupa.__name__.endswith("luajit21"):
+        pytest.skip("LuaJIT only")
+    grown = []
+    for _ in range(4):
+        lua = lupa.LuaRuntime()
+        before = _rss_mb()
+        lua.execute("t = {} for i = 1, 4e5 do t[i] = {i} end")  # ~40 MB of small blocks
+        grown.append(_rss_mb() - before)
+        lua.close()
+        del lua
+        gc.collect()
+        assert _rss_mb() - before < grown[-1] / 2
+    assert min(grown) > 10  # (the measure measures)
+
+
+def test_small_runtimes_made_and_dropped_in_threads(lupa):
+    """The heap of a small runtime is kept for the next one (lc_alloc.c);
+    threads making and dropping runtimes at once each get a heap of their
+    own."""
+    from helpers import run_threads
+
+    def worker(tid):
+        for i in range(60):
+            lua = lupa.LuaRuntime(max_memory=10**6 if i % 3 == 0 else None)
+            t = lua.eval(
+                "function(n) local t = {} for i = 1, n do t[i] = 's' .. i end return t end"
+            )(50 + tid)
+            assert len(t) == 50 + tid and t[50] == "s50"
+            if i % 2:
+                lua.close()
+            del lua, t
+        return tid
+
+    assert sorted(run_threads([(worker, (tid,)) for tid in range(4)])) == [0, 1, 2, 3]
