@@ -590,18 +590,19 @@ def table_from_dict_frame_floor(lupa):
     d = _DICT_100K
     out = ffi.new("lc_val[2]")
 
-    def run(n):
+    def run(n, lua=lua):  # (the runtime lives as long as run)
         for _ in range(n):
             keys, values = list(d), list(d.values())
             kcol, vcol = ffi.new("lc_column *"), ffi.new("lc_column *")
             if countOf(map(type, keys), str) == len(keys):
-                text = "".join(keys).encode("utf-8")
-                lengths = struct.pack("%dq" % len(keys), *map(len, keys))
-                kcol.kind, kcol.bytes = COL_STR, ffi.from_buffer(text)
-                kcol.ints = ffi.from_buffer("long long[]", lengths)
+                text = ffi.from_buffer("".join(keys).encode("utf-8"))
+                lengths = ffi.from_buffer(
+                    "long long[]", struct.pack("%dq" % len(keys), *map(len, keys))
+                )
+                kcol.kind, kcol.bytes, kcol.ints = COL_STR, text, lengths
             if countOf(map(type, values), int) == len(values):
-                ints = struct.pack("%dq" % len(values), *values)
-                vcol.kind, vcol.ints = COL_INT, ffi.from_buffer("long long[]", ints)
+                ints = ffi.from_buffer("long long[]", struct.pack("%dq" % len(values), *values))
+                vcol.kind, vcol.ints = COL_INT, ints
             lib.lc_fill_columns(ptr, LUA_NOREF, len(keys), kcol, vcol, 0, len(keys), out)
             lib.lc_unref(ptr, out[0].i)
 
