@@ -134,6 +134,23 @@ static long long lc_packed(int r, const lc_val *out)
             break;
         case LC_REF:
             return LC_PACK(out->i << 4 | out->aux, LC_P_REF);
+        case LC_STR:
+            if (lc_pack_results && out->i <= LC_PACK_BYTES) {
+                memcpy(lc_thread_pack(), out->s, (size_t)out->i);
+                return LC_PACK(out->i, LC_P_STR);
+            }
+            break;
+        case LC_FLOAT:
+#if !LC_HAS_INTEGERS
+            /* (whole beyond 2^53, or NaN: _from_val decides what it becomes) */
+            if (!(out->d > -9007199254740992.0 && out->d < 9007199254740992.0))
+                break;
+#endif
+            if (lc_pack_results) {
+                memcpy(lc_thread_pack(), &out->d, sizeof(double));
+                return LC_P_FLOAT;
+            }
+            break;
         }
     } else if (r == 0) {
         return LC_P_NIL;

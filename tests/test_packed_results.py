@@ -12,6 +12,7 @@ import weakref
 import pytest
 
 from helpers import run_threads
+from lupacffi import _constants
 
 
 def _general(lua):
@@ -418,3 +419,69 @@ def test_whole_floats_at_the_edge_of_ints(lua):
         else:
             assert [type(v) for v in values] == [int, int, int, float, int]
         assert values[:4] == [2**53 - 1, -(2**53 - 1), 2**53, 9.25e18]
+
+
+# ---- one string or float result (CPython: P_STR / P_FLOAT, in the pack buffer) ------------------
+def test_one_string_result_of_any_length(lupa):
+    """A string result up to the pack buffer's size comes back through it,
+    a longer one the general way; both must be the same string."""
+    lua = lupa.LuaRuntime()
+    rep = lua.eval("function(n) return string.rep('ab\\0é', n) end")
+    edge = _constants.PACK_BYTES // 5  # (5 bytes per 'ab\0é')
+    for n in [0, 1, edge - 1, edge, edge + 1, 3 * edge, _constants.LONG_STRING // 5 + 1]:
+        assert rep(n) == "ab\0é" * n
+    exact = lua.eval("function(n) return string.rep('x', n) end")
+    for n in [_constants.PACK_BYTES - 1, _constants.PACK_BYTES, _constants.PACK_BYTES + 1]:
+        assert exact(n) == "x" * n
+    raw = lupa.LuaRuntime(encoding=None)
+    assert raw.eval("function() return '\\255\\0' end")() == b"\xff\x00"
+    assert raw.eval("{k = ''}")[b"k"] == b""
+
+
+def test_one_string_result_from_every_path(lua):
+    t = lua.eval("{name = 'value', [1] = 'one', [2.5] = 'x'}")
+    assert t["name"] == "value" and t.name == "value" and t[1] == "one" and t[2.5] == "x"
+    assert lua.eval("function(i) return 's' .. i end")(7) == "s7"
+    co = lua.eval("function() local x = coroutine.yield('first') coroutine.yield('got ' .. x) end")
+    gen = co.coroutine()
+    assert gen.send(None) == "first" and gen.send(5) == "got 5"
+    assert lua.eval("'text'") == "text" and lua.execute("return 'chunk'") == "chunk"
+
+
+def test_one_undecodable_string_result(lupa):
+    lua = lupa.LuaRuntime()
+    f = lua.eval("function() return '\\255' end")
+    for _ in range(3):
+        with pytest.raises(UnicodeDecodeError):
+            f()
+    assert lua.eval("function() return 'ok' end")() == "ok"  # nothing left behind
+
+
+def test_one_float_result_from_every_path(lua):
+    t = lua.eval("{x = 1.5, [1] = -0.25}")
+    assert t.x == 1.5 and t["x"] == 1.5 and t[1] == -0.25
+    f = lua.eval("function(x) return x / 4 end")
+    assert f(1) == 0.25 and f(1.0) == 0.25
+    gen = lua.eval("function() coroutine.yield(0.5) end").coroutine()
+    assert gen.send(None) == 0.5
+    nan = lua.eval("function() return 0 / 0 end")()
+    assert math.isnan(nan)
+    assert lua.eval("function() return -0.0 end")() == 0.0
+    if lua.lua_version >= (5, 3):  # (5.1, LuaJIT: whole numbers are ints)
+        assert math.copysign(1, lua.eval("function() return -0.0 end")()) == -1
+        assert type(lua.eval("function() return 3.0 end")()) is float
+    assert lua.eval("function() return 1 / 0 end")() == math.inf
+    assert lua.eval("function() return 1e308 * 10 end")() == math.inf
+
+
+def test_one_string_or_float_result_from_several_threads(lua):
+    f = lua.eval("function(i) return 's' .. i end")
+    g = lua.eval("function(i) return i + 0.5 end")
+
+    def worker(tid):
+        for i in range(500):
+            k = tid * 10000 + i
+            assert f(k) == "s%d" % k and g(k) == k + 0.5
+        return tid
+
+    assert sorted(run_threads([(worker, (t,)) for t in range(4)])) == [0, 1, 2, 3]

@@ -16,6 +16,7 @@ REF, PYOBJ, NONE = _c.LC_REF, _c.LC_PYOBJ, _c.LC_NONE
 # packed results (enum lc_packed): the low 3 bits of a `long long` result
 P_INT, P_NIL, P_BOOL = _c.LC_P_INT, _c.LC_P_NIL, _c.LC_P_BOOL
 P_REF, P_OUT, P_ERR = _c.LC_P_REF, _c.LC_P_OUT, _c.LC_P_ERR
+P_STR, P_FLOAT = _c.LC_P_STR, _c.LC_P_FLOAT
 
 # entry point status codes, negative (enum lc_status)
 ERR_RUN = _c.LC_ERR_RUN

@@ -189,12 +189,15 @@ class _LuaObject(object):
         return rt._getitem(self._ref, key)
 
     def __getattr__(self, name):
-        if _is_dunder(name):
+        if name[:2] == "__" and name[-2:] == "__":  # (_is_dunder, inlined: a hot path)
             raise AttributeError(name)
         rt = self._rt
-        if rt._encoding is None:  # names are Lua strings there too
+        encoding = rt._encoding
+        if encoding is None:  # names are Lua strings there too
             return rt._getitem(self._ref, _name_key(rt, name))
-        return self[name]
+        key = name.encode(encoding)  # (as __getitem__ with a str key)
+        r = rt._lc_getitem_s(rt._ptr, self._ref, key, len(key))
+        return r >> 3 if r & 7 == 0 else rt._unpack(r)
 
     def __setattr__(self, name, value):
         raise AttributeError("'%s' object has no attribute %r" % (type(self).__name__, name))

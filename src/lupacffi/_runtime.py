@@ -4,6 +4,7 @@ import builtins
 import contextlib
 import gc
 import itertools
+import struct
 import threading
 import types
 import weakref
@@ -20,7 +21,9 @@ from ._constants import (
     P_INT,
     P_NIL,
     P_OUT,
+    P_FLOAT,
     P_REF,
+    P_STR,
     PYOBJ,
 )
 from ._convert import _PACK_ARGS, _PACK_RESULTS, Converter
@@ -28,6 +31,7 @@ from ._lua_objects import _RANGE, _LuaThread, _TakenRef, _wrap
 from .errors import LuaError, LuaMemoryError
 
 _runtime_ids = itertools.count(1)
+_unpack_double = struct.Struct("=d").unpack_from  # (a P_FLOAT result)
 _KEEP = object()  # limits(): keep the current value
 _CoroutineType = types.CoroutineType
 
@@ -691,6 +695,15 @@ class LuaRuntime(Converter, Callbacks):
         kind = r & 7
         if kind == P_NIL:
             return None
+        if kind >= P_STR:  # (CPython: in this thread's pack buffer)
+            try:
+                pack = self._tls.buffers.pack
+            except AttributeError:  # (a thread's first use)
+                pack = self._buffers().pack
+            if kind == P_FLOAT:
+                return _unpack_double(pack)[0]
+            data = pack[0 : r >> 3]
+            return data.decode(self._encoding) if self._encoding is not None else data
         if kind == P_REF:
             r >>= 3
             return _wrap(self, r >> 4, r & 15)
