@@ -82,7 +82,9 @@ def _has_headroom():
     a recursion; the cycles wait for a later collection."""
     try:
         _descend(_HEADROOM)
-    except RecursionError:
+    except (RecursionError, TypeError):
+        # (PyPy 7.3.11 at its limit may raise "TypeError: couldn't record
+        # exception context for exception 'RecursionError'" instead)
         return False
     return True
 
