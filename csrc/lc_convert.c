@@ -45,6 +45,19 @@ char *lc_thread_pack(void)
     return (char *)(lc_thread_out() + LC_NOUT);
 }
 
+/* Whether float d may be packed for Python as it is: on Lua 5.1 and LuaJIT
+   a whole one beyond 2^53 (or NaN) is left to _from_val, which decides
+   what it becomes. */
+static int lc_float_packs(double d)
+{
+#if LC_HAS_INTEGERS
+    (void)d;
+    return 1;
+#else
+    return d > -9007199254740992.0 && d < 9007199254740992.0;
+#endif
+}
+
 /* Writes vals[0..n) into this thread's pack buffer (see lc_api.h). */
 int lc_pack_results = 0;
 
@@ -63,11 +76,8 @@ static void lc_pack(const lc_val *vals, int n)
             size += 1;
             break;
         case LC_FLOAT:
-#if !LC_HAS_INTEGERS
-            /* (whole beyond 2^53, or NaN: _from_val decides what it becomes) */
-            if (!(vals[k].d > -9007199254740992.0 && vals[k].d < 9007199254740992.0))
+            if (!lc_float_packs(vals[k].d))
                 return;
-#endif
             size += 8;
             break;
         case LC_STR:
@@ -141,12 +151,7 @@ static long long lc_packed(int r, const lc_val *out)
             }
             break;
         case LC_FLOAT:
-#if !LC_HAS_INTEGERS
-            /* (whole beyond 2^53, or NaN: _from_val decides what it becomes) */
-            if (!(out->d > -9007199254740992.0 && out->d < 9007199254740992.0))
-                break;
-#endif
-            if (lc_pack_results) {
+            if (lc_pack_results && lc_float_packs(out->d)) {
                 memcpy(lc_thread_pack(), &out->d, sizeof(double));
                 return LC_P_FLOAT;
             }

@@ -4,6 +4,7 @@ environment of a child interpreter."""
 
 import gc
 import os
+import subprocess
 import sys
 import threading
 import time
@@ -81,6 +82,20 @@ def child_env(**extra):
     env.pop("PYTHONSTARTUP", None)
     env.update(extra)
     return env
+
+
+def run_ok_child(code, timeout=120):
+    """Runs `code` in a child interpreter (child_env()); it must exit 0
+    having printed "ok" and nothing else."""
+    child = subprocess.run(
+        [sys.executable, "-c", code],
+        env=child_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        timeout=timeout,
+    )
+    assert child.returncode == 0, child.stderr.decode(errors="replace")[-2000:]
+    assert child.stdout.decode().split() == ["ok"]
 
 
 # the modules of the package that ship a type stub (.pyi)

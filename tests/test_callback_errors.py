@@ -2,14 +2,13 @@
 errors carrying Python objects, uncatchable exceptions, deep call chains."""
 
 import contextlib
-import subprocess
 import sys
 import threading
 import traceback
 
 import pytest
 
-from helpers import child_env, stack_depth
+from helpers import run_ok_child, stack_depth
 
 
 def raiser(exc):
@@ -455,15 +454,7 @@ def test_calls_with_python_objects_at_the_recursion_limit_leave_no_lock_taken(lu
     refused there, on CPython as on PyPy).  That may leave the object alive,
     never the runtime locked: other threads can still use the runtime."""
     backend = lupa.__name__.rsplit(".", 1)[1]
-    child = subprocess.run(
-        [sys.executable, "-c", _AT_THE_LIMIT.format(backend=backend)],
-        env=child_env(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        timeout=120,
-    )
-    assert child.returncode == 0, child.stderr.decode(errors="replace")[-2000:]
-    assert child.stdout.decode().split() == ["ok"]
+    run_ok_child(_AT_THE_LIMIT.format(backend=backend))
 
 
 # ---- threads ------------------------------------------------------------------------------------

@@ -6,13 +6,11 @@ general way); on PyPy they are read field by field.  Either way Python must
 get exactly what the one-value paths give, value by value."""
 
 import math
-import subprocess
-import sys
 import threading
 
 import pytest
 
-from helpers import child_env, collect, run_threads
+from helpers import collect, run_ok_child, run_threads
 from lupacffi import _constants
 
 PACK_BYTES = _constants.PACK_BYTES
@@ -287,15 +285,7 @@ assert results == [2, 2], results
 print("ok")
 """
     backend = lupa.__name__.rsplit(".", 1)[1]
-    child = subprocess.run(
-        [sys.executable, "-c", code.format(backend=backend)],
-        env=child_env(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        timeout=120,
-    )
-    assert child.returncode == 0, child.stderr.decode(errors="replace")[-2000:]
-    assert child.stdout.decode().split() == ["ok"]
+    run_ok_child(code.format(backend=backend))
 
 
 def test_iterators_shared_by_threads_in_every_size(lua):

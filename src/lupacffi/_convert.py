@@ -523,27 +523,26 @@ class Converter(object):
         if not others:
             return layout.unpack_from(pack, n + 1)
         values = list(layout.unpack_from(pack, n + 1))
-        if others:
-            pos = n + 1 + layout.size  # the strings
-            encoding = self._encoding
-            error = None
-            for k, tag in others:
-                if tag == STR:  # (its field: its length)
-                    end = pos + values[k]
-                    value = pack[pos:end]
-                    pos = end
-                    if encoding is not None:
-                        try:
-                            value = value.decode(encoding)
-                        except UnicodeDecodeError as e:  # (the references still get wrappers)
-                            error = error or e
-                    values[k] = value
-                elif tag == REF:
-                    values[k] = _wrap(self, values[k] >> 4, values[k] & 15)
-                else:
-                    values[k] = None
-            if error is not None:
-                raise error
+        pos = n + 1 + layout.size  # the strings
+        encoding = self._encoding
+        error = None
+        for k, tag in others:
+            if tag == STR:  # (its field: its length)
+                end = pos + values[k]
+                value = pack[pos:end]
+                pos = end
+                if encoding is not None:
+                    try:
+                        value = value.decode(encoding)
+                    except UnicodeDecodeError as e:  # (the references still get wrappers)
+                        error = error or e
+                values[k] = value
+            elif tag == REF:
+                values[k] = _wrap(self, values[k] >> 4, values[k] & 15)
+            else:
+                values[k] = None
+        if error is not None:
+            raise error
         return values
 
     def _result_strings(self):
