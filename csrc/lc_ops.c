@@ -506,22 +506,34 @@ static void lc_remember_key(lc_runtime *rt, lua_State *L, const lc_val *key)
         luaL_unref(L, LUA_REGISTRYINDEX, old);
 }
 
-/* Locks rt and pushes the plain table `ref`, the key and its value in the
-   table; returns 0 (unlocked, nothing pushed) if the fast path does not
-   apply. */
-static int lc_fast_begin(lc_runtime *rt, int ref, lc_val *key)
+/* Locks rt and pushes the plain table `ref` (lc_fast_table), then the key
+   and its value in the table (lc_fast_begin); each returns 0 (unlocked,
+   nothing pushed) if the fast path does not apply. */
+static int lc_fast_table(lc_runtime *rt, int ref)
 {
     lua_State *L = rt->L;
-    if (!lc_fast_value(key) && key->tag != LC_STR)
-        return 0;
     pthread_mutex_lock(&rt->lock);
     if (rt->closed || rt->frozen || rt->depth != 0 || lua_gettop(L) != 0) {
         pthread_mutex_unlock(&rt->lock);
         return 0;
     }
     lua_rawgeti(L, LUA_REGISTRYINDEX, ref);
-    if (lua_type(L, -1) != LUA_TTABLE || lua_getmetatable(L, -1)
-            || (key->tag == LC_STR ? !lc_push_known_key(rt, L, key) : (lc_push_val(rt, L, key), 0))) {
+    if (lua_type(L, -1) != LUA_TTABLE || lua_getmetatable(L, -1)) {
+        lua_settop(L, 0);
+        pthread_mutex_unlock(&rt->lock);
+        return 0;
+    }
+    return 1;
+}
+
+static int lc_fast_begin(lc_runtime *rt, int ref, lc_val *key)
+{
+    lua_State *L = rt->L;
+    if (!lc_fast_value(key) && key->tag != LC_STR)
+        return 0;
+    if (!lc_fast_table(rt, ref))
+        return 0;
+    if (key->tag == LC_STR ? !lc_push_known_key(rt, L, key) : (lc_push_val(rt, L, key), 0)) {
         lua_settop(L, 0);
         pthread_mutex_unlock(&rt->lock);
         return 0;
@@ -537,13 +549,12 @@ static void lc_fast_end(lc_runtime *rt)
     pthread_mutex_unlock(&rt->lock);
 }
 
-static int lc_fast_getitem(lc_runtime *rt, int ref, lc_val *key, lc_val *out)
+/* The fast path's value on top of the stack into *out, as lc_results would
+   write it; then unlocks.  0 if it is not a nil, boolean, number or string. */
+static int lc_fast_result(lc_runtime *rt, lc_val *out)
 {
     lc_val *v;
-    int t;
-    if (!lc_fast_begin(rt, ref, key))
-        return 0;
-    t = lua_type(rt->L, -1);
+    int t = lua_type(rt->L, -1);
     if ((t != LUA_TNIL && t != LUA_TBOOLEAN && t != LUA_TNUMBER && t != LUA_TSTRING)
             || (tls_vals_cap == 0 && lc_reserve_results(1) != 0)) {
         lc_fast_end(rt);
@@ -556,6 +567,11 @@ static int lc_fast_getitem(lc_runtime *rt, int ref, lc_val *key, lc_val *out)
     *out = *v;
     lc_fast_end(rt);
     return 1;
+}
+
+static int lc_fast_getitem(lc_runtime *rt, int ref, lc_val *key, lc_val *out)
+{
+    return lc_fast_begin(rt, ref, key) && lc_fast_result(rt, out);
 }
 
 static int lc_fast_setitem(lc_runtime *rt, int ref, lc_val *key, lc_val *value)
@@ -596,11 +612,66 @@ long long lc_getitem(lc_runtime *rt, int ref, lc_val *key)
     return lc_packed(lc_op(rt, &c, key, 1), out);
 }
 
+/* An int key that lua_rawgeti takes as it is (an int before Lua 5.3). */
+#if LUA_VERSION_NUM >= 503
+#define LC_RAWGETI_TAKES(k) 1
+#else
+#define LC_RAWGETI_TAKES(k) ((k) >= INT_MIN && (k) <= INT_MAX)
+#endif
+
+/* The value on top of the fast path's stack as lc_packed packs it, when it
+   is nil, a boolean or an int of 61 bits (the commonest results, which need
+   no result buffer); 0 otherwise (the caller takes the lc_val way). */
+static int lc_fast_packed(lua_State *L, long long *packed)
+{
+    switch (lua_type(L, -1)) {
+    case LUA_TNIL:
+        *packed = LC_P_NIL;
+        return 1;
+    case LUA_TBOOLEAN:
+        *packed = LC_PACK(lua_toboolean(L, -1) != 0, LC_P_BOOL);
+        return 1;
+#if LC_HAS_INTEGERS
+    case LUA_TNUMBER:
+        if (lua_isinteger(L, -1)) {
+            lua_Integer i = lua_tointeger(L, -1);
+            if (i >= -LC_PACK_MAX && i < LC_PACK_MAX) {
+                *packed = LC_PACK(i, LC_P_INT);
+                return 1;
+            }
+        }
+        return 0;
+#else
+    case LUA_TNUMBER: {           /* whole numbers within 2^53 are ints (lc_to_val) */
+        lua_Number d = lua_tonumber(L, -1);
+        if (d >= -9007199254740991.0 && d <= 9007199254740991.0 && d == (double)(long long)d) {
+            *packed = LC_PACK((long long)d, LC_P_INT);
+            return 1;
+        }
+        return 0;
+    }
+#endif
+    }
+    return 0;
+}
+
+/* t[i]: on a plain table, one lua_rawgeti, and the commonest values packed
+   straight into the result (this is the hottest table read). */
 long long lc_getitem_i(lc_runtime *rt, int ref, long long key)
 {
     lc_val v;
+    long long packed;
     if (!lc_int_val(key, &v))
         return LC_PACK(LC_ERR_RANGE, LC_P_ERR);
+    if (LC_RAWGETI_TAKES(key) && lc_fast_table(rt, ref)) {
+        lua_rawgeti(rt->L, -1, key);
+        if (lc_fast_packed(rt->L, &packed)) {
+            lc_fast_end(rt);
+            return packed;
+        }
+        if (lc_fast_result(rt, lc_thread_out()))
+            return lc_packed(1, lc_thread_out());
+    }
     return lc_getitem(rt, ref, &v);
 }
 
@@ -656,6 +727,19 @@ int lc_setitem_i(lc_runtime *rt, int ref, long long key, long long value)
         break;
     default:
         return LC_ERR_RANGE;
+    }
+    /* a key the plain table has already: lua_rawseti makes no Lua memory */
+    if (LC_RAWGETI_TAKES(key) && lc_fast_table(rt, ref)) {
+        lua_State *L = rt->L;
+        lua_rawgeti(L, -1, key);
+        if (!lua_isnil(L, -1)) {
+            lua_pop(L, 1);
+            lc_push_val(rt, L, &v);
+            lua_rawseti(L, -2, key);
+            lc_fast_end(rt);
+            return 0;
+        }
+        lc_fast_end(rt);
     }
     return lc_setitem(rt, ref, &k, &v);
 }

@@ -1,5 +1,6 @@
 /* Internal header of the C shim: Lua headers, version compatibility and the
    runtime struct.  Compiled once per backend against that backend's Lua. */
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <pthread.h>

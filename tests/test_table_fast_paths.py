@@ -251,6 +251,108 @@ def test_huge_and_odd_numbers(lua):
     assert math.isnan(t[1])
 
 
+# ---- int keys: one lua_rawgeti, nil/bool/int results packed (lc_getitem_i) ------
+
+# keys at the edges of a C int (lua_rawgeti's index before Lua 5.3) and of
+# what Lua 5.1/LuaJIT numbers hold exactly; values at the edges of a packed
+# result (61 bits) and of each kind the path packs or hands on
+EDGE_KEYS = [0, 1, -1, 2**31 - 1, 2**31, -(2**31), -(2**31) - 1, 2**53, -(2**53), 2**62]
+EDGE_VALUES = [None, True, False, 0, -1, 2**60 - 1, 2**60, -(2**60), -(2**60) - 1, 2**62]
+EDGE_VALUES += [1.0, 2.5, -0.0, 2.0**53, 1e300, math.inf, "s", "\0\xff"[:1], {}]
+
+
+def _lua_holds(lua, number):
+    return lua.lua_version >= (5, 3) or abs(number) <= 2**53
+
+
+def _outcome(action):
+    try:
+        value = action()
+    except Exception as e:  # the same error either way is the same outcome
+        return ("error", type(e))
+    return ("value", type(value), value if value == value else "nan")
+
+
+def test_int_keys_read_at_their_edges_as_the_protected_path_does(lua):
+    # t[k] (the int fast path) against rawget(t, k) called through Lua (the
+    # protected call and lc_results): the same value of the same type
+    rawget = lua.eval("function(t, k) return rawget(t, k) end")
+    values = [v if not isinstance(v, dict) else lua.table() for v in EDGE_VALUES]
+    for key in [k for k in EDGE_KEYS if _lua_holds(lua, k)]:
+        for value in [v for v in values if not isinstance(v, int) or _lua_holds(lua, v)]:
+            t = lua.table()
+            lua.eval("rawset")(t, key, value)
+            fast, slow = t[key], rawget(t, key)
+            assert _outcome(lambda: fast) == _outcome(lambda: slow), (key, value)
+            assert t[7] is None  # (key + 1 would be key itself at 2^53 in Lua 5.1/5.2)
+
+
+def test_int_keys_written_at_their_edges_as_the_protected_path_does(lua):
+    # t[k] = v on an existing key (the raw fast path) against rawset called
+    # through Lua: Lua then holds the same value
+    rawget = lua.eval("function(t, k) return rawget(t, k) end")
+    rawset = lua.eval("function(t, k, v) rawset(t, k, v) end")
+    for key in [k for k in EDGE_KEYS if _lua_holds(lua, k)]:
+        for value in EDGE_VALUES:
+            if isinstance(value, dict):
+                value = lua.table()
+            fast, slow = lua.table(), lua.table()
+            for t in (fast, slow):
+                rawset(t, key, "old")
+            a = _outcome(lambda: fast.__setitem__(key, value))
+            b = _outcome(lambda: rawset(slow, key, value))
+            assert a[0] == b[0], (key, value, a, b)
+            assert _outcome(lambda: rawget(fast, key)) == _outcome(lambda: rawget(slow, key))
+
+
+def test_int_keys_beyond_what_lua_holds(lua, lupa):
+    # Lua 5.1/LuaJIT numbers hold ints up to 2^53 exactly: a key beyond that
+    # takes the general path, which says what it makes of it, either way alike
+    t = lua.table()
+    for key in (2**53 + 1, 2**63 - 1, -(2**63), 2**64, -(2**100)):
+        read = _outcome(lambda: t[key])
+        assert read[0] == "error" or read[2] is None, (key, read)
+        written = _outcome(lambda: t.__setitem__(key, 1))
+        if written[0] == "value":
+            assert t[key] == 1
+    assert t[1] is None
+
+
+def test_int_keys_on_tables_with_metatables_and_on_other_types(lua, lupa):
+    proxy = lua.eval("""setmetatable({10}, {__index = function(t, k) return k * 2 end,
+                                           __newindex = function(t, k, v) rawset(t, k, -v) end})""")
+    assert proxy[1] == 10 and proxy[2**31] == 2**32 and proxy[-3] == -6
+    proxy[1] = 11  # existing: raw
+    proxy[2] = 5  # new: __newindex
+    assert proxy[1] == 11 and proxy[2] == -5
+    failing = lua.eval("setmetatable({}, {__index = function() error('no such key') end})")
+    with pytest.raises(lupa.LuaError, match="no such key"):
+        failing[1]
+    with pytest.raises(lupa.LuaError):
+        failing[2**31]
+    assert lua.eval("1 + 1") == 2
+    with pytest.raises(TypeError):
+        lua.eval("print")[1]
+
+
+def test_int_keys_from_threads_each_on_its_own_runtime_and_on_a_shared_one(lupa):
+    shared = lupa.LuaRuntime()
+    shared_table = shared.table_from(list(range(64)))
+
+    def work(i):
+        own = lupa.LuaRuntime().table_from([i] * 8)
+        for r in range(3000):
+            k = 1 + r % 64
+            assert shared_table[k] in (k - 1, -(k - 1))
+            shared_table[k] = -shared_table[k] if r % 7 == 0 else shared_table[k]
+            own[1 + r % 8] = r
+            assert own[1 + r % 8] == r
+            assert own[9] is None
+
+    run_threads([(work, (i,)) for i in range(4)])
+    assert sorted(abs(v) for v in shared_table.values()) == list(range(64))
+
+
 # ---- string keys: remembered Lua strings (lc_remember_key) ----------------------
 
 
