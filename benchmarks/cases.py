@@ -342,16 +342,21 @@ class _FloorDispatch(object):
         self._objects = {1: obj}
         self._names = {1: name}
 
-    def call1(self, lib, register, n):
+    # Called from lc_floor_lua_loop: a Lua loop calling or indexing a
+    # userdata whose metamethod is a C function calling the callback, which
+    # is Lua's own part of these rows (lupa's time holds it too).
+
+    def call1(self, lib, register, ptr, n):
         runtimes = self.runtimes
 
         def call1(rid, handle, arg):
             return runtimes[rid]._objects[handle](arg >> 3) << 3
 
         register(call1)
-        lib.lc_floor_call1s(n, 1)
+        if lib.lc_floor_lua_loop(ptr, n, 0) != 0:
+            raise RuntimeError("the floor's Lua loop failed")
 
-    def index(self, lib, register, key, n):
+    def index(self, lib, register, ptr, n):
         runtimes = self.runtimes
 
         def index(rid, handle, key, length, name):
@@ -359,7 +364,8 @@ class _FloorDispatch(object):
             return getattr(rt._objects[handle], rt._names[name]) << 3
 
         register(index)
-        lib.lc_floor_indexes(n, 1, key, len(key), 1)
+        if lib.lc_floor_lua_loop(ptr, n, 1) != 0:
+            raise RuntimeError("the floor's Lua loop failed")
 
 
 @frame_floor("callback")
@@ -372,8 +378,8 @@ def callback_frame_floor(lupa):
 
     dispatch = _FloorDispatch(cb, None)
 
-    def run(n):
-        dispatch.call1(lib, register, n)
+    def run(n, lua=lua):  # (lua: the runtime must outlive the floor)
+        dispatch.call1(lib, register, ptr, n)
 
     return run
 
@@ -418,8 +424,8 @@ def py_attr_frame_floor(lupa):
     obj.attr = 42
     dispatch = _FloorDispatch(obj, "attr")
 
-    def run(n):
-        dispatch.index(lib, register, b"attr", n)
+    def run(n, lua=lua):  # (lua: the runtime must outlive the floor)
+        dispatch.index(lib, register, ptr, n)
 
     return run
 
@@ -835,7 +841,15 @@ class _FloorTable(_FloorWrapper):
 
     def __del__(self):
         rt = self._rt
-        rt._entry(rt._ptr, self._ref, 0)
+        rt._release(rt._ptr, self._ref, 0)
+
+
+class _FloorMakerRuntime(_FloorRuntime):
+    __slots__ = ("_release",)
+
+    def __init__(self, ptr, entry, release):
+        _FloorRuntime.__init__(self, ptr, entry)
+        self._release = release
 
 
 class _FloorMaker(_FloorWrapper):
@@ -852,9 +866,15 @@ class _FloorMaker(_FloorWrapper):
 
 @frame_floor("wrappers_10k")
 def wrappers_10k_frame_floor(lupa):
-    f = _frame_floor_wrapper(lupa, "lc_floor_call_i", _FloorMaker)
+    # with Lua's own part, as lupa has it: the function called under
+    # lua_pcall, its result referenced in the registry, and released
+    lua, lib, ptr, lua_f = _floor_lib(lupa, "function() return {} end")
+    rt = _FloorMakerRuntime(ptr, lib.lc_floor_lua_call, lib.lc_floor_lua_unref)
+    f = _FloorMaker(rt, lua_f._ref)
+    keep = (lua, lua_f)  # (the runtime and the function must outlive the floor)
 
     def run(n):
+        assert keep
         for _ in range(n):
             held = [f() for _ in range(10000)]
             del held

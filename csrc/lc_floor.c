@@ -61,6 +61,62 @@ void lc_floor_indexes(int n, long long handle, const char *key, size_t len, int 
         lc_py_floor_index(0, handle, key, len, name);
 }
 
+static int lc_floor_ud_call(lua_State *L)
+{
+    long long r = lc_py_floor_call1(0, 1, (long long)lua_tointeger(L, 2) << 3);
+    lua_pushinteger(L, (lua_Integer)(r >> 3));
+    return 1;
+}
+
+static int lc_floor_ud_index(lua_State *L)
+{
+    size_t len;
+    const char *key = lua_tolstring(L, 2, &len);
+    lua_pushinteger(L, (lua_Integer)(lc_py_floor_index(0, 1, key, len, 1) >> 3));
+    return 1;
+}
+
+int lc_floor_lua_loop(lc_runtime *rt, int n, int index)
+{
+    lua_State *L = rt->L;
+    int status;
+    status = luaL_loadstring(L, index
+            ? "local o, n = ... local x for i = 1, n do x = o.attr end return x"
+            : "local o, n = ... local x for i = 1, n do x = o(i) end return x");
+    if (status != LUA_OK) {
+        lua_settop(L, 0);
+        return status;
+    }
+    lua_newuserdata(L, 1);
+    lua_newtable(L);
+    lua_pushcfunction(L, index ? lc_floor_ud_index : lc_floor_ud_call);
+    lua_setfield(L, -2, index ? "__index" : "__call");
+    lua_setmetatable(L, -2);
+    lua_pushinteger(L, (lua_Integer)n);
+    status = lua_pcall(L, 2, 1, 0);
+    lua_settop(L, 0);
+    return status;
+}
+
+long long lc_floor_lua_call(lc_runtime *rt, int ref, long long unused)
+{
+    lua_State *L = rt->L;
+    (void)unused;
+    lua_rawgeti(L, LUA_REGISTRYINDEX, ref);
+    if (lua_pcall(L, 0, 1, 0) != LUA_OK) {
+        lua_settop(L, 0);
+        return LC_P_NIL;
+    }
+    return (long long)luaL_ref(L, LUA_REGISTRYINDEX) << 3;
+}
+
+long long lc_floor_lua_unref(lc_runtime *rt, int ref, long long unused)
+{
+    (void)unused;
+    luaL_unref(rt->L, LUA_REGISTRYINDEX, ref);
+    return 0;
+}
+
 const char *lc_floor_copy(const char *s, size_t n)
 {
     static char *last;

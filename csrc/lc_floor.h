@@ -15,6 +15,17 @@ void lc_floor_indexes(int n, long long handle, const char *key, size_t len, int 
 extern "Python" long long lc_py_floor_call1(int rid, long long handle, long long arg);
 extern "Python" long long lc_py_floor_index(int rid, long long handle, const char *key,
                                             size_t len, int name);
+/* What Lua itself does in the callback rows, which lupa's time holds too:
+   a Lua loop that calls (index 0: o(i)) or indexes (1: o.attr) a userdata
+   n times, whose __call or __index is a C function calling the floor
+   callback above (the frame floors of callback and py_attr).  Returns the
+   lua_pcall status.  On a runtime of its own, one thread at a time. */
+int lc_floor_lua_loop(lc_runtime *rt, int n, int index);
+/* What Lua itself does in wrappers_10k: the function `ref` called without
+   arguments under lua_pcall and its result referenced in the registry
+   (returns that reference, packed as an int); and the reference released. */
+long long lc_floor_lua_call(lc_runtime *rt, int ref, long long unused);
+long long lc_floor_lua_unref(lc_runtime *rt, int ref, long long unused);
 /* What Lua itself does with a long string pushed (lua_pushlstring): a new
    block of n bytes, s copied into it; the block of the call before is freed
    first (as Lua's collector frees the last call's string).  For the frame
