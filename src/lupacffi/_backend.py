@@ -88,23 +88,13 @@ class Backend(object):
         # (e.g. at the recursion limit), C raises a generic Lua error
         ffi.def_extern(name="lc_py_dispatch", error=-1)(self._dispatch)
         # the scalar callbacks: error=-1 is not a packed result, so C asks
-        # for it (LC_OP_PENDING), and finds the generic error
-        runtimes = self.runtimes
+        # for it (LC_OP_PENDING), and finds the generic error.  (Imported
+        # here: _callbacks imports this module.)
+        from ._callbacks import scalar_callbacks
 
-        def call1(rid, handle, arg):
-            ref = runtimes.get(rid)
-            runtime = ref() if ref is not None else None
-            return runtime._call1(handle, arg) if runtime is not None else _constants.P_NIL
-
-        def index1(rid, handle, key, length, name):
-            ref = runtimes.get(rid)
-            runtime = ref() if ref is not None else None
-            return (
-                runtime._index1(handle, key, length, name)
-                if runtime is not None
-                else _constants.P_NIL
-            )
-
+        pack_max = min(self.maxinteger, 2**60 - 1)  # (as LuaRuntime._pack_max)
+        pack_min = max(self.mininteger, -(2**60))
+        call1, index1 = scalar_callbacks(self.runtimes, pack_min, pack_max)
         ffi.def_extern(name="lc_py_call1", error=-1)(call1)
         ffi.def_extern(name="lc_py_index", error=-1)(index1)
 

@@ -201,6 +201,58 @@ def _caller_frame():
     return None
 
 
+def scalar_callbacks(runtimes, pack_min, pack_max):
+    """A backend's two scalar callbacks (lc_py_call1, lc_py_index in
+    csrc/lc_callbacks.h).  Their common cases, a plain function called with
+    an int and an attribute of a plain object read by a name the runtime
+    keeps, run here in this one frame; anything else, and what those return
+    beyond an int that packs, goes to the runtime's methods.  `runtimes`
+    maps runtime ids to weak references."""
+    function_type, attribute_types = _FunctionType, _ATTRIBUTE_TYPES
+
+    def runtime_of(rid):  # (None once the runtime is gone)
+        ref = runtimes.get(rid)
+        return ref() if ref is not None else None
+
+    def call1(rid, handle, arg):
+        try:
+            runtime = runtimes[rid]()
+            func = runtime._objects[handle]
+        except (KeyError, AttributeError):  # (AttributeError: the runtime is gone)
+            runtime, func = runtime_of(rid), None
+        if type(func) is function_type and not arg & 7:  # (P_INT: 0)
+            try:
+                result = func(arg >> 3)
+            except BaseException as e:
+                return runtime._raised_in_scalar(e)
+            if type(result) is int and pack_min <= result <= pack_max:
+                return result << 3
+            return runtime._call1_returned(result)
+        return runtime._call1(handle, arg) if runtime is not None else P_NIL
+
+    def index1(rid, handle, key, length, name):
+        try:
+            runtime = runtimes[rid]()
+            view, decoded = runtime._objects[handle], runtime._names[name]
+        except (KeyError, AttributeError):
+            runtime, decoded = runtime_of(rid), None
+        if type(decoded) is str and runtime._plain_attributes:
+            cls = type(view)
+            if attribute_types.get(cls) or _uses_attributes(cls):
+                try:
+                    value = getattr(view, decoded)
+                except BaseException as e:
+                    return runtime._raised_in_scalar(e)
+                if type(value) is int and pack_min <= value <= pack_max:
+                    return value << 3
+                return runtime._index1_read(value)
+        if runtime is None:
+            return P_NIL
+        return runtime._index1(handle, key, length, name)
+
+    return call1, index1
+
+
 # ---- the callback ------------------------------------------------------------
 class Callbacks(object):
     """Handles callbacks from Lua; mixed into LuaRuntime."""
@@ -208,13 +260,17 @@ class Callbacks(object):
     _cb_depth = 0  # callbacks running now (nested), see _callback
     _views = None  # (protocol, id(obj)) -> the view Lua holds
     _held = None  # (results, exception) of _call1/_index1 for OP_PENDING
+    # no attribute filter or handlers (set by LuaRuntime.__init__ at its end):
+    # scalar_callbacks reads attributes itself
+    _plain_attributes = False
 
     # ---- the scalar callbacks (csrc/lc_callbacks.h) ----------------------------
     # C calls these two only from entries nested LC_FAST_DEPTH (csrc/lupacffi.h)
     # deep at most: they leave the counting of nested callbacks, and the
     # RecursionError of deep ones, to _callback, which serves the deeper ones.
     def _call1(self, handle, arg):
-        """Lua calls the Python object `handle` with one packed argument."""
+        """Lua calls the Python object `handle` with one packed argument
+        (what scalar_callbacks leaves to the runtime)."""
         try:
             kind = arg & 7
             value = arg >> 3 if kind == P_INT else None if kind == P_NIL else arg > 7
@@ -230,6 +286,24 @@ class Callbacks(object):
         except BaseException as e:
             self._held = (None, e)
             return P_OUT
+
+    def _call1_returned(self, result):
+        """What a plain function called by scalar_callbacks returned, when
+        that is not an int that packs."""
+        try:
+            return self._pack_results(self._call_results(result))
+        except BaseException as e:
+            self._held = (None, e)
+            return P_OUT
+
+    def _index1_read(self, value):
+        """An attribute read by scalar_callbacks that is not an int that packs."""
+        return self._pack_value(value)
+
+    def _raised_in_scalar(self, e):
+        """An exception raised in the common case of scalar_callbacks."""
+        self._held = (None, e)
+        return P_OUT
 
     def _index1(self, handle, key, length, name):
         """Lua reads the string key `key` of the Python object `handle`;

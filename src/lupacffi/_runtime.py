@@ -287,6 +287,8 @@ class LuaRuntime(Converter, Callbacks):
             # and chunks run as loaded (see _run_chunk)
             self._chunks = None
             self._loader = apply_sandbox(self)
+        # (the attribute options are final now: see Callbacks._plain_attributes)
+        self._plain_attributes = self._attribute_handlers is None and self._attribute_filter is None
 
     @staticmethod
     def _hash_seed(seed):

@@ -1,0 +1,195 @@
+"""Lua calling a plain Python function with an int, and Lua reading an
+attribute of a plain Python object, run in the scalar callbacks' one frame
+(_callbacks.scalar_callbacks); everything else they hand to the runtime.
+These tests check the edges between the two: each must give what the other
+gives, for every kind of result and error, and leak nothing."""
+
+import gc
+import sys
+import weakref
+
+import pytest
+
+from helpers import Obj, run_threads
+
+CALL_EACH = (
+    "function(f, ...) local out = {} for i, x in ipairs({...}) do out[i] = f(x) end return out end"
+)
+
+
+def test_int_results_at_and_beyond_what_packs(lua, lupa):
+    # a result that does not pack (beyond 61 bits, or beyond 2^53 where Lua
+    # holds no bigger ints exactly) is handed to the runtime's conversion
+    call = lua.eval(
+        "function(f, x) local r = f(x) return r, math.type and math.type(r) or type(r) end"
+    )
+    edges = [0, -1, 2**53, -(2**53), 2**60 - 1, -(2**60), 2**60, -(2**60) - 1, 2**62]
+    if lua.lua_version >= (5, 3):
+        edges += [lupa.LUA_MAXINTEGER, lupa.LUA_MININTEGER]
+    for value in edges:
+        result, kind = call(lambda x, v=value: v, 1)
+        if lua.lua_version >= (5, 3):
+            assert result == value and kind == "integer", value
+        else:  # (a Lua number: a double, as any int of that size there)
+            assert result == float(value) and kind == "number", value
+
+
+def test_other_results_take_the_runtime_path(lua):
+    results = [None, True, False, 1.5, "text", b"raw", (1, 2), [1], {"a": 1}, Obj()]
+    call = lua.eval("function(f, x) return f(x) end")
+    for value in results:
+        got = call(lambda x, v=value: v, 7)
+        if isinstance(value, tuple):
+            assert got == value  # (unpacked into several Lua results)
+        elif isinstance(value, bytes) and lua._encoding is not None:
+            assert got in (value, value.decode())
+        else:
+            assert got == value or got is value
+
+
+def test_arguments_that_are_not_ints(lua):
+    # nil, booleans, floats, strings, tables: not the one-frame case
+    seen = []
+    lua.eval(CALL_EACH)(lambda x: seen.append(x) or 0, 1, 2.5, "s", True, False)
+    assert seen == [1, 2.5, "s", True, False]
+    assert lua.eval("function(f) return f(nil) end")(lambda x: x is None) is True
+
+
+def test_errors_raised_by_the_function_reach_python(lua, lupa):
+    class Boom(Exception):
+        pass
+
+    def boom(x):
+        raise Boom(x)
+
+    with pytest.raises(Boom):
+        lua.eval("function(f) return f(5) end")(boom)
+    # caught in Lua as an error value, and the runtime stays usable
+    ok, err = lua.eval("function(f) return pcall(f, 5) end")(boom)
+    assert ok is False and err is not None
+    assert lua.eval("function(f) return f(6) end")(lambda x: x * 7) == 42
+
+
+def test_bound_methods_and_callables_take_the_runtime_path(lua):
+    class Adder(object):
+        def __init__(self, n):
+            self.n = n
+
+        def add(self, x):
+            return x + self.n
+
+        def __call__(self, x):
+            return x - self.n
+
+    a = Adder(10)
+    call = lua.eval("function(f, x) return f(x) end")
+    assert call(a.add, 1) == 11 and call(a, 1) == -9 and call(len, "abc") == 3
+
+
+def test_attribute_reads_of_every_kind(lua):
+    o = Obj()
+    o.small, o.big, o.text, o.none, o.flag = 42, 2**62, "t", None, True
+    read = lua.eval("function(o, name) return o[name] end")
+    assert read(o, "small") == 42 and read(o, "big") == 2**62 and read(o, "text") == "t"
+    assert read(o, "none") is None and read(o, "flag") is True
+    for _ in range(3):  # the name kept after the first read: the one-frame path
+        assert lua.eval("function(o) return o.small end")(o) == 42
+
+
+def test_attribute_errors_and_raising_properties(lua, lupa):
+    class Prop(object):
+        @property
+        def bad(self):
+            raise KeyError("inside")
+
+        good = 5
+
+    p = Prop()
+    read = lua.eval("function(o) return o.good, o.bad end")
+    for _ in range(2):
+        with pytest.raises(KeyError):
+            read(p)
+    with pytest.raises(AttributeError):
+        lua.eval("function(o) return o.missing end")(p)
+    assert lua.eval("function(o) return o.good end")(p) == 5
+
+
+def test_objects_with_getitem_are_indexed_by_item(lua):
+    d = {"key": 1}
+    for _ in range(3):
+        assert lua.eval("function(o) return o.key end")(d) == 1
+
+
+def test_attribute_filter_and_handlers_are_always_asked(lupa):
+    asked = []
+
+    def attribute_filter(obj, name, is_setting):
+        asked.append(name)
+        if name.startswith("_"):
+            raise AttributeError("not allowed")
+        return name
+
+    lua = lupa.LuaRuntime(attribute_filter=attribute_filter)
+    o = Obj()
+    o.x, o._hidden = 1, 2
+    read = lua.eval("function(o) return o.x end")
+    assert [read(o) for _ in range(3)] == [1, 1, 1] and asked.count("x") == 3
+    with pytest.raises(AttributeError):
+        lua.eval("function(o) return o._hidden end")(o)
+    getter = lupa.LuaRuntime(attribute_handlers=(lambda obj, name: "got " + name, None))
+    assert [getter.eval("function(o) return o.x end")(o) for _ in range(2)] == ["got x"] * 2
+
+
+def test_bytes_names_without_an_encoding(lupa):
+    lua = lupa.LuaRuntime(encoding=None)
+    o = Obj()
+    o.x = 3
+    for _ in range(3):
+        assert lua.eval("function(o) return o.x end")(o) == 3
+
+
+def test_a_runtime_held_only_through_its_objects_is_collected(lupa):
+    # the one-frame path reaches the runtime by weak reference only
+    lua = lupa.LuaRuntime()
+    o = Obj()
+    o.lua, o.x = lua, 1
+    lua.globals().o = o
+    assert lua.eval("o.x") == 1 and lua.eval("function(f) return f(2) end")(lambda x: x) == 2
+    ref = weakref.ref(o)
+    del o, lua
+    gc.collect()
+    gc.collect()
+    assert ref() is None
+
+
+def test_from_several_threads_and_runtimes(lupa):
+    shared = lupa.LuaRuntime()
+    shared_loop = shared.eval(
+        "function(f, o, n) local s = 0 for i = 1, n do s = s + f(i) + o.x end return s end"
+    )
+
+    def work(k):
+        own = lupa.LuaRuntime()
+        own_loop = own.eval(
+            "function(f, o, n) local s = 0 for i = 1, n do s = s + f(i) + o.x end return s end"
+        )
+        o = Obj()
+        o.x = k
+        for loop in (shared_loop, own_loop):
+            assert loop(lambda i: i * 2, o, 2000) == 2000 * 2001 + 2000 * k
+
+    run_threads([(work, (k,)) for k in range(4)])
+
+
+def test_deep_recursion_through_the_one_frame_path(lua, lupa):
+    # Lua -> Python -> Lua ... ends with a clear error, never a crash
+    f = lua.eval("function(g, x) return g(x) end")
+
+    def again(x):
+        return f(again, x + 1)
+
+    limit = sys.getrecursionlimit()
+    with pytest.raises((RecursionError, lupa.LuaError)):
+        again(0)
+    assert sys.getrecursionlimit() == limit
+    assert f(lambda x: x + 1, 1) == 2
