@@ -644,12 +644,15 @@ def items_small(lupa):
 class _FloorItems(object):
     """A Python iterator of (key, value) pairs over batches of 512 pairs of
     ints read from a C buffer (ffi.unpack), the way lupacffi's items() reads
-    Lua's: one __next__ frame per item, a tuple and two ints per item."""
+    Lua's: one __next__ frame per item, a tuple and two ints per item.  The
+    batches come from Lua's own traversal of the table (lc_floor_next_ints:
+    lua_next and the ints read), which lupa's time holds too."""
 
-    __slots__ = ("_batch", "_left", "_ffi", "_column")
+    __slots__ = ("_batch", "_ffi", "_column", "_next", "_ptr", "_ref", "_done")
 
-    def __init__(self, ffi, column, n):
-        self._ffi, self._column, self._left, self._batch = ffi, column, n, []
+    def __init__(self, ffi, column, next_ints, ptr, ref):
+        self._ffi, self._column, self._batch, self._done = ffi, column, [], False
+        self._next, self._ptr, self._ref = next_ints, ptr, ref
 
     def __iter__(self):
         return self
@@ -658,12 +661,15 @@ class _FloorItems(object):
         try:
             return self._batch.pop()
         except IndexError:
-            if self._left <= 0:
+            if self._done:
                 raise StopIteration
-            values = iter(self._ffi.unpack(self._column, 1024))
+            n = self._next(self._ptr, self._ref, self._column, 512)
+            self._done = n < 512
+            if n == 0:
+                raise StopIteration
+            values = iter(self._ffi.unpack(self._column, 2 * n))
             batch = list(zip(values, values))
             batch.reverse()
-            self._left -= len(batch)
             self._batch = batch
             return batch.pop()
 
@@ -671,14 +677,13 @@ class _FloorItems(object):
 @frame_floor("items_100k")
 def items_100k_frame_floor(lupa):
     lua = lupa.LuaRuntime()
-    ffi = lua._ffi
-    column = ffi.new(
-        "long long[]", list(range(100000, 101024))
-    )  # (ints beyond the small-int cache)
+    t = lua.execute("local t = {} for i = 1, 100000 do t[i] = i end return t")
+    ffi, next_ints = lua._ffi, lua._lib.lc_floor_next_ints
+    column = ffi.new("long long[]", 1024)
 
-    def run(n):
+    def run(n, t=t, lua=lua):  # (the table and its runtime outlive the floor)
         for _ in range(n):
-            for k, v in _FloorItems(ffi, column, 100000):
+            for k, v in _FloorItems(ffi, column, next_ints, lua._ptr, t._ref):
                 pass
 
     return run

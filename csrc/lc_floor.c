@@ -117,6 +117,25 @@ long long lc_floor_lua_unref(lc_runtime *rt, int ref, long long unused)
     return 0;
 }
 
+int lc_floor_next_ints(lc_runtime *rt, int ref, long long *column, int npairs)
+{
+    lua_State *L = rt->L;
+    int n = 0;
+    if (lua_gettop(L) == 0) {
+        lua_rawgeti(L, LUA_REGISTRYINDEX, ref);
+        lua_pushnil(L);
+    }
+    while (n < npairs && lua_next(L, 1)) {
+        column[2 * n] = (long long)lua_tointeger(L, -2);
+        column[2 * n + 1] = (long long)lua_tointeger(L, -1);
+        lua_pop(L, 1);
+        n++;
+    }
+    if (n < npairs)
+        lua_settop(L, 0);
+    return n;
+}
+
 const char *lc_floor_copy(const char *s, size_t n)
 {
     static char *last;

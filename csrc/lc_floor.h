@@ -26,6 +26,12 @@ int lc_floor_lua_loop(lc_runtime *rt, int n, int index);
    (returns that reference, packed as an int); and the reference released. */
 long long lc_floor_lua_call(lc_runtime *rt, int ref, long long unused);
 long long lc_floor_lua_unref(lc_runtime *rt, int ref, long long unused);
+/* What Lua itself does in items_100k: the next `npairs` entries of the
+   table `ref` (ints) by lua_next, keys and values into column; the table
+   and the last key stay on the stack between calls.  Returns the number of
+   pairs written, fewer than npairs at the end (the stack is then empty
+   again).  On a runtime of its own, one thread at a time. */
+int lc_floor_next_ints(lc_runtime *rt, int ref, long long *column, int npairs);
 /* What Lua itself does with a long string pushed (lua_pushlstring): a new
    block of n bytes, s copied into it; the block of the call before is freed
    first (as Lua's collector frees the last call's string).  For the frame
