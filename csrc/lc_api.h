@@ -54,7 +54,7 @@ int lc_load(lc_runtime *rt, const char *code, size_t len, const char *name,
 lc_val *lc_thread_out(void);
 /* Result strings of at least this many bytes are not copied there while
    lc_long_strings_to_python is 1: they reach Python as the str or bytes
-   object Python made of them (LC_PYOBJ; see lc_take_long_strings).  0 (the
+   object Python made of them (LC_TAKEN; see lc_take_long_strings).  0 (the
    default, which PyPy keeps: there the copy is not what costs) copies them
    like the others. */
 #define LC_LONG_STRING 65536

@@ -393,8 +393,10 @@ static int lc_reserve_results(int n)
 /* Long strings (LC_LONG_STRING bytes or more) among vals become Python
    objects here, made by Python (LC_OP_STRING) straight from Lua's memory
    while the strings are still on the stack: one copy fewer than going
-   through this thread's buffer.  A taken one is an LC_PYOBJ, pinned like
-   the others.  Python may decline one (not decodable): it is copied as usual.
+   through this thread's buffer.  A taken one is an LC_TAKEN: Python holds
+   it until it reads the results, so it needs no pin in C (nor the unpin
+   and release that a pinned LC_PYOBJ costs Python afterwards).  Python may
+   decline one (not decodable): it is copied as usual.
    The callbacks may run Python code that calls Lua in this thread (a
    finalizer), which reuses the thread's buffers: so the work is done on a
    private copy of vals, put back afterwards. */
@@ -417,10 +419,8 @@ static void lc_take_long_strings(lc_runtime *rt, int n)
             continue;
         taken.tag = LC_NIL;
         if (lc_py_dispatch(rt->rid, LC_OP_STRING, &vals[k], 1, &taken, 1) == 1
-                && taken.tag == LC_PYOBJ) {
-            lc_counts_incr(&rt->counts, taken.i);   /* pinned until Python takes it */
+                && taken.tag == LC_TAKEN)
             vals[k] = taken;
-        }
     }
     memcpy(tls_vals, vals, sizeof(lc_val) * (size_t)n);   /* (never shrunk: room for n) */
     free(vals);

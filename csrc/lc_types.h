@@ -9,7 +9,10 @@
      LC_FLOAT                             d
      LC_STR                               s, i = length in bytes
      LC_REF    (table, function, ...)     i = registry reference, aux = Lua type
-     LC_PYOBJ  (Python object userdata)   i = handle (the object's id())      */
+     LC_PYOBJ  (Python object userdata)   i = handle (the object's id())
+     LC_TAKEN  (a long result string      i = handle of the str or bytes
+               Python made during the     Python made of it and holds
+               call: lc_take_long_strings)  itself (no pin, no release)    */
 typedef struct lc_val {
     int tag;
     int aux;
@@ -46,7 +49,8 @@ enum lc_tag {
     LC_STR = 4,
     LC_REF = 5,
     LC_PYOBJ = 6,
-    LC_NONE = 7
+    LC_NONE = 7,
+    LC_TAKEN = 8
 };
 
 /* Lua's own type numbers, the same in every Lua version. */
@@ -117,8 +121,8 @@ enum lc_op {
     LC_OP_FETCH = 19,     /* copy pending results into out */
     LC_OP_THAW = 20,      /* Lua is entered while a heap scan's results are in use */
     LC_OP_PENDING = 21,   /* the results of lc_py_call1/lc_py_index that did not pack */
-    LC_OP_STRING = 22,    /* args[0]: a long result string; out[0]: the Python
-                             object made of it (return 1), or return 0 */
+    LC_OP_STRING = 22,    /* args[0]: a long result string; out[0]: LC_TAKEN,
+                             the Python object made of it (return 1), or return 0 */
     LC_OP_PYFUNC = 32     /* functions of the `python` table: LC_OP_PYFUNC + index */
 };
 

@@ -1,9 +1,10 @@
 """Long result strings (LONG_STRING bytes or more) reach Python without the
 copy into the calling thread's result buffer: Python makes the str or bytes
 straight from Lua's memory in a callback (OP_STRING; lc_take_long_strings in
-csrc/lc_convert.c), and C hands it back as a Python object.  Every way a
-result comes back must give exactly what it gives for short strings, and the
-Python objects made on the way must not stay behind.  Each test runs both
+csrc/lc_convert.c), holds it until it reads the results (LuaRuntime._taken),
+and C hands back its handle (TAKEN).  Every way a result comes back must give
+exactly what it gives for short strings, and the Python objects made on the
+way must not stay behind.  Each test runs both
 ways ("taken" and "copied": lc_long_strings_to_python, which PyPy leaves
 off) on both interpreters."""
 
@@ -41,8 +42,9 @@ def _runtimes(lupa):
 
 def _settled(lua):
     """The number of Python objects the runtime holds, once the wrappers
-    that were dropped are gone."""
+    that were dropped are gone; no taken string is left unread."""
     gc.collect()
+    assert lua._taken == {}
     return len(lua._objects)
 
 

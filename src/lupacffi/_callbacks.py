@@ -49,6 +49,7 @@ from ._constants import (
     PYOBJ,
     REF,
     STR,
+    TAKEN,
 )
 from . import _cycles
 from ._constants import TFUNCTION
@@ -416,8 +417,9 @@ class Callbacks(object):
     def _take_string(self, v, out):
         """A long string among the results of an entry point (OP_STRING),
         made into its str or bytes straight from Lua's memory, and handed
-        back to C as a Python object; 0 leaves it to the usual way (which
-        raises the same decoding error, if any).  Only asked where
+        back to C as TAKEN: held in _taken until the results are read (C
+        pins nothing for it); 0 leaves it to the usual way (which raises the
+        same decoding error, if any).  Only asked where
         lc_long_strings_to_python is set (not on PyPy: _backend.py)."""
         try:
             if self._encoding is None:
@@ -426,8 +428,8 @@ class Callbacks(object):
                 value = str(self._ffi.buffer(v.s, v.i), self._encoding)
         except Exception:
             return 0
-        self._objects[id(value)] = value
-        out[0].tag = PYOBJ
+        self._taken[id(value)] = value
+        out[0].tag = TAKEN
         out[0].i = id(value)
         return 1
 

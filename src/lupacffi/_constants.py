@@ -11,7 +11,7 @@ from ._lc_constants import lib as _c
 
 # lc_val tags (enum lc_tag)
 NIL, BOOL, INT, FLOAT, STR = _c.LC_NIL, _c.LC_BOOL, _c.LC_INT, _c.LC_FLOAT, _c.LC_STR
-REF, PYOBJ, NONE = _c.LC_REF, _c.LC_PYOBJ, _c.LC_NONE
+REF, PYOBJ, NONE, TAKEN = _c.LC_REF, _c.LC_PYOBJ, _c.LC_NONE, _c.LC_TAKEN
 
 # packed results (enum lc_packed): the low 3 bits of a `long long` result
 P_INT, P_NIL, P_BOOL = _c.LC_P_INT, _c.LC_P_NIL, _c.LC_P_BOOL

@@ -20,6 +20,7 @@ from ._constants import (
     NIL,
     NONE,
     PYOBJ,
+    TAKEN,
     REF,
     STR,
 )
@@ -383,6 +384,8 @@ class Converter(object):
             return _wrap(self, v.i, v.aux)
         if tag == PYOBJ:
             return unwrap(self._objects[v.i])
+        if tag == TAKEN:
+            return self._taken.pop(v.i)
         raise TypeError("unknown value tag %d" % tag)
 
     def _value1(self, v):

@@ -254,6 +254,7 @@ class LuaRuntime(Converter, Callbacks):
         self._lc_call_p = lib.lc_call_p
         self._lc_unref = lib.lc_unref
         self._objects = {}  # id(obj) -> obj for Python objects held by Lua
+        self._taken = {}  # id -> long result string not read yet (_take_string)
         self._cb_keep = None  # what the last callback handed to C
         self._pending = None  # callback results beyond the buffer
         self._nogc_depth = 0
