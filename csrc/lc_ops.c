@@ -601,15 +601,20 @@ static int fn_getitem(lua_State *L, lc_ctx *c)
     return 0;
 }
 
-long long lc_getitem(lc_runtime *rt, int ref, lc_val *key)
+static long long lc_getitem_protected(lc_runtime *rt, int ref, lc_val *key, lc_val *out)
 {
     lc_ctx c;
-    lc_val *out = lc_thread_out();
-    if (lc_fast_getitem(rt, ref, key, out))
-        return lc_packed(1, out);
     lc_ctx_init(&c, fn_getitem, ref, out, 1);
     c.args = key;
     return lc_packed(lc_op(rt, &c, key, 1), out);
+}
+
+long long lc_getitem(lc_runtime *rt, int ref, lc_val *key)
+{
+    lc_val *out = lc_thread_out();
+    if (lc_fast_getitem(rt, ref, key, out))
+        return lc_packed(1, out);
+    return lc_getitem_protected(rt, ref, key, out);
 }
 
 /* An int key that lua_rawgeti takes as it is (an int before Lua 5.3). */
@@ -663,7 +668,9 @@ long long lc_getitem_i(lc_runtime *rt, int ref, long long key)
     long long packed;
     if (!lc_int_val(key, &v))
         return LC_PACK(LC_ERR_RANGE, LC_P_ERR);
-    if (LC_RAWGETI_TAKES(key) && lc_fast_table(rt, ref)) {
+    if (!LC_RAWGETI_TAKES(key))
+        return lc_getitem(rt, ref, &v);
+    if (lc_fast_table(rt, ref)) {
         lua_rawgeti(rt->L, -1, key);
         if (lc_fast_packed(rt->L, &packed)) {
             lc_fast_end(rt);
@@ -672,7 +679,8 @@ long long lc_getitem_i(lc_runtime *rt, int ref, long long key)
         if (lc_fast_result(rt, lc_thread_out()))
             return lc_packed(1, lc_thread_out());
     }
-    return lc_getitem(rt, ref, &v);
+    /* (lc_getitem's fast path would find what lc_fast_table found) */
+    return lc_getitem_protected(rt, ref, &v, lc_thread_out());
 }
 
 long long lc_getitem_s(lc_runtime *rt, int ref, const char *key, size_t len)
@@ -695,17 +703,22 @@ static int fn_setitem(lua_State *L, lc_ctx *c)
     return 0;
 }
 
-int lc_setitem(lc_runtime *rt, int ref, lc_val *key, lc_val *value)
+static int lc_setitem_protected(lc_runtime *rt, int ref, lc_val *key, lc_val *value)
 {
     lc_ctx c;
     lc_val kv[2];
-    if (lc_fast_setitem(rt, ref, key, value))
-        return 0;
     kv[0] = *key;
     kv[1] = *value;
     lc_ctx_init(&c, fn_setitem, ref, lc_thread_out(), 0);
     c.args = kv;
     return lc_op(rt, &c, kv, 2);
+}
+
+int lc_setitem(lc_runtime *rt, int ref, lc_val *key, lc_val *value)
+{
+    if (lc_fast_setitem(rt, ref, key, value))
+        return 0;
+    return lc_setitem_protected(rt, ref, key, value);
 }
 
 int lc_setitem_i(lc_runtime *rt, int ref, long long key, long long value)
@@ -728,8 +741,10 @@ int lc_setitem_i(lc_runtime *rt, int ref, long long key, long long value)
     default:
         return LC_ERR_RANGE;
     }
+    if (!LC_RAWGETI_TAKES(key))
+        return lc_setitem(rt, ref, &k, &v);
     /* a key the plain table has already: lua_rawseti makes no Lua memory */
-    if (LC_RAWGETI_TAKES(key) && lc_fast_table(rt, ref)) {
+    if (lc_fast_table(rt, ref)) {
         lua_State *L = rt->L;
         lua_rawgeti(L, -1, key);
         if (!lua_isnil(L, -1)) {
@@ -741,7 +756,8 @@ int lc_setitem_i(lc_runtime *rt, int ref, long long key, long long value)
         }
         lc_fast_end(rt);
     }
-    return lc_setitem(rt, ref, &k, &v);
+    /* (lc_setitem's fast path would find what this one found) */
+    return lc_setitem_protected(rt, ref, &k, &v);
 }
 
 static int fn_len(lua_State *L, lc_ctx *c)
