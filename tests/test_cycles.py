@@ -427,6 +427,23 @@ def test_no_scan_starts_deep_in_a_recursion(lupa, monkeypatch):
     assert keep.o is not None
 
 
+def test_the_headroom_test_holds_once_its_probe_is_compiled():
+    # PyPy: once the JIT has compiled the probe's calls they take almost no
+    # stack, and passed 10 frames short of the limit; the frames are counted
+    # too now (on the old test, this failed on PyPy and passed on CPython)
+    for _ in range(20000):
+        _cycles._has_headroom()
+    old = sys.getrecursionlimit()
+    try:
+        for room in (10, _cycles._HEADROOM // 2, _cycles._HEADROOM - 5):
+            sys.setrecursionlimit(stack_depth() + room)
+            assert not _cycles._has_headroom(), room
+        sys.setrecursionlimit(stack_depth() + 4 * _cycles._HEADROOM)
+        assert _cycles._has_headroom()
+    finally:
+        sys.setrecursionlimit(old)
+
+
 def test_collections_at_every_depth_leave_the_runtime_usable():
     # (the default backend only: the logic is Python's, and on PyPy each
     # RecursionError near the limit is slow)

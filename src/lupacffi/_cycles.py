@@ -27,6 +27,7 @@ cycles through Lua are freed by full collections only.
 """
 
 import gc
+import sys
 import time
 import weakref
 
@@ -79,7 +80,22 @@ def _has_headroom():
     (on PyPy: its stack limit, checked in any call) the call that releases it
     can fail, and the lock would stay taken for good: another thread that
     uses or frees that runtime would wait forever.  So no scan starts deep in
-    a recursion; the cycles wait for a later collection."""
+    a recursion; the cycles wait for a later collection.
+
+    Two tests: the frames on the stack against the recursion limit, and
+    _HEADROOM calls made.  The calls are the exact test on CPython, where
+    C code counts against the limit too.  PyPy's limit is on the stack's
+    size, and once its JIT has compiled _descend, those calls take almost
+    none: they would pass 10 frames short of the limit.  Counting the
+    frames is the test there (interpreted frames fail only at ~1.7 times
+    the limit: counting errs on the safe side)."""
+    limit = sys.getrecursionlimit() - _HEADROOM
+    depth, frame = 0, sys._getframe()
+    while frame is not None:
+        depth += 1
+        if depth > limit:
+            return False
+        frame = frame.f_back
     try:
         _descend(_HEADROOM)
     except (RecursionError, TypeError):
