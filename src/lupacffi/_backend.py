@@ -65,6 +65,9 @@ class Backend(object):
         )
         self.maxinteger = lib.lc_lua_maxinteger() if self.has_integers else 2**63 - 1
         self.mininteger = lib.lc_lua_mininteger() if self.has_integers else -(2**63)
+        # the ints a packed result holds (csrc/lc_types.h) that Lua holds exactly
+        self.pack_max = min(self.maxinteger, 2**60 - 1)
+        self.pack_min = max(self.mininteger, -(2**60))
         # what a LuaRuntime's _ptr becomes when its Lua state is freed
         self.closed_runtime = lib.lc_closed_runtime()
         # long result strings made into str/bytes by Python straight from
@@ -92,9 +95,7 @@ class Backend(object):
         # here: _callbacks imports this module.)
         from ._callbacks import scalar_callbacks
 
-        pack_max = min(self.maxinteger, 2**60 - 1)  # (as LuaRuntime._pack_max)
-        pack_min = max(self.mininteger, -(2**60))
-        call1, index1 = scalar_callbacks(self.runtimes, pack_min, pack_max)
+        call1, index1 = scalar_callbacks(self.runtimes, self.pack_min, self.pack_max)
         ffi.def_extern(name="lc_py_call1", error=-1)(call1)
         ffi.def_extern(name="lc_py_index", error=-1)(index1)
 

@@ -246,7 +246,7 @@ def scalar_callbacks(runtimes, pack_min, pack_max):
                     return runtime._raised_in_scalar(e)
                 if type(value) is int and pack_min <= value <= pack_max:
                     return value << 3
-                return runtime._index1_read(value)
+                return runtime._pack_value(value)
         if runtime is None:
             return P_NIL
         return runtime._index1(handle, key, length, name)
@@ -276,17 +276,9 @@ class Callbacks(object):
             kind = arg & 7
             value = arg >> 3 if kind == P_INT else None if kind == P_NIL else arg > 7
             func = self._objects[handle]
-            if type(func) is _FunctionType:
-                # the common case of _python_call: a plain function; an int it
-                # returns needs none of _call_results' checks (tuples, awaitables)
-                result = func(value)
-                if type(result) is int and self._pack_min <= result <= self._pack_max:
-                    return result << 3
-                return self._pack_results(self._call_results(result))
             return self._pack_results(self._python_call(unwrap(func), (value,)))
         except BaseException as e:
-            self._held = (None, e)
-            return P_OUT
+            return self._raised_in_scalar(e)
 
     def _call1_returned(self, result):
         """What a plain function called by scalar_callbacks returned, when
@@ -296,10 +288,6 @@ class Callbacks(object):
         except BaseException as e:
             self._held = (None, e)
             return P_OUT
-
-    def _index1_read(self, value):
-        """An attribute read by scalar_callbacks that is not an int that packs."""
-        return self._pack_value(value)
 
     def _raised_in_scalar(self, e):
         """An exception raised in the common case of scalar_callbacks."""
@@ -321,19 +309,16 @@ class Callbacks(object):
             view = self._objects[handle]
             if (
                 type(decoded) is str
+                and self._plain_attributes
                 and (_ATTRIBUTE_TYPES.get(type(view)) or _uses_attributes(type(view)))
-                and self._attribute_handlers is None
-                and self._attribute_filter is None
             ):
-                # the common case of _python_getitem: an attribute by its name
-                value = getattr(view, decoded)
-                if type(value) is int and self._pack_min <= value <= self._pack_max:
-                    return value << 3
-                return self._pack_value(value)
+                # the common case of _python_getitem (as scalar_callbacks has
+                # it): a first read of the name, or one the runtime keeps no
+                # number for (under a memory limit, none)
+                return self._pack_value(getattr(view, decoded))
             return self._pack_value(self._python_getitem(view, unwrap(view), decoded))
         except BaseException as e:
-            self._held = (None, e)
-            return P_OUT
+            return self._raised_in_scalar(e)
 
     def _pack_results(self, results):
         """One int (that Lua holds exactly), boolean or None packed (enum

@@ -20,9 +20,9 @@ from ._constants import (
     NIL,
     NONE,
     PYOBJ,
-    TAKEN,
     REF,
     STR,
+    TAKEN,
 )
 from ._lua_objects import _LuaObject, _TakenRef, _wrap
 from ._protocols import _Boxed, unwrap

@@ -237,9 +237,7 @@ class LuaRuntime(Converter, Callbacks):
         self._has_integers = backend.has_integers
         self._maxint = backend.maxinteger
         self._minint = backend.mininteger
-        # the ints a packed result holds (csrc/lc_types.h) that Lua holds exactly
-        self._pack_max = min(backend.maxinteger, 2**60 - 1)
-        self._pack_min = max(backend.mininteger, -(2**60))
+        self._pack_max, self._pack_min = backend.pack_max, backend.pack_min
         self._names = {}  # number -> attribute name (_index1)
         self._plans = {}  # argument types -> how to pack them (_args_plan)
         # the entry points of the wrappers' hot paths (_lua_objects.py), read
