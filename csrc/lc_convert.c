@@ -130,6 +130,7 @@ static void lc_pack(const lc_val *vals, int n)
 /* r (a count of results in out, or a status) as a packed result. */
 #define LC_PACK(x, kind) ((long long)((unsigned long long)(x) << 3) | (kind))
 #define LC_PACK_MAX (1LL << 60)
+#define LC_PACKS_INT(i) ((i) >= -LC_PACK_MAX && (i) < LC_PACK_MAX)
 static long long lc_packed(int r, const lc_val *out)
 {
     if (r == 1) {
@@ -139,7 +140,7 @@ static long long lc_packed(int r, const lc_val *out)
         case LC_BOOL:
             return LC_PACK(out->i != 0, LC_P_BOOL);
         case LC_INT:
-            if (out->i >= -LC_PACK_MAX && out->i < LC_PACK_MAX)
+            if (LC_PACKS_INT(out->i))
                 return LC_PACK(out->i, LC_P_INT);
             break;
         case LC_REF:
@@ -207,6 +208,19 @@ static int lc_as_function_handle(lc_runtime *rt, lua_State *L, int idx, long lon
     return 1;
 }
 
+#if !LC_HAS_INTEGERS
+/* Lua 5.1, LuaJIT: whether the number d is whole and within 2^53, which
+   Python gets as an int (_convert.py); *i is that int then. */
+static int lc_whole_int(double d, long long *i)
+{
+    if (d >= -9007199254740991.0 && d <= 9007199254740991.0 && d == (double)(long long)d) {
+        *i = (long long)d;
+        return 1;
+    }
+    return 0;
+}
+#endif
+
 static void lc_to_val(lc_runtime *rt, lua_State *L, int idx, lc_val *v)
 {
     int t = lua_type(L, idx);
@@ -231,14 +245,10 @@ static void lc_to_val(lc_runtime *rt, lua_State *L, int idx, lc_val *v)
         v->tag = LC_FLOAT;
         v->d = (double)lua_tonumber(L, idx);
 #if !LC_HAS_INTEGERS
-        /* Lua 5.1, LuaJIT: whole numbers are ints in Python (_convert.py);
-           those within 2^53 come as ints already, so that bulk results of
-           them need no work in Python (the rest is left to Python) */
-        if (v->d >= -9007199254740991.0 && v->d <= 9007199254740991.0
-                && v->d == (double)(long long)v->d) {
+        /* whole numbers within 2^53 come as ints already, so that bulk
+           results of them need no work in Python (the rest is left to it) */
+        if (lc_whole_int(v->d, &v->i))
             v->tag = LC_INT;
-            v->i = (long long)v->d;
-        }
 #endif
         return;
     case LUA_TSTRING:

@@ -640,7 +640,7 @@ static int lc_fast_packed(lua_State *L, long long *packed)
     case LUA_TNUMBER:
         if (lua_isinteger(L, -1)) {
             lua_Integer i = lua_tointeger(L, -1);
-            if (i >= -LC_PACK_MAX && i < LC_PACK_MAX) {
+            if (LC_PACKS_INT(i)) {
                 *packed = LC_PACK(i, LC_P_INT);
                 return 1;
             }
@@ -648,9 +648,9 @@ static int lc_fast_packed(lua_State *L, long long *packed)
         return 0;
 #else
     case LUA_TNUMBER: {           /* whole numbers within 2^53 are ints (lc_to_val) */
-        lua_Number d = lua_tonumber(L, -1);
-        if (d >= -9007199254740991.0 && d <= 9007199254740991.0 && d == (double)(long long)d) {
-            *packed = LC_PACK((long long)d, LC_P_INT);
+        long long i;
+        if (lc_whole_int((double)lua_tonumber(L, -1), &i)) {
+            *packed = LC_PACK(i, LC_P_INT);
             return 1;
         }
         return 0;
@@ -676,6 +676,7 @@ long long lc_getitem_i(lc_runtime *rt, int ref, long long key)
             lc_fast_end(rt);
             return packed;
         }
+        /* (the result buffer, a thread-local, only off the packed way) */
         if (lc_fast_result(rt, lc_thread_out()))
             return lc_packed(1, lc_thread_out());
     }
