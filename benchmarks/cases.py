@@ -350,7 +350,7 @@ class _FloorDispatch(object):
         runtimes = self.runtimes
 
         def call1(rid, handle, arg):
-            return runtimes[rid]._objects[handle](arg >> 3) << 3
+            return runtimes[rid]._objects[handle](arg) << 3
 
         register(call1)
         if lib.lc_floor_lua_loop(ptr, n, 0) != 0:
@@ -359,7 +359,7 @@ class _FloorDispatch(object):
     def index(self, lib, register, ptr, n):
         runtimes = self.runtimes
 
-        def index(rid, handle, key, length, name):
+        def index(rid, handle, name):
             rt = runtimes[rid]
             return getattr(rt._objects[handle], rt._names[name]) << 3
 
@@ -406,12 +406,12 @@ def py_attr_floor(lupa):
     lua, lib, ptr, f = _floor_lib(lupa)
     register = lua._ffi.def_extern(name="lc_py_floor_index")
 
-    def nothing(rid, handle, key, length, name):
+    def nothing(rid, handle, name):
         return 0
 
     def run(n):
         register(nothing)
-        lib.lc_floor_indexes(n, 1, b"attr", 4, 1)
+        lib.lc_floor_indexes(n, 1, 1)
 
     return run
 

@@ -305,6 +305,15 @@ static void lc_push_pyobj(lc_runtime *rt, lua_State *L, long long h)
     lua_remove(L, -2);
 }
 
+static void lc_push_int(lua_State *L, long long i)
+{
+#if LC_HAS_INTEGERS
+    lua_pushinteger(L, (lua_Integer)i);
+#else
+    lua_pushnumber(L, (lua_Number)i);
+#endif
+}
+
 static void lc_push_val(lc_runtime *rt, lua_State *L, lc_val *v)
 {
     switch (v->tag) {
@@ -312,11 +321,7 @@ static void lc_push_val(lc_runtime *rt, lua_State *L, lc_val *v)
         lua_pushboolean(L, (int)v->i);
         break;
     case LC_INT:
-#if LC_HAS_INTEGERS
-        lua_pushinteger(L, (lua_Integer)v->i);
-#else
-        lua_pushnumber(L, (lua_Number)v->i);
-#endif
+        lc_push_int(L, v->i);
         break;
     case LC_FLOAT:
         lua_pushnumber(L, (lua_Number)v->d);

@@ -1,8 +1,7 @@
 /* The benchmarks' floor functions (lc_floor.h): they do nothing. */
 
 static long long lc_py_floor_call1(int rid, long long handle, long long arg);
-static long long lc_py_floor_index(int rid, long long handle, const char *key, size_t len,
-                                   int name);
+static long long lc_py_floor_index(int rid, long long handle, int name);
 
 long long lc_floor_call_i(lc_runtime *rt, int ref, long long i)
 {
@@ -51,28 +50,26 @@ void lc_floor_call1s(int n, long long handle)
 {
     int k;
     for (k = 1; k <= n; k++)
-        lc_py_floor_call1(0, handle, (long long)k << 3);
+        lc_py_floor_call1(0, handle, (long long)k);
 }
 
-void lc_floor_indexes(int n, long long handle, const char *key, size_t len, int name)
+void lc_floor_indexes(int n, long long handle, int name)
 {
     int k;
     for (k = 0; k < n; k++)
-        lc_py_floor_index(0, handle, key, len, name);
+        lc_py_floor_index(0, handle, name);
 }
 
 static int lc_floor_ud_call(lua_State *L)
 {
-    long long r = lc_py_floor_call1(0, 1, (long long)lua_tointeger(L, 2) << 3);
+    long long r = lc_py_floor_call1(0, 1, (long long)lua_tointeger(L, 2));
     lua_pushinteger(L, (lua_Integer)(r >> 3));
     return 1;
 }
 
 static int lc_floor_ud_index(lua_State *L)
 {
-    size_t len;
-    const char *key = lua_tolstring(L, 2, &len);
-    lua_pushinteger(L, (lua_Integer)(lc_py_floor_index(0, 1, key, len, 1) >> 3));
+    lua_pushinteger(L, (lua_Integer)(lc_py_floor_index(0, 1, 1) >> 3));
     return 1;
 }
 

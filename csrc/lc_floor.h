@@ -8,13 +8,12 @@ long long lc_floor_call_p(lc_runtime *rt, int ref, int n, const char *sig, const
 long long lc_floor_getitem_s(lc_runtime *rt, int ref, const char *key, size_t len);
 int lc_floor_setitem_i(lc_runtime *rt, int ref, long long key, long long value);
 /* call the callbacks of the signatures of lc_py_call1 (lc_py_floor_call1,
-   with the arguments 1..n packed) and lc_py_index (lc_py_floor_index, with
-   `key` each time) n times */
+   with the arguments 1..n) and lc_py_index (lc_py_floor_index, with `name`
+   each time) n times */
 void lc_floor_call1s(int n, long long handle);
-void lc_floor_indexes(int n, long long handle, const char *key, size_t len, int name);
+void lc_floor_indexes(int n, long long handle, int name);
 extern "Python" long long lc_py_floor_call1(int rid, long long handle, long long arg);
-extern "Python" long long lc_py_floor_index(int rid, long long handle, const char *key,
-                                            size_t len, int name);
+extern "Python" long long lc_py_floor_index(int rid, long long handle, int name);
 /* What Lua itself does in the callback rows, which lupa's time holds too:
    a Lua loop that calls (index 0: o(i)) or indexes (1: o.attr) a userdata
    n times, whose __call or __index is a C function calling the floor

@@ -71,16 +71,23 @@ static void lc_push_results(lc_runtime *rt, lua_State *L, lc_val *vals, int n)
 }
 
 /* The number of the string at idx among the attribute names rt keeps, which
-   Python decodes once each (lc_py_index): the names table maps each to its
-   number and keeps it alive, so that a number never means another string.
-   0 for a string it does not keep: a long one, or a new one when LC_NAMES
-   are kept already or under a memory limit (where the table's growth could
-   fail the read). */
-static int lc_name_number(lc_runtime *rt, lua_State *L, int idx, size_t len)
+   Python decodes once each (lc_py_index_key): the names table maps each to
+   its number and keeps it alive, so that a number never means another
+   string.  0 for a string it does not keep: a long one, or a new one when
+   LC_NAMES are kept already or under a memory limit (where the table's growth
+   could fail the read).  *fresh is 1 for a number given now, which Python
+   does not know yet.  A slot of rt->name_slots remembers a numbered name by
+   a copy of its bytes, so that a read of a recent name asks no table. */
+static int lc_name_number(lc_runtime *rt, lua_State *L, int idx, const char *key, size_t len,
+                          int *fresh)
 {
+    lc_name_slot *slot = &rt->name_slots[((size_t)key >> 4) % LC_NAME_SLOTS];
     int number;
+    *fresh = 0;
     if (len > LC_KEY_MAX)
         return 0;
+    if (slot->number != 0 && slot->len == len && memcmp(slot->bytes, key, len) == 0)
+        return slot->number;
     lua_rawgeti(L, LUA_REGISTRYINDEX, rt->names_ref);
     lua_pushvalue(L, idx);
     lua_rawget(L, -2);
@@ -88,68 +95,80 @@ static int lc_name_number(lc_runtime *rt, lua_State *L, int idx, size_t len)
     lua_pop(L, 1);
     if (number == 0 && rt->nnames < LC_NAMES && rt->limit == 0) {
         number = ++rt->nnames;         /* (before rawset, which may run finalizers) */
+        *fresh = 1;
         lua_pushvalue(L, idx);
         lua_pushinteger(L, number);
         lua_rawset(L, -3);
     }
     lua_pop(L, 1);
+    if (number != 0) {
+        slot->number = number;
+        slot->len = len;
+        memcpy(slot->bytes, key, len);
+    }
     return number;
 }
 
+/* Lua reads the string key at 2 of the Python object ud: by its number
+   when Python knows the name, else with its bytes. */
+static long long lc_index_packed(lc_runtime *rt, lua_State *L, lc_pyud *ud)
+{
+    size_t len;
+    int fresh;
+    const char *key = lua_tolstring(L, 2, &len);
+    int number = lc_name_number(rt, L, 2, key, len, &fresh);
+    long long r = number != 0 && !fresh ? lc_py_index(rt->rid, ud->h, number) : LC_P_ERR;
+    if (r == LC_P_ERR)
+        r = lc_py_index_key(rt->rid, ud->h, key, len, number);
+    return r;
+}
+
+/* Whether the value at idx is a number that Python gets as an int (*i). */
+static int lc_int_arg(lua_State *L, int idx, long long *i)
+{
+#if LC_HAS_INTEGERS
+    if (!lua_isinteger(L, idx))
+        return 0;
+    *i = (long long)lua_tointeger(L, idx);
+    return 1;
+#else
+    return lua_type(L, idx) == LUA_TNUMBER && lc_whole_int((double)lua_tonumber(L, idx), i);
+#endif
+}
+
 /* The scalar callbacks (lc_callbacks.h) where they apply: Lua calls the
-   Python object at 1 with one argument that packs, or reads a string key of
-   it, from an entry nested LC_FAST_DEPTH deep at most.  Returns the number of results pushed, -1 when Python holds the result
-   (LC_OP_PENDING fetches it), -2 when they do not apply. */
+   Python object at 1 with one int, or reads a string key of it, from an
+   entry nested LC_FAST_DEPTH deep at most.  Returns the number of results
+   pushed, -1 when Python holds the result (LC_OP_PENDING fetches it), -2
+   when they do not apply. */
 static int lc_callback_packed(lc_runtime *rt, lua_State *L, int op)
 {
     lc_pyud *ud;
-    lc_val v;
     long long arg, r;
-    size_t len;
-    const char *key;
     if (lua_type(L, 1) != LUA_TUSERDATA || (ud = lc_topyud(rt, L, 1)) == NULL || ud->h == 0)
         return -2;
     if (op == LC_OP_INDEX) {
         if (lua_type(L, 2) != LUA_TSTRING)
             return -2;
-        key = lua_tolstring(L, 2, &len);
-        r = lc_py_index(rt->rid, ud->h, key, len, lc_name_number(rt, L, 2, len));
+        r = lc_index_packed(rt, L, ud);
     } else {
-        switch (lua_type(L, 2)) {
-        case LUA_TNIL:
-            arg = LC_P_NIL;
-            break;
-        case LUA_TBOOLEAN:
-            arg = LC_PACK(lua_toboolean(L, 2), LC_P_BOOL);
-            break;
-        case LUA_TNUMBER:
-            lc_to_val(rt, L, 2, &v);
-            arg = lc_packed(1, &v);
-            if ((arg & 7) == LC_P_INT)
-                break;
-            /* fall through: a float */
-        default:
+        if (!lc_int_arg(L, 2, &arg))
             return -2;
-        }
         r = lc_py_call1(rt->rid, ud->h, arg);
     }
     switch (r & 7) {
     case LC_P_INT:
-        v.tag = LC_INT;
-        v.i = r >> 3;
-        break;
+        lc_push_int(L, r >> 3);
+        return 1;
     case LC_P_BOOL:
-        v.tag = LC_BOOL;
-        v.i = r >> 3;
-        break;
+        lua_pushboolean(L, (int)(r >> 3));
+        return 1;
     case LC_P_NIL:
-        v.tag = LC_NIL;
-        break;
+        lua_pushnil(L);
+        return 1;
     default:
         return -1;
     }
-    lc_push_val(rt, L, &v);
-    return 1;
 }
 
 /* A Lua finalizer can still see a userdata whose own finalizer ran in the

@@ -162,7 +162,8 @@ enum lc_packed {
     LC_P_REF = 3,    /* registry reference << 4 | Lua type */
     LC_P_OUT = 4,    /* the number of results, in this thread's result buffer
                         (lc_thread_out); lc_resume: number << 1 | finished */
-    LC_P_ERR = 5,    /* the (negative) status; the error in the result buffer */
+    LC_P_ERR = 5,    /* the (negative) status; the error in the result buffer;
+                        from lc_py_index: a name Python does not know */
     LC_P_STR = 6,    /* a string of that many bytes, in this thread's pack buffer
                         (only while lc_pack_results is 1: see lc_api.h) */
     LC_P_FLOAT = 7   /* a float, in this thread's pack buffer (the same) */

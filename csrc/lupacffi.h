@@ -77,6 +77,13 @@ typedef struct lc_key {
     int ref;                   /* 0: empty slot (luaL_ref never gives 0) */
 } lc_key;
 
+#define LC_NAME_SLOTS 64       /* attribute names remembered by their bytes */
+typedef struct lc_name_slot {
+    size_t len;
+    int number;                /* 0: empty slot (names are numbered from 1) */
+    char bytes[LC_KEY_MAX];
+} lc_name_slot;
+
 struct lc_runtime {
     lua_State *L;
     int rid;                   /* the Python side's id of this runtime */
@@ -129,10 +136,11 @@ struct lc_runtime {
     /* the coroutine library's own functions, which lc_hook.c wraps */
     lua_CFunction co_resume, co_wrap, co_auxwrap, co_close;
     lc_key keys[LC_KEYS];      /* string keys of recent t[k] (lc_ops.c) */
+    lc_name_slot name_slots[LC_NAME_SLOTS];  /* numbered names (lc_name_number) */
 };
 
 #define LC_MAX_DEPTH 200       /* nested Python->Lua->Python... entries */
-/* The scalar callbacks (lc_py_call1, lc_py_index) serve calls from entries
+/* The scalar callbacks (lc_py_call1, lc_py_index, lc_py_index_key) serve calls from entries
    nested this deep at most: they do not count the nesting, so that deeper
    down only the general callback runs, which does (Callbacks._callback). */
 #define LC_FAST_DEPTH 4
@@ -142,7 +150,9 @@ struct lc_runtime {
 /* prototypes shared between the shim's .c files */
 static int lc_py_dispatch(int rid, int op, lc_val *args, int nargs, lc_val *out, int nout);
 static long long lc_py_call1(int rid, long long handle, long long arg);
-static long long lc_py_index(int rid, long long handle, const char *key, size_t len, int name);
+static long long lc_py_index(int rid, long long handle, int name);
+static long long lc_py_index_key(int rid, long long handle, const char *key, size_t len,
+                                 int name);
 static void lc_to_val(lc_runtime *rt, lua_State *L, int idx, lc_val *v);
 static void lc_push_vals(lc_runtime *rt, lua_State *L, lc_val *vals, int n);
 static void lc_push_val(lc_runtime *rt, lua_State *L, lc_val *v);

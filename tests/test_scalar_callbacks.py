@@ -193,3 +193,78 @@ def test_deep_recursion_through_the_one_frame_path(lua, lupa):
         again(0)
     assert sys.getrecursionlimit() == limit
     assert f(lambda x: x + 1, 1) == 2
+
+
+def test_int_arguments_at_their_edges(lua, lupa):
+    # an int argument crosses as a plain int; numbers Python gets as floats,
+    # and every other kind, take the runtime path (with the same result)
+    edges = [0, 1, -1, 2**31, -(2**31) - 1, 2**53 - 1, -(2**53) + 1]
+    if lua.lua_version >= (5, 3):
+        edges += [2**53, 2**60, lupa.LUA_MAXINTEGER, lupa.LUA_MININTEGER]
+    seen = []
+    lua.eval(CALL_EACH)(lambda x: seen.append(x) or 0, *edges)
+    assert seen == edges and all(type(x) is int for x in seen)
+    floats = lua.eval("function(f) return f(0.5), f(1/0), f(-1/0), f(0/0), f(2^53) end")
+    seen = []
+    floats(lambda x: seen.append(x) or 0)
+    assert seen[:3] == [0.5, float("inf"), float("-inf")] and seen[3] != seen[3]
+    if lua.lua_version >= (5, 3):
+        assert seen[4] == 2.0**53 and type(seen[4]) is float
+    else:  # (a whole float beyond 2^53 is a float there; 2^53 is an int)
+        assert seen[4] == 2**53
+
+
+def test_many_names_beyond_what_is_numbered_and_remembered(lua):
+    # more names than the runtime numbers (LC_NAMES, 256) and remembers by
+    # their bytes (LC_NAME_SLOTS, 64), read in rounds in changing orders:
+    # each read gives its own attribute
+    o = Obj()
+    names = ["n%d" % k for k in range(300)]
+    for k, name in enumerate(names):
+        setattr(o, name, k)
+    read_all = lua.eval(
+        "function(o, names) local out = {} for i, n in ipairs(names) do out[i] = o[n] end "
+        "return out end"
+    )
+    for order in (names, names[::-1], names[::7] + names[::3]):
+        got = read_all(o, lua.table_from(order))
+        assert [got[i + 1] for i in range(len(order))] == [getattr(o, n) for n in order]
+
+
+def test_names_at_the_kept_length_and_beyond(lua):
+    # LC_KEY_MAX (64 bytes) is the longest name numbered; longer ones, and
+    # names built at run time (Lua 5.4: strings over 40 bytes are separate
+    # objects for the same text), are read by their bytes
+    o = Obj()
+    for length in (1, 40, 41, 63, 64, 65, 200):
+        name = ("a" * length)[:length]
+        setattr(o, name, length)
+        read = lua.eval("function(o, a, b) return o[a .. b] end")
+        for _ in range(3):
+            assert read(o, name[:1], name[1:]) == length
+            assert lua.eval("function(o) return o.%s end" % name)(o) == length
+
+
+def test_names_with_nul_bytes_and_invalid_utf8(lua):
+    o = Obj()
+    setattr(o, "a\0b", 1)
+    setattr(o, "a", 2)
+    read = lua.eval("function(o, n) return o[n] end")
+    for _ in range(3):
+        assert read(o, "a\0b") == 1 and read(o, "a") == 2
+    bad = lua.eval("function(o) return o['\\255x'] end")
+    for _ in range(3):  # the name is numbered but never decoded: each read fails
+        with pytest.raises(UnicodeDecodeError):
+            bad(o)
+    assert read(o, "a") == 2
+
+
+def test_names_under_a_memory_limit(lupa):
+    # under a limit no name is numbered (the names table must not grow
+    # there): every read goes by the key's bytes, and gives the same
+    lua = lupa.LuaRuntime(max_memory=4 * 2**20)
+    o = Obj()
+    o.x, o.y = 1, "why"
+    read = lua.eval("function(o) return o.x, o.y end")
+    for _ in range(3):
+        assert read(o) == (1, "why")

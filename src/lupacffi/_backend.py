@@ -95,9 +95,10 @@ class Backend(object):
         # here: _callbacks imports this module.)
         from ._callbacks import scalar_callbacks
 
-        call1, index1 = scalar_callbacks(self.runtimes, self.pack_min, self.pack_max)
+        call1, index1, index_key = scalar_callbacks(self.runtimes, self.pack_min, self.pack_max)
         ffi.def_extern(name="lc_py_call1", error=-1)(call1)
         ffi.def_extern(name="lc_py_index", error=-1)(index1)
+        ffi.def_extern(name="lc_py_index_key", error=-1)(index_key)
 
     def buffers(self):
         try:

@@ -43,7 +43,7 @@ from ._constants import (
     OP_TOSTRING,
     OP_UNM,
     P_BOOL,
-    P_INT,
+    P_ERR,
     P_NIL,
     P_OUT,
     PYOBJ,
@@ -203,12 +203,12 @@ def _caller_frame():
 
 
 def scalar_callbacks(runtimes, pack_min, pack_max):
-    """A backend's two scalar callbacks (lc_py_call1, lc_py_index in
-    csrc/lc_callbacks.h).  Their common cases, a plain function called with
-    an int and an attribute of a plain object read by a name the runtime
-    keeps, run here in this one frame; anything else, and what those return
-    beyond an int that packs, goes to the runtime's methods.  `runtimes`
-    maps runtime ids to weak references."""
+    """A backend's scalar callbacks (lc_py_call1, lc_py_index and
+    lc_py_index_key in csrc/lc_callbacks.h).  Their common cases, a plain
+    function called with an int and an attribute of a plain object read by a
+    name the runtime keeps, run here in this one frame; anything else, and
+    what those return beyond an int that packs, goes to the runtime's
+    methods.  `runtimes` maps runtime ids to weak references."""
     function_type, attribute_types = _FunctionType, _ATTRIBUTE_TYPES
 
     def runtime_of(rid):  # (None once the runtime is gone)
@@ -221,9 +221,9 @@ def scalar_callbacks(runtimes, pack_min, pack_max):
             func = runtime._objects[handle]
         except (KeyError, AttributeError):  # (AttributeError: the runtime is gone)
             runtime, func = runtime_of(rid), None
-        if type(func) is function_type and not arg & 7:  # (P_INT: 0)
+        if type(func) is function_type:
             try:
-                result = func(arg >> 3)
+                result = func(arg)
             except BaseException as e:
                 return runtime._raised_in_scalar(e)
             if type(result) is int and pack_min <= result <= pack_max:
@@ -231,12 +231,14 @@ def scalar_callbacks(runtimes, pack_min, pack_max):
             return runtime._call1_returned(result)
         return runtime._call1(handle, arg) if runtime is not None else P_NIL
 
-    def index1(rid, handle, key, length, name):
+    def index1(rid, handle, name):
         try:
             runtime = runtimes[rid]()
             view, decoded = runtime._objects[handle], runtime._names[name]
-        except (KeyError, AttributeError):
-            runtime, decoded = runtime_of(rid), None
+        except KeyError:  # (a name Python has not decoded: C sends its bytes)
+            return P_ERR
+        except AttributeError:  # (the runtime is gone)
+            return P_NIL
         if type(decoded) is str and runtime._plain_attributes:
             cls = type(view)
             if attribute_types.get(cls) or _uses_attributes(cls):
@@ -247,11 +249,13 @@ def scalar_callbacks(runtimes, pack_min, pack_max):
                 if type(value) is int and pack_min <= value <= pack_max:
                     return value << 3
                 return runtime._pack_value(value)
-        if runtime is None:
-            return P_NIL
-        return runtime._index1(handle, key, length, name)
+        return runtime._index1(handle, None, 0, name)
 
-    return call1, index1
+    def index_key(rid, handle, key, length, name):
+        runtime = runtime_of(rid)
+        return runtime._index1(handle, key, length, name) if runtime is not None else P_NIL
+
+    return call1, index1, index_key
 
 
 # ---- the callback ------------------------------------------------------------
@@ -270,13 +274,11 @@ class Callbacks(object):
     # deep at most: they leave the counting of nested callbacks, and the
     # RecursionError of deep ones, to _callback, which serves the deeper ones.
     def _call1(self, handle, arg):
-        """Lua calls the Python object `handle` with one packed argument
-        (what scalar_callbacks leaves to the runtime)."""
+        """Lua calls the Python object `handle` with the int `arg` (what
+        scalar_callbacks leaves to the runtime)."""
         try:
-            kind = arg & 7
-            value = arg >> 3 if kind == P_INT else None if kind == P_NIL else arg > 7
             func = self._objects[handle]
-            return self._pack_results(self._python_call(unwrap(func), (value,)))
+            return self._pack_results(self._python_call(unwrap(func), (arg,)))
         except BaseException as e:
             return self._raised_in_scalar(e)
 
@@ -297,7 +299,8 @@ class Callbacks(object):
     def _index1(self, handle, key, length, name):
         """Lua reads the string key `key` of the Python object `handle`;
         `name` numbers the key among those the runtime keeps (0: none), so
-        that each is decoded once (lc_name_number in csrc/lc_pyobject.c)."""
+        that each is decoded once (lc_name_number in csrc/lc_pyobject.c);
+        `key` is None for a name decoded already."""
         try:
             decoded = self._names.get(name) if name else None
             if decoded is None:
