@@ -459,9 +459,12 @@ def getitem_floor(lupa):
 
 @frame_floor("getitem")
 def getitem_frame_floor(lupa):
-    t = _frame_floor_wrapper(lupa, "lc_floor_call_i")
+    # (with what the read needs in C whatever the wrapper: the runtime's
+    # lock and Lua's own reads, lc_floor_getitem_i)
+    lua, lib, ptr, table = _floor_lib(lupa, "{0, 1, 2, 3, 4, 5, 6}")
+    t = _FloorWrapper(_FloorRuntime(ptr, lib.lc_floor_getitem_i), table._ref)
 
-    def run(n):
+    def run(n, lua=lua, table=table):  # (both must outlive the floor)
         for _ in range(n):
             t[5]
 

@@ -95,6 +95,19 @@ int lc_floor_lua_loop(lc_runtime *rt, int n, int index)
     return status;
 }
 
+long long lc_floor_getitem_i(lc_runtime *rt, int ref, long long i)
+{
+    lua_State *L = rt->L;
+    long long r;
+    pthread_mutex_lock(&rt->lock);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, ref);
+    lua_rawgeti(L, -1, (int)i);
+    r = (long long)lua_tointeger(L, -1) << 3;
+    lua_settop(L, 0);
+    pthread_mutex_unlock(&rt->lock);
+    return r;
+}
+
 long long lc_floor_lua_call(lc_runtime *rt, int ref, long long unused)
 {
     lua_State *L = rt->L;

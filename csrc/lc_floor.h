@@ -20,6 +20,10 @@ extern "Python" long long lc_py_floor_index(int rid, long long handle, int name)
    callback above (the frame floors of callback and py_attr).  Returns the
    lua_pcall status.  On a runtime of its own, one thread at a time. */
 int lc_floor_lua_loop(lc_runtime *rt, int n, int index);
+/* What t[i] needs in C whatever the wrapper, which lupa's time holds too:
+   the runtime's lock, the table `ref` from the registry, its value at i (an
+   int, returned packed) and the stack emptied (the frame floor of getitem). */
+long long lc_floor_getitem_i(lc_runtime *rt, int ref, long long i);
 /* What Lua itself does in wrappers_10k: the function `ref` called without
    arguments under lua_pcall and its result referenced in the registry
    (returns that reference, packed as an int); and the reference released. */
