@@ -536,9 +536,12 @@ def setitem_floor(lupa):
 
 @frame_floor("setitem")
 def setitem_frame_floor(lupa):
-    t = _frame_floor_wrapper(lupa, "lc_floor_setitem_i")
+    # (with what the write needs in C whatever the wrapper: the runtime's
+    # lock and Lua's own write, lc_floor_setitem_lua)
+    lua, lib, ptr, table = _floor_lib(lupa, "{0, 1, 2, 3, 4, 5, 6}")
+    t = _FloorWrapper(_FloorRuntime(ptr, lib.lc_floor_setitem_lua), table._ref)
 
-    def run(n):
+    def run(n, lua=lua, table=table):  # (both must outlive the floor)
         for i in range(n):
             t[5] = i
 

@@ -108,6 +108,18 @@ long long lc_floor_getitem_i(lc_runtime *rt, int ref, long long i)
     return r;
 }
 
+int lc_floor_setitem_lua(lc_runtime *rt, int ref, long long i, long long value)
+{
+    lua_State *L = rt->L;
+    pthread_mutex_lock(&rt->lock);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, ref);
+    lua_pushinteger(L, (lua_Integer)(value >> 3));
+    lua_rawseti(L, -2, (int)i);
+    lua_settop(L, 0);
+    pthread_mutex_unlock(&rt->lock);
+    return 0;
+}
+
 long long lc_floor_lua_call(lc_runtime *rt, int ref, long long unused)
 {
     lua_State *L = rt->L;

@@ -24,6 +24,9 @@ int lc_floor_lua_loop(lc_runtime *rt, int n, int index);
    the runtime's lock, the table `ref` from the registry, its value at i (an
    int, returned packed) and the stack emptied (the frame floor of getitem). */
 long long lc_floor_getitem_i(lc_runtime *rt, int ref, long long i);
+/* The same for t[i] = v (v an int, packed): the lock, the table, the value
+   pushed and raw-set at i, the stack emptied (the frame floor of setitem). */
+int lc_floor_setitem_lua(lc_runtime *rt, int ref, long long i, long long value);
 /* What Lua itself does in wrappers_10k: the function `ref` called without
    arguments under lua_pcall and its result referenced in the registry
    (returns that reference, packed as an int); and the reference released. */
