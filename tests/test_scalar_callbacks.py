@@ -268,3 +268,24 @@ def test_names_under_a_memory_limit(lupa):
     read = lua.eval("function(o) return o.x, o.y end")
     for _ in range(3):
         assert read(o) == (1, "why")
+
+
+def test_many_names_from_several_threads(lupa):
+    # the numbered names and the slots that remember them belong to the
+    # runtime: threads reading different names of their own objects through
+    # one shared runtime each get their own attributes
+    shared = lupa.LuaRuntime()
+    read_all = shared.eval(
+        "function(o, names, rounds) local s = 0 for r = 1, rounds do "
+        "for _, n in ipairs(names) do s = s + o[n] end end return s end"
+    )
+
+    def work(k):
+        o = Obj()
+        names = ["t%d_%d" % (k, j) for j in range(80)]
+        for j, name in enumerate(names):
+            setattr(o, name, j + k)
+        expected = sum(j + k for j in range(80)) * 20
+        assert read_all(o, shared.table_from(names), 20) == expected
+
+    run_threads([(work, (k,)) for k in range(4)])
