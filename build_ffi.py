@@ -25,6 +25,7 @@ SHIM_SOURCES = [
     "lc_hook.c",
     "lc_runtime.c",
     "lc_ops.c",
+    "lc_pycall.c",
     "lc_pyobject.c",
     "lc_gc.c",
     "lc_floor.c",

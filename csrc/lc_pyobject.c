@@ -154,7 +154,8 @@ static int lc_callback_packed(lc_runtime *rt, lua_State *L, int op)
     } else {
         if (!lc_int_arg(L, 2, &arg))
             return -2;
-        r = lc_py_call1(rt->rid, ud->h, arg);
+        if (!lc_pycall1(rt, ud->h, arg, &r))       /* (CPython: lc_pycall.c) */
+            r = lc_py_call1(rt->rid, ud->h, arg);
     }
     switch (r & 7) {
     case LC_P_INT:

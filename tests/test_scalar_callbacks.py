@@ -289,3 +289,98 @@ def test_many_names_from_several_threads(lupa):
         assert read_all(o, shared.table_from(names), 20) == expected
 
     run_threads([(work, (k,)) for k in range(4)])
+
+
+def test_plain_functions_are_called_without_the_python_dispatcher(lua):
+    # CPython: C calls a plain function with an int itself (csrc/lc_pycall.c),
+    # so the backend's Python callback does not run; elsewhere it does
+    called = []
+
+    def profile(frame, event, arg):
+        if event == "call":
+            called.append(frame.f_code.co_name)
+
+    def f(x):
+        return x + 1
+
+    loop = lua.eval("function(f) local s = 0 for i = 1, 5 do s = s + f(i) end return s end")
+    sys.setprofile(profile)
+    try:
+        assert loop(f) == 20
+    finally:
+        sys.setprofile(None)
+    assert called.count("f") == 5
+    if sys.implementation.name == "cpython":
+        assert "call1" not in called and "handoff" not in called
+    else:
+        assert called.count("call1") == 5
+
+
+def test_plain_function_calls_leak_nothing(lua):
+    class Result(object):
+        pass
+
+    refs = []
+
+    def make(x):
+        r = Result()
+        refs.append(weakref.ref(r))
+        return r
+
+    def boom(x):
+        raise ValueError(x)
+
+    def same(x):
+        return x
+
+    loop = lua.eval("function(f, n) for i = 1, n do f(i) end end")
+    catch = lua.eval("function(f, n) for i = 1, n do pcall(f, i) end end")
+
+    def settle():  # (the references counted where Python counts them)
+        lua.execute("collectgarbage() collectgarbage()")
+        gc.collect()
+        count = getattr(sys, "getrefcount", lambda obj: None)
+        return count(same), count(boom)
+
+    loop(same, 10)
+    catch(boom, 10)
+    before = settle()
+    loop(same, 2000)
+    catch(boom, 2000)
+    loop(make, 200)
+    assert settle() == before
+    assert all(r() is None for r in refs)
+    if hasattr(sys, "getallocatedblocks"):  # (CPython) no int argument or result left
+        loop(same, 1000)
+        blocks = sys.getallocatedblocks()
+        lua.eval("function(f) for i = 1000, 21000 do f(i) end end")(same)
+        assert sys.getallocatedblocks() - blocks < 1000
+
+
+def test_exceptions_of_plain_functions_keep_their_traceback(lua, lupa):
+    def inner(x):
+        raise KeyError("deep %d" % x)
+
+    def outer(x):
+        return inner(x)
+
+    with pytest.raises(KeyError) as info:
+        lua.eval("function(f) return f(7) end")(outer)
+    names = [entry.name for entry in info.traceback]
+    assert "outer" in names and "inner" in names
+    assert info.value.args == ("deep 7",)
+
+    class Stop(BaseException):
+        pass
+
+    def stop(x):
+        raise Stop(x)
+
+    with pytest.raises(Stop):
+        lua.eval("function(f) return f(1) end")(stop)
+    # a Lua pcall catches it as a Lua error, and the runtime stays usable
+    ok, _ = lua.eval("function(f) return pcall(f, 2) end")(
+        lambda x: (_ for _ in ()).throw(ValueError(x))
+    )
+    assert ok is False
+    assert lua.eval("function(f) return f(3) end")(lambda x: x * 2) == 6

@@ -7,6 +7,7 @@ import os
 import platform
 import sys
 import threading
+import types
 
 from . import _constants
 
@@ -95,10 +96,16 @@ class Backend(object):
         # here: _callbacks imports this module.)
         from ._callbacks import scalar_callbacks
 
-        call1, index1, index_key = scalar_callbacks(self.runtimes, self.pack_min, self.pack_max)
+        call1, index1, index_key, self._handoff = scalar_callbacks(
+            self.runtimes, self.pack_min, self.pack_max
+        )
         ffi.def_extern(name="lc_py_call1", error=-1)(call1)
         ffi.def_extern(name="lc_py_index", error=-1)(index1)
         ffi.def_extern(name="lc_py_index_key", error=-1)(index_key)
+        if sys.implementation.name == "cpython":  # (id() is the address there)
+            lib.lc_pycall_init(
+                id(types.FunctionType), id(self._handoff), self.pack_min, self.pack_max
+            )
 
     def buffers(self):
         try:
