@@ -1,32 +1,39 @@
-/* CPython only: Lua calling a plain Python function with one int, through
-   CPython's C API rather than cffi's extern "Python" entry, which by itself
-   costs more than lupa's whole callback (benchmarks/README.md, `floor` of
-   `callback`).  Backend.__init__ hands over the function type and the
-   backend's handoff (_callbacks.scalar_callbacks) by their addresses, which
-   are their id() on CPython; the objects live as long as the process.  A
-   function's handle is its id() too, and the runtime keeps the function
-   while Lua holds it.  An int result that packs comes back here; any other
-   result, and an exception, goes to the handoff, which packs it or holds it
-   for LC_OP_PENDING, as lc_py_call1 would.  On PyPy, and for anything that
-   is not a plain function, lc_py_call1 serves the call. */
+/* CPython only: the scalar callbacks through CPython's C API rather than
+   cffi's extern "Python" entry, which by itself costs more than lupa's
+   whole callback (benchmarks/README.md, `floor` of `callback`).
+   - Lua calling a plain Python function with one int: C calls the function
+     itself.  Its handle is its id(), which is its address on CPython, and
+     the runtime keeps the function while Lua holds it.  An int result that
+     packs comes back here; any other result, and an exception, goes to the
+     backend's handoff, which packs it or holds it for LC_OP_PENDING, as
+     lc_py_call1 would.
+   - Lua reading a kept name of a Python object: C calls the backend's own
+     lc_py_index function (_callbacks.scalar_callbacks) with the same
+     arguments.
+   Backend.__init__ hands over these functions and the function type by
+   their addresses; they live as long as the process.  On PyPy, and for
+   anything else, the cffi callbacks serve. */
 
 #ifndef PYPY_VERSION
 static PyTypeObject *lc_function_type;   /* types.FunctionType; NULL: not set */
 static PyObject *lc_handoff;             /* handoff(rid, value, raised) -> packed */
+static PyObject *lc_index1;              /* the Python lc_py_index(rid, handle, name) */
 static long long lc_pycall_min, lc_pycall_max;   /* ints that pack (the Backend's) */
 #endif
 
-void lc_pycall_init(long long function_type, long long handoff, long long pack_min,
-                    long long pack_max)
+void lc_pycall_init(long long function_type, long long handoff, long long index1,
+                    long long pack_min, long long pack_max)
 {
 #ifndef PYPY_VERSION
     lc_handoff = (PyObject *)(intptr_t)handoff;
+    lc_index1 = (PyObject *)(intptr_t)index1;
     lc_pycall_min = pack_min;
     lc_pycall_max = pack_max;
     lc_function_type = (PyTypeObject *)(intptr_t)function_type;
 #else
     (void)function_type;
     (void)handoff;
+    (void)index1;
     (void)pack_min;
     (void)pack_max;
 #endif
@@ -100,6 +107,40 @@ static int lc_pycall1(lc_runtime *rt, long long handle, long long arg, long long
     (void)rt;
     (void)handle;
     (void)arg;
+    (void)packed;
+    return 0;
+#endif
+}
+
+/* lc_py_index through the C API: 1 with its result in *packed; 0 on PyPy. */
+static int lc_pyindex(lc_runtime *rt, long long handle, int name, long long *packed)
+{
+#ifndef PYPY_VERSION
+    PyObject *args[3] = {NULL, NULL, NULL}, *r = NULL;
+    PyGILState_STATE gil;
+    int k;
+    if (lc_function_type == NULL)
+        return 0;
+    gil = PyGILState_Ensure();
+    args[0] = PyLong_FromLong(rt->rid);
+    args[1] = PyLong_FromLongLong(handle);
+    args[2] = PyLong_FromLong(name);
+    if (args[0] != NULL && args[1] != NULL && args[2] != NULL)
+        r = PyObject_CallFunctionObjArgs(lc_index1, args[0], args[1], args[2], NULL);
+    *packed = r != NULL ? PyLong_AsLongLong(r) : -1;
+    if (r == NULL || PyErr_Occurred()) {   /* (as cffi reports a callback's error) */
+        PyErr_WriteUnraisable(lc_index1);
+        *packed = -1;
+    }
+    Py_XDECREF(r);
+    for (k = 0; k < 3; k++)
+        Py_XDECREF(args[k]);
+    PyGILState_Release(gil);
+    return 1;
+#else
+    (void)rt;
+    (void)handle;
+    (void)name;
     (void)packed;
     return 0;
 #endif

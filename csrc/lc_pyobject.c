@@ -117,7 +117,9 @@ static long long lc_index_packed(lc_runtime *rt, lua_State *L, lc_pyud *ud)
     int fresh;
     const char *key = lua_tolstring(L, 2, &len);
     int number = lc_name_number(rt, L, 2, key, len, &fresh);
-    long long r = number != 0 && !fresh ? lc_py_index(rt->rid, ud->h, number) : LC_P_ERR;
+    long long r = LC_P_ERR;
+    if (number != 0 && !fresh && !lc_pyindex(rt, ud->h, number, &r))   /* (lc_pycall.c) */
+        r = lc_py_index(rt->rid, ud->h, number);
     if (r == LC_P_ERR)
         r = lc_py_index_key(rt->rid, ud->h, key, len, number);
     return r;

@@ -384,3 +384,39 @@ def test_exceptions_of_plain_functions_keep_their_traceback(lua, lupa):
     )
     assert ok is False
     assert lua.eval("function(f) return f(3) end")(lambda x: x * 2) == 6
+
+
+def test_attribute_reads_leak_nothing(lua):
+    refs = []
+
+    class Value(object):
+        pass
+
+    class Holder(object):
+        small, text = 7, "t"
+
+        @property
+        def fresh(self):
+            v = Value()
+            refs.append(weakref.ref(v))
+            return v
+
+    o = Holder()
+    read = lua.eval("function(o, n) local x for i = 1, n do x = o.small, o.text, o.fresh end end")
+    read(o, 10)
+
+    def settle():
+        lua.execute("collectgarbage() collectgarbage()")
+        gc.collect()
+        return getattr(sys, "getrefcount", lambda obj: None)(o)
+
+    before = settle()
+    read(o, 300)
+    assert settle() == before
+    assert all(r() is None for r in refs)
+    if hasattr(sys, "getallocatedblocks"):  # (CPython) no handle or name left
+        small = lua.eval("function(o, n) local x for i = 1, n do x = o.small end end")
+        small(o, 100)
+        blocks = sys.getallocatedblocks()
+        small(o, 20000)
+        assert sys.getallocatedblocks() - blocks < 1000

@@ -96,15 +96,22 @@ class Backend(object):
         # here: _callbacks imports this module.)
         from ._callbacks import scalar_callbacks
 
-        call1, index1, index_key, self._handoff = scalar_callbacks(
+        call1, self._index1, index_key, self._handoff = scalar_callbacks(
             self.runtimes, self.pack_min, self.pack_max
         )
         ffi.def_extern(name="lc_py_call1", error=-1)(call1)
-        ffi.def_extern(name="lc_py_index", error=-1)(index1)
+        ffi.def_extern(name="lc_py_index", error=-1)(self._index1)
         ffi.def_extern(name="lc_py_index_key", error=-1)(index_key)
-        if sys.implementation.name == "cpython":  # (id() is the address there)
+        # CPython: the plain functions' calls, and index1, through the C API
+        # (csrc/lc_pycall.c), which are given these objects' addresses (their
+        # id() there); the backend keeps them
+        if sys.implementation.name == "cpython":
             lib.lc_pycall_init(
-                id(types.FunctionType), id(self._handoff), self.pack_min, self.pack_max
+                id(types.FunctionType),
+                id(self._handoff),
+                id(self._index1),
+                self.pack_min,
+                self.pack_max,
             )
 
     def buffers(self):
