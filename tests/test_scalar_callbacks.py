@@ -6,6 +6,7 @@ gives, for every kind of result and error, and leak nothing."""
 
 import gc
 import sys
+import types
 import weakref
 
 import pytest
@@ -70,7 +71,7 @@ def test_errors_raised_by_the_function_reach_python(lua, lupa):
     assert lua.eval("function(f) return f(6) end")(lambda x: x * 7) == 42
 
 
-def test_bound_methods_and_callables_take_the_runtime_path(lua):
+def test_bound_methods_and_other_callables(lua):
     class Adder(object):
         def __init__(self, n):
             self.n = n
@@ -84,6 +85,15 @@ def test_bound_methods_and_callables_take_the_runtime_path(lua):
     a = Adder(10)
     call = lua.eval("function(f, x) return f(x) end")
     assert call(a.add, 1) == 11 and call(a, 1) == -9 and call(len, "abc") == 3
+    assert call(abs, -4) == 4 and call(a.add, 2**40) == 2**40 + 10
+    with pytest.raises(TypeError):
+        call(a.add, None)  # (None + 10, on the runtime path)
+    # obj:method() passes obj, which a bound method has already (lupa's
+    # rule): so does a method bound to the int it is called with
+    bound_to_5 = types.MethodType(lambda self, *rest: [self, list(rest)], 5)
+    assert list(call(bound_to_5, 5)) == [5, []]
+    assert list(call(bound_to_5, 6)) == [5, [6]]
+    assert lua.eval("function(o) return o:add(1) end")(a) == 11
 
 
 def test_attribute_reads_of_every_kind(lua):

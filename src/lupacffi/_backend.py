@@ -96,20 +96,21 @@ class Backend(object):
         # here: _callbacks imports this module.)
         from ._callbacks import scalar_callbacks
 
-        call1, self._index1, index_key, self._handoff = scalar_callbacks(
+        # (kept: C is given their addresses below)
+        self._scalar_callbacks = call1, index1, index_key, handoff = scalar_callbacks(
             self.runtimes, self.pack_min, self.pack_max
         )
         ffi.def_extern(name="lc_py_call1", error=-1)(call1)
-        ffi.def_extern(name="lc_py_index", error=-1)(self._index1)
+        ffi.def_extern(name="lc_py_index", error=-1)(index1)
         ffi.def_extern(name="lc_py_index_key", error=-1)(index_key)
-        # CPython: the plain functions' calls, and index1, through the C API
-        # (csrc/lc_pycall.c), which are given these objects' addresses (their
-        # id() there); the backend keeps them
+        # CPython: C calls plain functions, call1 and index1 through the C API
+        # (csrc/lc_pycall.c), given their addresses, which are their id() there
         if sys.implementation.name == "cpython":
             lib.lc_pycall_init(
                 id(types.FunctionType),
-                id(self._handoff),
-                id(self._index1),
+                id(call1),
+                id(index1),
+                id(handoff),
                 self.pack_min,
                 self.pack_max,
             )

@@ -206,11 +206,11 @@ def scalar_callbacks(runtimes, pack_min, pack_max):
     """A backend's scalar callbacks (lc_py_call1, lc_py_index and
     lc_py_index_key in csrc/lc_callbacks.h), and the handoff of
     csrc/lc_pycall.c.  Their common cases, a plain
-    function called with an int and an attribute of a plain object read by a
-    name the runtime keeps, run here in this one frame; anything else, and
+    function or bound method called with an int and an attribute of a plain
+    object read by a name the runtime keeps, run here in this one frame; anything else, and
     what those return beyond an int that packs, goes to the runtime's
     methods.  `runtimes` maps runtime ids to weak references."""
-    function_type, attribute_types = _FunctionType, _ATTRIBUTE_TYPES
+    function_type, method_type, attribute_types = _FunctionType, types.MethodType, _ATTRIBUTE_TYPES
 
     def runtime_of(rid):  # (None once the runtime is gone)
         ref = runtimes.get(rid)
@@ -222,7 +222,9 @@ def scalar_callbacks(runtimes, pack_min, pack_max):
             func = runtime._objects[handle]
         except (KeyError, AttributeError):  # (AttributeError: the runtime is gone)
             runtime, func = runtime_of(rid), None
-        if type(func) is function_type:
+        # (a bound method is called as it is unless its self is the argument:
+        # _python_call's rule for obj:method())
+        if type(func) is function_type or (type(func) is method_type and func.__self__ is not arg):
             try:
                 result = func(arg)
             except BaseException as e:
