@@ -301,31 +301,6 @@ def test_many_names_from_several_threads(lupa):
     run_threads([(work, (k,)) for k in range(4)])
 
 
-def test_plain_functions_are_called_without_the_python_dispatcher(lua):
-    # CPython: C calls a plain function with an int itself (csrc/lc_pycall.c),
-    # so the backend's Python callback does not run; elsewhere it does
-    called = []
-
-    def profile(frame, event, arg):
-        if event == "call":
-            called.append(frame.f_code.co_name)
-
-    def f(x):
-        return x + 1
-
-    loop = lua.eval("function(f) local s = 0 for i = 1, 5 do s = s + f(i) end return s end")
-    sys.setprofile(profile)
-    try:
-        assert loop(f) == 20
-    finally:
-        sys.setprofile(None)
-    assert called.count("f") == 5
-    if sys.implementation.name == "cpython":
-        assert "call1" not in called and "handoff" not in called
-    else:
-        assert called.count("call1") == 5
-
-
 def test_plain_function_calls_leak_nothing(lua):
     class Result(object):
         pass

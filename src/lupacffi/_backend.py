@@ -7,7 +7,6 @@ import os
 import platform
 import sys
 import threading
-import types
 
 from . import _constants
 
@@ -97,23 +96,16 @@ class Backend(object):
         from ._callbacks import scalar_callbacks
 
         # (kept: C is given their addresses below)
-        self._scalar_callbacks = call1, index1, index_key, handoff = scalar_callbacks(
+        self._scalar_callbacks = call1, index1, index_key = scalar_callbacks(
             self.runtimes, self.pack_min, self.pack_max
         )
         ffi.def_extern(name="lc_py_call1", error=-1)(call1)
         ffi.def_extern(name="lc_py_index", error=-1)(index1)
         ffi.def_extern(name="lc_py_index_key", error=-1)(index_key)
-        # CPython: C calls plain functions, call1 and index1 through the C API
-        # (csrc/lc_pycall.c), given their addresses, which are their id() there
+        # CPython: C calls call1 and index1 through the C API (csrc/lc_pycall.c),
+        # given their addresses, which are their id() there
         if sys.implementation.name == "cpython":
-            lib.lc_pycall_init(
-                id(types.FunctionType),
-                id(call1),
-                id(index1),
-                id(handoff),
-                self.pack_min,
-                self.pack_max,
-            )
+            lib.lc_pycall_init(id(call1), id(index1))
 
     def buffers(self):
         try:
