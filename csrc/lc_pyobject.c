@@ -118,7 +118,7 @@ static long long lc_index_packed(lc_runtime *rt, lua_State *L, lc_pyud *ud)
     const char *key = lua_tolstring(L, 2, &len);
     int number = lc_name_number(rt, L, 2, key, len, &fresh);
     long long r = LC_P_ERR;
-    if (number != 0 && !fresh && !lc_pyindex(rt, ud->h, number, &r))   /* (lc_pycall.c) */
+    if (number != 0 && !fresh && !lc_pycall(rt, LC_PYCALL_INDEX, ud->h, number, &r))
         r = lc_py_index(rt->rid, ud->h, number);
     if (r == LC_P_ERR)
         r = lc_py_index_key(rt->rid, ud->h, key, len, number);
@@ -156,7 +156,7 @@ static int lc_callback_packed(lc_runtime *rt, lua_State *L, int op)
     } else {
         if (!lc_int_arg(L, 2, &arg))
             return -2;
-        if (!lc_pycall1(rt, ud->h, arg, &r))       /* (CPython: lc_pycall.c) */
+        if (!lc_pycall(rt, LC_PYCALL_CALL1, ud->h, arg, &r))   /* (CPython: lc_pycall.c) */
             r = lc_py_call1(rt->rid, ud->h, arg);
     }
     switch (r & 7) {

@@ -140,9 +140,10 @@ struct lc_runtime {
 };
 
 #define LC_MAX_DEPTH 200       /* nested Python->Lua->Python... entries */
-/* The scalar callbacks (lc_py_call1, lc_py_index, lc_py_index_key) serve calls from entries
-   nested this deep at most: they do not count the nesting, so that deeper
-   down only the general callback runs, which does (Callbacks._callback). */
+/* The scalar callbacks (lc_py_call1, lc_py_index, lc_py_index_key) serve
+   calls from entries nested this deep at most: they do not count the
+   nesting, so that deeper down only the general callback runs, which does
+   (Callbacks._callback). */
 #define LC_FAST_DEPTH 4
 #define LC_PYOBJ_MT "lupacffi.pyobject"
 #define LC_TB_KEY "lupacffi.traceback"
