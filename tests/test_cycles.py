@@ -105,6 +105,29 @@ def test_objects_of_live_wrappers_stay_registered(lua):
     assert not hasattr(t, "__luakept__") or not _cycles._KEPT_SLOT.__get__(t)
 
 
+def test_a_wrapper_found_as_it_dies_moves_nothing(lua):
+    """gc.get_referrers() (in _cycles.freeze) can find a wrapper while its
+    finalizer runs, and by the scan its reference may be a new table's.
+    The new table's Python objects must stay registered: they were moved
+    onto the dying wrapper, and lost with it (a KeyError on reading them,
+    seen in test_collector_thread_while_others_work)."""
+    lua.execute("function pack(...) return {...} end")
+    pack = lua.globals().pack
+    found = lua.eval("{}")
+    ref = found._ref
+    found.__del__()  # (its finalizer runs: its reference is released)
+    obj = Obj("new")
+    new = pack(obj)
+    assert new._ref == ref  # (Lua reuses the number: the case under test)
+    window = _cycles._freeze(lua, {ref: [found]})
+    assert id(obj) in lua._objects  # nothing moved
+    assert window is None
+    del found
+    collect()  # (frees the wrapper; on PyPy its finalizer runs again)
+    assert new[1] is obj
+    assert pack(1)[1] == 1  # the runtime's references intact
+
+
 def test_lua_finalizers_keep_what_they_reach(lupa, lua):
     """An object with a __gc metamethod is a root: its finalizer may still use
     the Python object, so the cycle stays until it is broken by hand.  (Lua

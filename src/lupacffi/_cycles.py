@@ -149,6 +149,11 @@ def _freeze(rt, by_ref):
         return None
     window = None
     try:
+        # gc.get_referrers() also finds wrappers whose finalizer is running:
+        # their reference may have been released since, and its number given
+        # to a new table.  A dying wrapper's _ref is -1 by then (__del__), and
+        # under the lock no number is reused until lc_gc_end().
+        by_ref = _still_held(by_ref)
         refs = sorted(by_ref)
         pairs = ffi.new("long long **")
         out = ffi.new("lc_val[2]")
@@ -199,6 +204,16 @@ def _freeze(rt, by_ref):
             rt._gc_window = window = None
         lib.lc_gc_end(ptr, 1 if window is not None else 0)
     return window
+
+
+def _still_held(by_ref):
+    """by_ref without the wrappers that no longer hold their reference."""
+    held = {}
+    for ref, found in by_ref.items():
+        found = [wrapper for wrapper in found if wrapper._ref == ref]
+        if found:
+            held[ref] = found
+    return held
 
 
 def thaw(rt, window=None):

@@ -82,11 +82,14 @@ class _LuaObject(object):
 
     def __del__(self):
         try:
-            rt = self._rt
+            rt, ref = self._rt, self._ref
+            # (before the reference goes: a scan can find this wrapper while it
+            # dies, and its number may be a new table's by then, _cycles._freeze)
+            _set(self, "_ref", -1)
             if rt._gc_window is not None:  # see _cycles.py
-                rt._gc_window.wrapper_died(self._ref)
+                rt._gc_window.wrapper_died(ref)
             # (a freed runtime's _ptr is lc_closed_runtime(), which ignores it)
-            rt._lc_unref(rt._ptr, self._ref)
+            rt._lc_unref(rt._ptr, ref)
         except Exception:  # interpreter shutdown, half-built wrapper
             pass
 
