@@ -12,10 +12,15 @@ int lc_system_lua(void);   /* 1: built against a system Lua, without its interna
 long long lc_lua_maxinteger(void);
 long long lc_lua_mininteger(void);
 
-/* CPython only (lc_pycall.c): the addresses of the backend's Python
-   lc_py_call1 and lc_py_index, so that C calls them through the C API.  A
-   no-op on PyPy. */
-void lc_pycall_init(long long call1, long long index1);
+/* CPython only (lc_pycall.c), no-ops on PyPy.  lc_pycall_init: the
+   addresses of types.FunctionType, of the backend's Python lc_py_call1,
+   lc_py_index and handoff, and of _callbacks._ATTRIBUTE_TYPES, so that C
+   calls them through the C API.  lc_pycall_bind: those of a runtime's
+   _objects and _names dicts (names 0: attribute reads are not plain). */
+void lc_pycall_init(long long function_type, long long call1, long long index1,
+                    long long handoff, long long attribute_types,
+                    long long pack_min, long long pack_max);
+void lc_pycall_bind(lc_runtime *rt, long long objects, long long names);
 
 /* Life cycle.  `rid` identifies the runtime in callbacks to Python.
    lc_init_python creates the `python` table; objects = {python.none,

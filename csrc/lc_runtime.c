@@ -508,6 +508,7 @@ int lc_close(lc_runtime *rt)
         pthread_mutex_lock(&rt->qlock);
         rt->closed = 1;
         pthread_mutex_unlock(&rt->qlock);
+        rt->py_objects = rt->py_names = NULL;   /* (Python may free them from now on) */
         rt->depth++;          /* finalizers may call back into Python */
         lua_close(rt->L);
         rt->depth--;

@@ -116,6 +116,10 @@ struct lc_runtime {
     int mt_ref;                /* registry: the Python-object metatable */
     int body_ref;              /* registry: lc_body, the protected-call runner */
     int names_ref;             /* registry: attribute name -> its number (lc_pyobject.c) */
+    /* CPython (lc_pycall.c): the runtime's dicts _objects (handle -> object)
+       and _names (number -> attribute name), borrowed; NULL once closed,
+       and _names NULL where attribute reads are not plain getattr */
+    void *py_objects, *py_names;
     int nnames;                /* names numbered so far, at most LC_NAMES */
     int msgh_ref;              /* registry: lc_msgh, the error message handler */
     int tb_ref;                /* registry slot: traceback of the last error */

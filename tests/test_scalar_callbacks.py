@@ -405,3 +405,60 @@ def test_attribute_reads_leak_nothing(lua):
         blocks = sys.getallocatedblocks()
         small(o, 20000)
         assert sys.getallocatedblocks() - blocks < 1000
+
+
+def test_a_handle_no_longer_registered_finds_nothing(lua):
+    """The object of a handle is the one the runtime's _objects has for it
+    (on CPython looked up by csrc/lc_pycall.c, never taken from the handle,
+    which is its address there): a handle it does not have gives a KeyError,
+    never a call into freed memory."""
+
+    def f(x):
+        return x
+
+    class Plain(object):
+        attr = 5
+
+    o = Plain()
+    lua.globals().f, lua.globals().o = f, o
+    assert lua.eval("f(3)") == 3 and lua.eval("o.attr") == 5
+    del lua._objects[id(f)], lua._objects[id(o)]
+    del f, o
+    gc.collect()
+    junk = [bytearray(48) for _ in range(2000)]  # (reuses the freed memory)
+    with pytest.raises(KeyError):
+        lua.eval("f(3)")
+    with pytest.raises(KeyError):
+        lua.eval("o.attr")
+    assert len(junk) == 2000 and lua.eval("1 + 1") == 2
+
+
+FINALIZER_AT_CLOSE = """
+local function fin() note(o.attr) end
+if newproxy then  -- (Lua 5.1, LuaJIT: no __gc on tables)
+  keep = newproxy(true)
+  getmetatable(keep).__gc = fin
+else
+  keep = setmetatable({}, {__gc = fin})
+end
+"""
+
+
+def test_python_called_by_lua_finalizers_as_the_runtime_closes(lupa):
+    # (the runtime lets go of its dicts when it closes: csrc/lc_pycall.c)
+    seen = []
+
+    def note(x):
+        seen.append(x)
+        return x
+
+    class Plain(object):
+        attr = 9
+
+    lua = lupa.LuaRuntime()
+    lua.globals().note, lua.globals().o = note, Plain()
+    lua.execute(FINALIZER_AT_CLOSE)
+    lua.close()
+    assert seen == [9]
+    with pytest.raises(lupa.LuaError):
+        lua.eval("1")

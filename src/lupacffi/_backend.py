@@ -93,19 +93,29 @@ class Backend(object):
         # the scalar callbacks: error=-1 is not a packed result, so C asks
         # for it (LC_OP_PENDING), and finds the generic error.  (Imported
         # here: _callbacks imports this module.)
-        from ._callbacks import scalar_callbacks
+        from ._callbacks import _ATTRIBUTE_TYPES, _FunctionType, scalar_callbacks
 
         # (kept: C is given their addresses below)
-        self._scalar_callbacks = call1, index1, index_key = scalar_callbacks(
+        self._scalar_callbacks = call1, index1, index_key, handoff = scalar_callbacks(
             self.runtimes, self.pack_min, self.pack_max
         )
         ffi.def_extern(name="lc_py_call1", error=-1)(call1)
         ffi.def_extern(name="lc_py_index", error=-1)(index1)
         ffi.def_extern(name="lc_py_index_key", error=-1)(index_key)
-        # CPython: C calls call1 and index1 through the C API (csrc/lc_pycall.c),
-        # given their addresses, which are their id() there
-        if sys.implementation.name == "cpython":
-            lib.lc_pycall_init(id(call1), id(index1))
+        # CPython: C runs the common cases itself and calls call1 and index1
+        # through the C API (csrc/lc_pycall.c), given the addresses of what
+        # it uses, which are their id() there (all kept for good)
+        self.pycall = sys.implementation.name == "cpython"
+        if self.pycall:
+            lib.lc_pycall_init(
+                id(_FunctionType),
+                id(call1),
+                id(index1),
+                id(handoff),
+                id(_ATTRIBUTE_TYPES),
+                self.pack_min,
+                self.pack_max,
+            )
 
     def buffers(self):
         try:

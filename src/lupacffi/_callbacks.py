@@ -205,7 +205,8 @@ def _caller_frame():
 def scalar_callbacks(runtimes, pack_min, pack_max):
     """A backend's scalar callbacks (lc_py_call1, lc_py_index and
     lc_py_index_key in csrc/lc_callbacks.h; on CPython csrc/lc_pycall.c calls
-    the first two through the C API).  Their common cases, a plain function
+    the first two through the C API, after running their common cases
+    itself, and hands what it does not pack to the fourth, handoff).  Their common cases, a plain function
     or bound method called with an int and an attribute of a plain object
     read by a name the runtime keeps, run here in this one frame; anything
     else, and what those return beyond an int that packs, goes to the
@@ -258,7 +259,17 @@ def scalar_callbacks(runtimes, pack_min, pack_max):
         runtime = runtime_of(rid)
         return runtime._index1(handle, key, length, name) if runtime is not None else P_NIL
 
-    return call1, index1, index_key
+    def handoff(rid, value, raised, attribute):
+        # (CPython: csrc/lc_pycall.c ran the common case of call1 or index1
+        # itself, and hands over what it does not pack: as those would)
+        runtime = runtime_of(rid)
+        if runtime is None:
+            return P_NIL
+        if raised:
+            return runtime._raised_in_scalar(value)
+        return runtime._pack_value(value) if attribute else runtime._call1_returned(value)
+
+    return call1, index1, index_key, handoff
 
 
 # ---- the callback ------------------------------------------------------------

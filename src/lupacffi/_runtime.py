@@ -288,6 +288,9 @@ class LuaRuntime(Converter, Callbacks):
             self._loader = apply_sandbox(self)
         # (the attribute options are final now: see Callbacks._plain_attributes)
         self._plain_attributes = self._attribute_handlers is None and self._attribute_filter is None
+        if self._backend.pycall:  # (CPython: csrc/lc_pycall.c reads both dicts)
+            names = id(self._names) if self._plain_attributes else 0
+            lib.lc_pycall_bind(self._ptr, id(self._objects), names)
 
     @staticmethod
     def _hash_seed(seed):
