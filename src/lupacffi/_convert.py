@@ -318,27 +318,18 @@ class Converter(object):
         self._plans[types] = plan
         return plan
 
-    def _packed_args(self, args, plan):
-        """(data, strings) of args packed by plan (_args_plan): the strings'
-        lengths are packed, their bytes passed apart, one after the other.
-        None if an int does not fit 64 bits (the general way asks the
-        overflow handler)."""
-        sig, pack, strings = plan
-        values = args
-        if strings:
-            values = list(args)
-            parts = []
-            for k, is_str in strings:
-                b = values[k].encode(self._encoding) if is_str else values[k]
-                values[k] = len(b)
-                parts.append(b)
-            strs = parts[0] if len(parts) == 1 else b"".join(parts)
-        else:
-            strs = b""
-        try:
-            return pack(*values), strs
-        except struct.error:
-            return None
+    def _packed_args(self, args, pack, strings):
+        """(data, strs) of args with strings among them, packed by `pack`
+        (_args_plan): the strings' lengths are packed, their bytes passed
+        apart, one after the other.  struct.error if an int does not fit 64
+        bits (the general way asks the overflow handler)."""
+        values = list(args)
+        parts = []
+        for k, is_str in strings:
+            b = values[k].encode(self._encoding) if is_str else values[k]
+            values[k] = len(b)
+            parts.append(b)
+        return pack(*values), parts[0] if len(parts) == 1 else b"".join(parts)
 
     def _fill(self, vals, items):
         """Writes items into vals; returns (keep, needs_registering)."""

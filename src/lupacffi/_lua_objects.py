@@ -170,7 +170,10 @@ class _LuaObject(object):
         if arg is _NO_ARG:
             r = rt._lc_call(rt._ptr, self._ref, rt._null, 0)
             return r >> 3 if r & 7 == 0 else rt._unpack(r)
-        return rt._call(self._ref, (arg,) + rest)
+        if rest:  # (several arguments: straight to the general entry)
+            r = rt._call_any(self._ref, (arg,) + rest, rt._lc_call, rt._lc_call_p)
+            return r >> 3 if r & 7 == 0 else rt._unpack(r)
+        return rt._call(self._ref, (arg,))
 
     def __getitem__(self, key):
         rt = self._rt

@@ -746,13 +746,21 @@ class LuaRuntime(Converter, Callbacks):
         packed_entry, its variant for arguments of the common types packed
         by the struct module (see _args_plan)."""
         if _PACK_ARGS:
-            plan = self._plans.get(tuple(map(type, args)))
+            types = tuple(map(type, args))
+            plan = self._plans.get(types)
             if plan is None:
-                plan = self._args_plan(tuple(map(type, args)))
+                plan = self._args_plan(types)
             if plan:
-                packed = self._packed_args(args, plan)
-                if packed is not None:
-                    r = packed_entry(self._ptr, ref, len(args), plan[0], *packed)
+                sig, pack, strings = plan
+                try:
+                    if strings:
+                        data, strs = self._packed_args(args, pack, strings)
+                    else:
+                        data, strs = pack(*args), b""
+                except struct.error:  # (an int beyond 64 bits: the general way)
+                    pass
+                else:
+                    r = packed_entry(self._ptr, ref, len(args), sig, data, strs)
                     if r != _RANGE:  # (an int Lua cannot hold: the general way)
                         return r
         n = len(args)
