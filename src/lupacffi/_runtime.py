@@ -984,7 +984,12 @@ def _call_interruptibly(runtime, func, args, kwargs, notice=None):
     0.1 s after the first Ctrl-C (the command line says then that a second
     Ctrl-C exits)."""
     result = []
-    done = threading.Event()  # (Thread.join can be confused by Ctrl-C)
+    # released when the work is done.  A plain lock: Ctrl-C can interrupt
+    # its acquire() and leave it sound, where in Event.wait() (and so in
+    # Thread.join) it can land inside the Condition's own lock handling,
+    # and the next wait fails ("release unlocked lock")
+    done = threading.Lock()
+    done.acquire()
 
     def work():
         try:
@@ -992,7 +997,7 @@ def _call_interruptibly(runtime, func, args, kwargs, notice=None):
         except BaseException as e:  # handed to the waiting thread
             result.append((False, e))
         finally:
-            done.set()
+            done.release()
 
     interrupted = False
     try:
@@ -1007,7 +1012,7 @@ def _call_interruptibly(runtime, func, args, kwargs, notice=None):
                 waited += 1
                 if waited == 2 and notice is not None:
                     notice()
-            if done.wait(0.05):
+            if done.acquire(timeout=0.05):
                 break
         except KeyboardInterrupt:
             if interrupted:  # the second Ctrl-C: Lua may still be running
