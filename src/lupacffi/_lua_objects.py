@@ -172,8 +172,16 @@ class _LuaObject(object):
             return r >> 3 if r & 7 == 0 else rt._unpack(r)
         if rest:  # (several arguments: straight to the general entry)
             r = rt._call_any(self._ref, (arg,) + rest, rt._lc_call, rt._lc_call_p)
-            return r >> 3 if r & 7 == 0 else rt._unpack(r)
-        return rt._call(self._ref, (arg,))
+        elif type(arg) is str and rt._encoding is not None:
+            data = arg.encode(rt._encoding)
+            r = rt._lc_call_s(rt._ptr, self._ref, data, len(data))
+        elif type(arg) is float:
+            r = rt._lc_call_d(rt._ptr, self._ref, arg)
+        elif type(arg) is bytes:
+            r = rt._lc_call_s(rt._ptr, self._ref, arg, len(arg))
+        else:
+            return rt._call(self._ref, (arg,))
+        return r >> 3 if r & 7 == 0 else rt._unpack(r)
 
     def __getitem__(self, key):
         rt = self._rt

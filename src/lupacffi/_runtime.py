@@ -244,6 +244,8 @@ class LuaRuntime(Converter, Callbacks):
         # from here: reading them from lib (a module-like object) costs ~40 ns
         # more per call on CPython 3.11
         self._lc_call_i = lib.lc_call_i
+        self._lc_call_d = lib.lc_call_d
+        self._lc_call_s = lib.lc_call_s
         self._lc_getitem_i = lib.lc_getitem_i
         self._lc_getitem_s = lib.lc_getitem_s
         self._lc_setitem_i = lib.lc_setitem_i
@@ -725,7 +727,8 @@ class LuaRuntime(Converter, Callbacks):
 
     def _call(self, ref, args):
         """Calls the Lua value `ref` with any arguments (the wrappers call
-        lc_call_i themselves for one int)."""
+        lc_call_i, lc_call_d and lc_call_s themselves for one int, float,
+        str or bytes)."""
         n = len(args)
         lib = self._lib
         if n == 0:
