@@ -1,0 +1,116 @@
+"""What the CPython C API would give the Python->Lua crossings, measured
+beside cffi in one process (CPython only; BENCHMARKS.md, session 14).
+
+    PYTHONPATH=src python3 benchmarks/capi_probe.py [--rounds 9]
+
+Builds benchmarks/capi_probe.c with the C compiler into a temporary
+directory, then times, alternating, 200,000 operations each: a bare cffi call
+of lc_call_i's shape into a no-op (the `floor`), the same through the C API
+(a METH_FASTCALL builtin), each from one Python method (the `frame` floor
+and its C-API twin), an object called through its type's own tp_call (no
+Python frame), and lupacffi's real entries (lc_call_i, lc_getitem_i) called
+bare, against f(i) and t[1] through the wrappers.  What lupacffi's C does
+for an operation is its entry's time less the no-op's."""
+
+import argparse
+import importlib.util
+import os
+import subprocess
+import sys
+import sysconfig
+import tempfile
+import time
+
+import lupacffi.lua54 as lupa
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def build_probe(workdir):
+    target = os.path.join(workdir, "capi_probe" + sysconfig.get_config_var("EXT_SUFFIX"))
+    cc = os.environ.get("CC", "cc")
+    subprocess.check_call(
+        [cc, "-O2", "-shared", "-fPIC", "-I", sysconfig.get_paths()["include"]]
+        + [os.path.join(HERE, "capi_probe.c"), "-o", target]
+    )
+    spec = importlib.util.spec_from_file_location("capi_probe", target)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+class _Entries(object):
+    pass
+
+
+class _Wrapper(object):
+    """One method frame around the entry, as benchmarks/cases.py's _FloorWrapper."""
+
+    __slots__ = ("_rt", "_ref")
+
+    def __init__(self, rt, ref):
+        self._rt = rt
+        self._ref = ref
+
+    def __getattr__(self, name):
+        raise AttributeError(name)
+
+    def __call__(self, x):
+        rt = self._rt
+        r = rt._entry(rt._ptr, self._ref, x)
+        return r >> 3 if r & 7 == 0 else None
+
+
+def cases(probe):
+    lua = lupa.LuaRuntime()
+    lib, ffi, ptr = lua._lib, lua._ffi, lua._ptr
+    f = lua.eval("function(x) return x end")
+    t = lua.eval("{1, 2, 3}")
+    ref, tref = f._ref, t._ref
+    address = int(ffi.cast("intptr_t", ptr))
+    with_cffi, with_capi = _Entries(), _Entries()
+    with_cffi._ptr, with_cffi._entry = ptr, lib.lc_floor_call_i
+    with_capi._ptr, with_capi._entry = address, probe.noop
+    floor, noop, fn = lib.lc_floor_call_i, probe.noop, probe.Fn()
+    in_cffi, in_capi = _Wrapper(with_cffi, ref), _Wrapper(with_capi, ref)
+    call_i, getitem_i = lib.lc_call_i, lib.lc_getitem_i
+    keep = (lua, f, t)  # (alive while the cases run: the entries take their references)
+    return keep, {
+        "empty loop": lambda n: [i for i in range(n)],
+        "cffi no-op (floor)": lambda n: [floor(ptr, ref, i) for i in range(n)],
+        "C-API no-op": lambda n: [noop(address, ref, i) for i in range(n)],
+        "method + cffi no-op (frame floor)": lambda n: [in_cffi(i) for i in range(n)],
+        "method + C-API no-op": lambda n: [in_capi(i) for i in range(n)],
+        "tp_call no-op (no frame)": lambda n: [fn(i) for i in range(n)],
+        "cffi lc_call_i": lambda n: [call_i(ptr, ref, i) for i in range(n)],
+        "cffi lc_getitem_i": lambda n: [getitem_i(ptr, tref, 1) for i in range(n)],
+        "lupacffi f(i)": lambda n: [f(i) for i in range(n)],
+        "lupacffi t[1]": lambda n: [t[1] for i in range(n)],
+    }
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rounds", type=int, default=9)
+    opts = parser.parse_args()
+    if sys.implementation.name != "cpython":
+        sys.exit("capi_probe: CPython only")
+    with tempfile.TemporaryDirectory() as workdir:
+        probe = build_probe(workdir)
+        keep, timed = cases(probe)
+        ns = {name: [] for name in timed}
+        for _ in range(opts.rounds):
+            for name, run in timed.items():
+                start = time.process_time()
+                run(200000)
+                ns[name].append((time.process_time() - start) / 200000 * 1e9)
+        del keep
+    loop = sorted(ns["empty loop"])[len(ns["empty loop"]) // 2]
+    print("%-36s %8s %12s" % ("ns per operation (CPU, median)", "", "less loop"))
+    for name, values in ns.items():
+        median = sorted(values)[len(values) // 2]
+        print("%-36s %8.0f %12.0f" % (name, median, median - loop))
+
+
+if __name__ == "__main__":
+    main()
