@@ -204,13 +204,14 @@ def _caller_frame():
 
 def scalar_callbacks(runtimes, pack_min, pack_max):
     """A backend's scalar callbacks (lc_py_call1, lc_py_index and
-    lc_py_index_key in csrc/lc_callbacks.h; on CPython csrc/lc_pycall.c calls
-    the first two through the C API, after running their common cases
-    itself, and hands what it does not pack to the fourth, handoff).  Their common cases, a plain function
-    or bound method called with an int and an attribute of a plain object
-    read by a name the runtime keeps, run here in this one frame; anything
-    else, and what those return beyond an int that packs, goes to the
-    runtime's methods.  `runtimes` maps runtime ids to weak references."""
+    lc_py_index_key in csrc/lc_callbacks.h), and `handoff`.  Their common
+    cases, a plain function or bound method called with an int and an
+    attribute of a plain object read by a name the runtime keeps, run here in
+    this one frame; anything else, and what those return beyond an int that
+    packs, goes to the runtime's methods.  On CPython csrc/lc_pycall.c runs
+    the plain function and the attribute itself, hands what it does not pack
+    to `handoff`, and calls the first two through the C API for the rest.
+    `runtimes` maps runtime ids to weak references."""
     function_type, method_type, attribute_types = _FunctionType, types.MethodType, _ATTRIBUTE_TYPES
 
     def runtime_of(rid):  # (None once the runtime is gone)
