@@ -3,7 +3,12 @@
    - noop(ptr, ref, i): a METH_FASTCALL function of lc_call_i's shape that
      does nothing but read its arguments and return i << 3.
    - Fn: a type whose instances are called like a function wrapper, fn(i),
-     through its own tp_call: no Python frame at all. */
+     through its own tp_call: no Python frame at all.
+   - Entry(entry, ptr, ref): a wrapper of lupacffi's own shape in C: e(i)
+     calls the C entry point at address `entry` (lc_call_i) and e[i] the
+     one at `entry` too (lc_getitem_i), with the runtime pointer and the
+     reference it holds, the GIL released around them as cffi does, and an
+     int result unpacked (anything else: None). */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
@@ -46,6 +51,72 @@ static PyTypeObject FnType = {
     .tp_call = fn_call,
 };
 
+typedef long long (*lc_entry)(void *rt, int ref, long long i);
+
+typedef struct {
+    PyObject_HEAD
+    lc_entry entry;
+    void *rt;
+    int ref;
+} Entry;
+
+static int entry_init(PyObject *self, PyObject *args, PyObject *kw)
+{
+    Entry *e = (Entry *)self;
+    unsigned long long entry, rt;
+    (void)kw;
+    if (!PyArg_ParseTuple(args, "KKi", &entry, &rt, &e->ref))
+        return -1;
+    e->entry = (lc_entry)(uintptr_t)entry;
+    e->rt = (void *)(uintptr_t)rt;
+    return 0;
+}
+
+static PyObject *entry_result(long long r)
+{
+    if ((r & 7) == 0)
+        return PyLong_FromLongLong(r >> 3);
+    Py_RETURN_NONE;
+}
+
+static PyObject *entry_run(Entry *e, PyObject *arg)
+{
+    long long i = PyLong_AsLongLong(arg), r;
+    if (i == -1 && PyErr_Occurred())
+        return NULL;
+    Py_BEGIN_ALLOW_THREADS
+    r = e->entry(e->rt, e->ref, i);
+    Py_END_ALLOW_THREADS
+    return entry_result(r);
+}
+
+static PyObject *entry_call(PyObject *self, PyObject *args, PyObject *kw)
+{
+    if (PyTuple_GET_SIZE(args) != 1 || kw != NULL) {
+        PyErr_SetString(PyExc_TypeError, "Entry takes 1 argument");
+        return NULL;
+    }
+    return entry_run((Entry *)self, PyTuple_GET_ITEM(args, 0));
+}
+
+static PyObject *entry_subscript(PyObject *self, PyObject *key)
+{
+    return entry_run((Entry *)self, key);
+}
+
+static PyMappingMethods entry_mapping = {NULL, entry_subscript, NULL};
+
+static PyTypeObject EntryType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "capi_probe.Entry",
+    .tp_basicsize = sizeof(Entry),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE,
+    .tp_new = PyType_GenericNew,
+    .tp_init = entry_init,
+    .tp_call = entry_call,
+    .tp_as_mapping = &entry_mapping,
+};
+
 static PyMethodDef methods[] = {
     {"noop", (PyCFunction)(void (*)(void))noop, METH_FASTCALL, NULL},
     {NULL, NULL, 0, NULL},
@@ -56,9 +127,12 @@ static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "capi_probe", NULL, -
 PyMODINIT_FUNC PyInit_capi_probe(void)
 {
     PyObject *m;
-    if (PyType_Ready(&FnType) < 0 || (m = PyModule_Create(&module)) == NULL)
+    if (PyType_Ready(&FnType) < 0 || PyType_Ready(&EntryType) < 0
+            || (m = PyModule_Create(&module)) == NULL)
         return NULL;
     Py_INCREF(&FnType);
     PyModule_AddObject(m, "Fn", (PyObject *)&FnType);
+    Py_INCREF(&EntryType);
+    PyModule_AddObject(m, "Entry", (PyObject *)&EntryType);
     return m;
 }

@@ -2,6 +2,7 @@
 beside cffi in one process (CPython only; BENCHMARKS.md, session 14).
 
     PYTHONPATH=src python3 benchmarks/capi_probe.py [--rounds 9]
+    PYTHONPATH=src .venv-bench/cpython/bin/python benchmarks/capi_probe.py  (with lupa)
 
 Builds benchmarks/capi_probe.c with the C compiler into a temporary
 directory, then times, alternating, 200,000 operations each: a bare cffi call
@@ -10,7 +11,10 @@ of lc_call_i's shape into a no-op (the `floor`), the same through the C API
 and its C-API twin), an object called through its type's own tp_call (no
 Python frame), and lupacffi's real entries (lc_call_i, lc_getitem_i) called
 bare, against f(i) and t[1] through the wrappers.  What lupacffi's C does
-for an operation is its entry's time less the no-op's."""
+for an operation is its entry's time less the no-op's.  Last, those entries
+called through a C type of the wrappers' shape (tp_call, mp_subscript; the
+runtime pointer and the reference in its struct, the GIL released): what
+the wrappers would cost as C types on CPython."""
 
 import argparse
 import importlib.util
@@ -21,7 +25,7 @@ import sysconfig
 import tempfile
 import time
 
-import lupacffi.lua54 as lupa
+import lupacffi.lua54
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -62,7 +66,7 @@ class _Wrapper(object):
 
 
 def cases(probe):
-    lua = lupa.LuaRuntime()
+    lua = lupacffi.lua54.LuaRuntime()
     lib, ffi, ptr = lua._lib, lua._ffi, lua._ptr
     f = lua.eval("function(x) return x end")
     t = lua.eval("{1, 2, 3}")
@@ -74,8 +78,20 @@ def cases(probe):
     floor, noop, fn = lib.lc_floor_call_i, probe.noop, probe.Fn()
     in_cffi, in_capi = _Wrapper(with_cffi, ref), _Wrapper(with_capi, ref)
     call_i, getitem_i = lib.lc_call_i, lib.lc_getitem_i
+
+    def entry(name, ref):  # (a slotted subclass, as the wrapper classes would be)
+        address = int(ffi.cast("uintptr_t", ffi.addressof(lib, name)))
+        return _InC(address, int(ffi.cast("uintptr_t", ptr)), ref)
+
+    class _InC(probe.Entry):
+        __slots__ = ("_rt",)
+
+        def __getattr__(self, name):
+            raise AttributeError(name)
+
+    f_in_c, t_in_c = entry("lc_call_i", ref), entry("lc_getitem_i", tref)
     keep = (lua, f, t)  # (alive while the cases run: the entries take their references)
-    return keep, {
+    timed = {
         "empty loop": lambda n: [i for i in range(n)],
         "cffi no-op (floor)": lambda n: [floor(ptr, ref, i) for i in range(n)],
         "C-API no-op": lambda n: [noop(address, ref, i) for i in range(n)],
@@ -86,7 +102,18 @@ def cases(probe):
         "cffi lc_getitem_i": lambda n: [getitem_i(ptr, tref, 1) for i in range(n)],
         "lupacffi f(i)": lambda n: [f(i) for i in range(n)],
         "lupacffi t[1]": lambda n: [t[1] for i in range(n)],
+        "C type: f(i) via lc_call_i": lambda n: [f_in_c(i) for i in range(n)],
+        "C type: t[1] via lc_getitem_i": lambda n: [t_in_c[1] for i in range(n)],
     }
+    try:  # (lupa, where it is installed: benchmarks/run.sh's venv)
+        import lupa.lua54
+    except ImportError:
+        return keep, timed
+    other = lupa.lua54.LuaRuntime()
+    lupa_f, lupa_t = other.eval("function(x) return x end"), other.eval("{1, 2, 3}")
+    timed["lupa f(i)"] = lambda n: [lupa_f(i) for i in range(n)]
+    timed["lupa t[1]"] = lambda n: [lupa_t[1] for i in range(n)]
+    return keep + (other,), timed
 
 
 def main():
