@@ -485,3 +485,31 @@ def test_one_string_or_float_result_from_several_threads(lua):
         return tid
 
     assert sorted(run_threads([(worker, (t,)) for t in range(4)])) == [0, 1, 2, 3]
+
+
+REFERENCE_VALUES = {
+    "table": "{}",
+    "function": "function() end",
+    "new coroutine": "coroutine.create(function() end)",
+    "suspended coroutine": "(function() local co = coroutine.create(function() coroutine.yield() end) coroutine.resume(co) return co end)()",
+    "userdata": "io and io.stdout or python.none",
+}
+
+
+@pytest.mark.parametrize("what", sorted(REFERENCE_VALUES))
+def test_lua_objects_packed_as_references(lua, lupa, what):
+    # a table, function, thread or userdata result is packed as its registry
+    # reference and wrapped in the hot path itself: each way to reach one
+    # gives the wrapper the general path gives
+    lua.execute("value = " + REFERENCE_VALUES[what])
+    expected = lua.eval("value")
+    kind = lupa.lua_type(expected)
+    get = lua.eval("function(...) return value end")
+    holder = lua.eval("{value, value = value}")
+    results = [get(), get(1), get(2.5), get("s"), holder[1], holder["value"], holder.value]
+    for result in results:
+        assert lupa.lua_type(result) == kind, what
+        assert result == expected and type(result) is type(expected)
+    del results, expected
+    gc.collect()
+    assert lua.eval("type(value)") in ("table", "function", "thread", "userdata")

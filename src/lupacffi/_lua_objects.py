@@ -21,6 +21,7 @@ from ._constants import P_BOOL as _P_BOOL
 from ._constants import P_ERR as _P_ERR
 from ._constants import P_NIL as _P_NIL
 from ._constants import P_OUT as _P_OUT
+from ._constants import P_REF as _P_REF
 from ._constants import STR as _STR
 from ._constants import TFUNCTION as _TFUNCTION
 from ._constants import TLIGHTUSERDATA as _TLIGHTUSERDATA
@@ -49,7 +50,8 @@ _NO_ARG = object()  # f() called without arguments
 # themselves, one Python frame per operation.  Those take the common
 # argument types as C scalars and give one result of a common kind packed in
 # their return value r (csrc/lc_types.h, enum lc_packed): r & 7 == 0 is an
-# int, r >> 3; anything else goes to LuaRuntime._unpack.  _RANGE is what
+# int, r >> 3; a table or function (r & 7 == _P_REF) gets its wrapper from
+# _wrap there too; anything else goes to LuaRuntime._unpack.  _RANGE is what
 # they return for a number Lua cannot hold exactly (and what an int too
 # large for C stands for here): the general path then handles it.  A closed
 # runtime needs no check: C answers LC_ERR_CLOSED.
@@ -164,12 +166,16 @@ class _LuaObject(object):
                 r = _RANGE
             if r & 7 == 0:
                 return r >> 3
+            if r & 7 == _P_REF:  # (a table or function: its wrapper, made here)
+                return _wrap(rt, r >> 7, (r >> 3) & 15)
             if r != _RANGE:
                 return rt._unpack(r)
             return rt._call(self._ref, (arg,))
         if arg is _NO_ARG:
             r = rt._lc_call(rt._ptr, self._ref, rt._null, 0)
-            return r >> 3 if r & 7 == 0 else rt._unpack(r)
+            if r & 7 == 0:
+                return r >> 3
+            return _wrap(rt, r >> 7, (r >> 3) & 15) if r & 7 == _P_REF else rt._unpack(r)
         if rest:  # (several arguments: straight to the general entry)
             r = rt._call_any(self._ref, (arg,) + rest, rt._lc_call, rt._lc_call_p)
         elif type(arg) is str and rt._encoding is not None:
@@ -198,6 +204,8 @@ class _LuaObject(object):
             return rt._getitem(self._ref, key)
         if r & 7 == 0:
             return r >> 3
+        if r & 7 == _P_REF:
+            return _wrap(rt, r >> 7, (r >> 3) & 15)
         if r != _RANGE:
             return rt._unpack(r)
         return rt._getitem(self._ref, key)
@@ -211,7 +219,9 @@ class _LuaObject(object):
             return rt._getitem(self._ref, _name_key(rt, name))
         key = name.encode(encoding)  # (as __getitem__ with a str key)
         r = rt._lc_getitem_s(rt._ptr, self._ref, key, len(key))
-        return r >> 3 if r & 7 == 0 else rt._unpack(r)
+        if r & 7 == 0:
+            return r >> 3
+        return _wrap(rt, r >> 7, (r >> 3) & 15) if r & 7 == _P_REF else rt._unpack(r)
 
     def __setattr__(self, name, value):
         raise AttributeError("'%s' object has no attribute %r" % (type(self).__name__, name))
