@@ -161,7 +161,7 @@ static long long lc_pycall_call1(lc_runtime *rt, long long handle, long long arg
    is decoded and the object's class is known to use attributes. */
 static long long lc_pycall_index(lc_runtime *rt, long long handle, long long name)
 {
-    PyObject *view = lc_pycall_lookup(rt->py_objects, handle), *decoded = NULL, *uses;
+    PyObject *view = lc_pycall_lookup(rt->py_objects, handle), *decoded = NULL, *uses, *value;
     if (view != NULL)
         decoded = lc_pycall_lookup(rt->py_names, name);
     uses = view != NULL ? PyDict_GetItemWithError(lc_attribute_types, (PyObject *)Py_TYPE(view))
@@ -172,10 +172,10 @@ static long long lc_pycall_index(lc_runtime *rt, long long handle, long long nam
         Py_XDECREF(decoded);
         return lc_pycall_scalar(lc_pycall_fns[LC_PYCALL_INDEX], rt->rid, handle, name);
     }
-    uses = PyObject_GetAttr(view, decoded);
+    value = PyObject_GetAttr(view, decoded);
     Py_DECREF(view);
     Py_DECREF(decoded);
-    return lc_pycall_result(rt->rid, LC_PYCALL_INDEX, uses);
+    return lc_pycall_result(rt->rid, LC_PYCALL_INDEX, value);
 }
 #endif
 
