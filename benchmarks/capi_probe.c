@@ -2,13 +2,11 @@
    cffi (benchmarks/capi_probe.py builds and times it; CPython only).
    - noop(ptr, ref, i): a METH_FASTCALL function of lc_call_i's shape that
      does nothing but read its arguments and return i << 3.
-   - Fn: a type whose instances are called like a function wrapper, fn(i),
-     through its own tp_call: no Python frame at all.
-   - Entry(entry, ptr, ref): a wrapper of lupacffi's own shape in C: e(i)
-     calls the C entry point at address `entry` (lc_call_i) and e[i] the
-     one at `entry` too (lc_getitem_i), with the runtime pointer and the
-     reference it holds, the GIL released around them as cffi does, and an
-     int result unpacked (anything else: None). */
+   - Entry(entry, ptr, ref): a wrapper of lupacffi's own shape in C, with
+     no Python frame: e(i) and e[i] call the C entry point at address
+     `entry` (lc_call_i, lc_getitem_i, or the no-op lc_floor_call_i) with
+     the runtime pointer and the reference it holds, the GIL released
+     around it as cffi does, and an int result unpacked (else None). */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
@@ -27,29 +25,6 @@ static PyObject *noop(PyObject *self, PyObject *const *args, Py_ssize_t n)
         return NULL;
     return PyLong_FromLongLong(i << 3);
 }
-
-static PyObject *fn_call(PyObject *self, PyObject *args, PyObject *kw)
-{
-    long long i;
-    (void)self;
-    if (PyTuple_GET_SIZE(args) != 1 || kw != NULL) {
-        PyErr_SetString(PyExc_TypeError, "Fn takes 1 argument");
-        return NULL;
-    }
-    i = PyLong_AsLongLong(PyTuple_GET_ITEM(args, 0));
-    if (i == -1 && PyErr_Occurred())
-        return NULL;
-    return PyLong_FromLongLong(i);
-}
-
-static PyTypeObject FnType = {
-    PyVarObject_HEAD_INIT(NULL, 0)
-    .tp_name = "capi_probe.Fn",
-    .tp_basicsize = sizeof(PyObject),
-    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE,
-    .tp_new = PyType_GenericNew,
-    .tp_call = fn_call,
-};
 
 typedef long long (*lc_entry)(void *rt, int ref, long long i);
 
@@ -127,11 +102,8 @@ static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "capi_probe", NULL, -
 PyMODINIT_FUNC PyInit_capi_probe(void)
 {
     PyObject *m;
-    if (PyType_Ready(&FnType) < 0 || PyType_Ready(&EntryType) < 0
-            || (m = PyModule_Create(&module)) == NULL)
+    if (PyType_Ready(&EntryType) < 0 || (m = PyModule_Create(&module)) == NULL)
         return NULL;
-    Py_INCREF(&FnType);
-    PyModule_AddObject(m, "Fn", (PyObject *)&FnType);
     Py_INCREF(&EntryType);
     PyModule_AddObject(m, "Entry", (PyObject *)&EntryType);
     return m;

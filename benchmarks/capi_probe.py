@@ -8,13 +8,13 @@ Builds benchmarks/capi_probe.c with the C compiler into a temporary
 directory, then times, alternating, 200,000 operations each: a bare cffi call
 of lc_call_i's shape into a no-op (the `floor`), the same through the C API
 (a METH_FASTCALL builtin), each from one Python method (the `frame` floor
-and its C-API twin), an object called through its type's own tp_call (no
-Python frame), and lupacffi's real entries (lc_call_i, lc_getitem_i) called
-bare, against f(i) and t[1] through the wrappers.  What lupacffi's C does
-for an operation is its entry's time less the no-op's.  Last, those entries
-called through a C type of the wrappers' shape (tp_call, mp_subscript; the
-runtime pointer and the reference in its struct, the GIL released): what
-the wrappers would cost as C types on CPython."""
+and its C-API twin), and lupacffi's real entries (lc_call_i, lc_getitem_i)
+called bare, against f(i) and t[1] through the wrappers.  What lupacffi's C
+does for an operation is its entry's time less the no-op's.  Last, the
+no-op and those entries called through a C type of the wrappers' shape
+(tp_call, mp_subscript; the runtime pointer and the reference in its
+struct, the GIL released): what the wrappers would cost as C types on
+CPython."""
 
 import argparse
 import importlib.util
@@ -26,6 +26,7 @@ import tempfile
 import time
 
 import lupacffi.lua54
+from cases import _FloorRuntime, _FloorWrapper  # (benchmarks/ is the script's directory)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -43,45 +44,21 @@ def build_probe(workdir):
     return module
 
 
-class _Entries(object):
-    pass
-
-
-class _Wrapper(object):
-    """One method frame around the entry, as benchmarks/cases.py's _FloorWrapper."""
-
-    __slots__ = ("_rt", "_ref")
-
-    def __init__(self, rt, ref):
-        self._rt = rt
-        self._ref = ref
-
-    def __getattr__(self, name):
-        raise AttributeError(name)
-
-    def __call__(self, x):
-        rt = self._rt
-        r = rt._entry(rt._ptr, self._ref, x)
-        return r >> 3 if r & 7 == 0 else None
-
-
 def cases(probe):
     lua = lupacffi.lua54.LuaRuntime()
     lib, ffi, ptr = lua._lib, lua._ffi, lua._ptr
     f = lua.eval("function(x) return x end")
     t = lua.eval("{1, 2, 3}")
     ref, tref = f._ref, t._ref
-    address = int(ffi.cast("intptr_t", ptr))
-    with_cffi, with_capi = _Entries(), _Entries()
-    with_cffi._ptr, with_cffi._entry = ptr, lib.lc_floor_call_i
-    with_capi._ptr, with_capi._entry = address, probe.noop
-    floor, noop, fn = lib.lc_floor_call_i, probe.noop, probe.Fn()
-    in_cffi, in_capi = _Wrapper(with_cffi, ref), _Wrapper(with_capi, ref)
+    address = int(ffi.cast("uintptr_t", ptr))
+    floor, noop = lib.lc_floor_call_i, probe.noop
+    # the frame floor's wrapper (benchmarks/cases.py), and its twin calling the builtin
+    in_cffi = _FloorWrapper(_FloorRuntime(ptr, floor), ref)
+    in_capi = _FloorWrapper(_FloorRuntime(address, noop), ref)
     call_i, getitem_i = lib.lc_call_i, lib.lc_getitem_i
 
     def entry(name, ref):  # (a slotted subclass, as the wrapper classes would be)
-        address = int(ffi.cast("uintptr_t", ffi.addressof(lib, name)))
-        return _InC(address, int(ffi.cast("uintptr_t", ptr)), ref)
+        return _InC(int(ffi.cast("uintptr_t", ffi.addressof(lib, name))), address, ref)
 
     class _InC(probe.Entry):
         __slots__ = ("_rt",)
@@ -90,6 +67,7 @@ def cases(probe):
             raise AttributeError(name)
 
     f_in_c, t_in_c = entry("lc_call_i", ref), entry("lc_getitem_i", tref)
+    in_c = entry("lc_floor_call_i", ref)
     keep = (lua, f, t)  # (alive while the cases run: the entries take their references)
     timed = {
         "empty loop": lambda n: [i for i in range(n)],
@@ -97,7 +75,7 @@ def cases(probe):
         "C-API no-op": lambda n: [noop(address, ref, i) for i in range(n)],
         "method + cffi no-op (frame floor)": lambda n: [in_cffi(i) for i in range(n)],
         "method + C-API no-op": lambda n: [in_capi(i) for i in range(n)],
-        "tp_call no-op (no frame)": lambda n: [fn(i) for i in range(n)],
+        "C type: the no-op via tp_call (no frame)": lambda n: [in_c(i) for i in range(n)],
         "cffi lc_call_i": lambda n: [call_i(ptr, ref, i) for i in range(n)],
         "cffi lc_getitem_i": lambda n: [getitem_i(ptr, tref, 1) for i in range(n)],
         "lupacffi f(i)": lambda n: [f(i) for i in range(n)],
@@ -133,10 +111,10 @@ def main():
                 ns[name].append((time.process_time() - start) / 200000 * 1e9)
         del keep
     loop = sorted(ns["empty loop"])[len(ns["empty loop"]) // 2]
-    print("%-36s %8s %12s" % ("ns per operation (CPU, median)", "", "less loop"))
+    print("%-44s %8s %12s" % ("ns per operation (CPU, median)", "", "less loop"))
     for name, values in ns.items():
         median = sorted(values)[len(values) // 2]
-        print("%-36s %8.0f %12.0f" % (name, median, median - loop))
+        print("%-44s %8.0f %12.0f" % (name, median, median - loop))
 
 
 if __name__ == "__main__":
