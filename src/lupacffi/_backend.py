@@ -18,6 +18,31 @@ BUFFER_SIZE = _constants.NOUT  # lc_val slots in each per-thread buffer
 _backends = {}
 _lock = threading.Lock()
 
+# Every C type the package names by a string (tests/test_ffi_types.py checks
+# the list against the sources).  PyPy's cffi parses a type string it has not
+# seen before into one buffer of its ffi, with the GIL released: two threads
+# parsing different strings at once can get each other's types (an
+# "lc_val[]" made as an "int[]").  Each is parsed here once, while the backend
+# loads under _lock; every later use finds it in the ffi's cache.
+C_TYPES = (
+    "char[]",
+    "double[]",
+    "int *",
+    "int[]",
+    "lc_column *",
+    "lc_val",
+    "lc_val *",
+    "lc_val[1]",
+    "lc_val[2]",
+    "lc_val[3]",
+    "lc_val[]",
+    "long long **",
+    "long long[2]",
+    "long long[]",
+    "size_t *",
+    "uintptr_t",
+)
+
 
 class _Buffers(object):
     """A thread's own argument and result arrays (so that no allocation is
@@ -28,12 +53,11 @@ class _Buffers(object):
     every time).  `pack` is the thread's pack buffer in C (lc_thread_pack),
     where results are also left packed on CPython."""
 
-    __slots__ = ("args", "out", "int1", "out0", "args0", "args1", "pack", "batch")
+    __slots__ = ("args", "out", "out0", "args0", "args1", "pack", "batch")
 
     def __init__(self, ffi, lib):
         self.args = ffi.new("lc_val[]", BUFFER_SIZE)
         self.out = lib.lc_thread_out()
-        self.int1 = ffi.new("int *")
         self.out0 = ffi.addressof(self.out, 0)
         self.args0 = ffi.addressof(self.args, 0)
         self.args1 = ffi.addressof(self.args, 1)
@@ -49,6 +73,8 @@ class Backend(object):
         self.name = name
         self.ffi = ffi = module.ffi
         self.lib = lib = module.lib
+        for cdecl in C_TYPES:
+            ffi.typeof(cdecl)
         _constants.check(lib)
         num = lib.lc_lua_version_num()
         self.version = (num // 100, num % 100)
