@@ -173,9 +173,12 @@ int lc_pyobj_metatable(lc_runtime *rt, lc_val *out);
    for each, a buffer for lc_free_buffer; returns their number.  lc_gc_end
    unlocks; frozen = 1 makes the next entry call back (LC_OP_THAW) first.
    lc_gc_pending: did rt get new references or Python objects since its last
-   scan (without the lock: a hint)? */
+   scan (without the lock: a hint)?  lc_gc_relock locks rt again to end its
+   window from outside an entry (1; 0, nothing locked, when another thread
+   holds rt or an entry ended the window already); lc_gc_end unlocks. */
 int lc_gc_pending(lc_runtime *rt);
 int lc_gc_begin(lc_runtime *rt);
+int lc_gc_relock(lc_runtime *rt);
 int lc_gc_scan(lc_runtime *rt, const int *refs, int nrefs, long long **pairs, lc_val *out);
 void lc_gc_end(lc_runtime *rt, int frozen);
 void lc_gc_thawed(lc_runtime *rt);

@@ -403,6 +403,22 @@ int lc_gc_begin(lc_runtime *rt)
     return 1;
 }
 
+/* The thread that froze rt ends the window under the lock too: a thaw
+   running beside another thread's entry could put back objects that Lua
+   has released since, or take those of a newer window.  When another thread
+   holds rt, the window waits for the next entry, which ends it first. */
+int lc_gc_relock(lc_runtime *rt)
+{
+    if (pthread_mutex_trylock(&rt->lock) != 0)
+        return 0;
+    if (!rt->frozen || rt->held > 0 || rt->closed) {
+        pthread_mutex_unlock(&rt->lock);
+        return 0;
+    }
+    rt->held++;
+    return 1;
+}
+
 int lc_gc_scan(lc_runtime *rt, const int *refs, int nrefs, long long **pairs, lc_val *out)
 {
     lc_ctx c;

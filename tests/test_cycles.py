@@ -13,7 +13,7 @@ import pytest
 
 import lupacffi
 from lupacffi import _cycles
-from helpers import Obj, collect, stack_depth
+from helpers import JOIN_TIMEOUT, Obj, collect, stack_depth
 from workloads import make_cycle
 
 PYPY = platform.python_implementation() == "PyPy"
@@ -126,6 +126,83 @@ def test_a_wrapper_found_as_it_dies_moves_nothing(lua):
     collect()  # (frees the wrapper; on PyPy its finalizer runs again)
     assert new[1] is obj
     assert pack(1)[1] == 1  # the runtime's references intact
+
+
+def test_a_wrapper_dying_as_its_window_ends_releases_its_reference(lua, monkeypatch):
+    """A wrapper's finalizer reads the runtime's window while another thread
+    may end it: read twice, the second read could be None, and the finalizer
+    failed before it released its reference (a registry leak)."""
+    t = lua.table()
+    ref = t._ref
+    reads = iter([_cycles._Window()])  # a window, then none
+    monkeypatch.setattr(
+        type(lua), "_gc_window", property(lambda self: next(reads, None)), raising=False
+    )
+    t.__del__()
+    monkeypatch.undo()
+    assert lua.table()._ref == ref  # released: Lua gives its number again
+
+
+class _PausingSlot(object):
+    """Stands for _cycles._KEPT_SLOT: the first read on this thread pauses
+    (up to `wait` seconds) while another thread runs `meanwhile`."""
+
+    def __init__(self, meanwhile, wait):
+        self.slot = _cycles._KEPT_SLOT
+        self.thread = threading.get_ident()
+        self.meanwhile, self.wait = meanwhile, wait
+        self.other = None
+
+    def __get__(self, wrapper):
+        value = self.slot.__get__(wrapper)
+        if threading.get_ident() == self.thread and self.other is None:
+            self.other = threading.Thread(target=self.meanwhile)
+            self.other.start()
+            self.other.join(self.wait)
+        return value
+
+    def __set__(self, wrapper, value):
+        self.slot.__set__(wrapper, value)
+
+    def __delete__(self, wrapper):
+        self.slot.__delete__(wrapper)
+
+
+def test_a_window_ends_under_the_runtime_lock(lua, monkeypatch):
+    """The thread whose freeze made a window ends it (end_window) while
+    other threads may enter the runtime.  Unlocked, another thread could
+    thaw, let Lua release an object and return, all while the first thaw
+    was half-way; that thaw then put the object back, held for ever (the
+    leak of test_identity_stress_threads_own_runtimes; the same race could
+    take a newer window's objects: its KeyError)."""
+    lua.execute("function drop(t) t[1] = nil; collectgarbage(); collectgarbage() end")
+    drop = lua.globals().drop
+    t = lua.table()
+    obj = Obj("only through t")
+    t[1] = obj
+    ref, h = weakref.ref(obj), id(obj)
+    del obj
+    frozen = _cycles.freeze([lua])
+    assert [rt for rt, _ in frozen] == [lua]
+    assert h not in lua._objects  # moved onto t's wrapper
+    errors = []
+
+    def enter_and_drop():
+        try:
+            drop(t)  # (waits for the lock while the window ends)
+        except BaseException as e:
+            errors.append(e)
+
+    slot = _PausingSlot(enter_and_drop, wait=0.3)
+    monkeypatch.setattr(_cycles, "_KEPT_SLOT", slot)
+    _cycles.end_window(lua, frozen[0][1])
+    slot.other.join(JOIN_TIMEOUT)
+    monkeypatch.undo()
+    assert errors == []
+    assert lua._gc_window is None
+    assert h not in lua._objects  # Lua released it, and nothing put it back
+    collect(lua)
+    assert ref() is None
 
 
 def test_lua_finalizers_keep_what_they_reach(lupa, lua):

@@ -130,7 +130,7 @@ def freeze(runtimes):
                 frozen.append((rt, window))
     except BaseException:
         for rt, window in frozen:
-            thaw(rt, window)
+            end_window(rt, window)
         raise
     return frozen
 
@@ -185,7 +185,7 @@ def _freeze(rt, by_ref):
                 if ref in wrappers:
                     try:
                         _KEPT_SLOT.__get__(wrapper).append(obj)
-                    except AttributeError:  # a late thaw of an older window took it
+                    except AttributeError:  # (defensive: it should still have the list)
                         _KEPT_SLOT.__set__(wrapper, [obj])
                 else:
                     _KEPT_SLOT.__set__(wrapper, [obj])
@@ -216,12 +216,31 @@ def _still_held(by_ref):
     return held
 
 
+def end_window(rt, window):
+    """The end of the window that this thread's freeze made: thaw() under
+    the runtime's lock, if no entry ended the window first.  Without the
+    lock, another thread could enter, thaw, let Lua release some of the
+    objects and a new freeze move others while this thaw is half-way: it
+    would put back objects that Lua no longer holds (never released
+    again) and take the new window's (lost: a KeyError when Lua hands
+    them over).  When another thread holds the runtime, the window waits
+    for the next entry, which ends it (the C shim calls back first)."""
+    ptr = rt._ptr
+    if rt._gc_window is not window or ptr is None or not rt._lib.lc_gc_relock(ptr):
+        return
+    try:
+        thaw(rt, window)
+    finally:
+        rt._lib.lc_gc_end(ptr, 1 if rt._gc_window is window else 0)
+
+
 def thaw(rt, window=None):
     """Moves back the references held by the wrappers that are still alive.
-    (Idempotent: two threads may run it at once, both before Lua runs.)
-    Given the window a freeze made, only while that window is the current
-    one: once it was thawed (before Lua ran again), another thread may have
-    frozen the runtime anew, and that window is not ours to end."""
+    Runs under the runtime's lock: in an entry (OP_THAW), in _freeze, or
+    through end_window.  Given the window a freeze made, only while that
+    window is the current one: once it was thawed (before Lua ran again),
+    another thread may have frozen the runtime anew, and that window is not
+    ours to end."""
     current = rt._gc_window
     if current is None or (window is not None and current is not window):
         return
@@ -233,7 +252,7 @@ def thaw(rt, window=None):
             continue
         try:
             kept = _KEPT_SLOT.__get__(wrapper)
-        except AttributeError:  # (another thread's thaw took it)
+        except AttributeError:  # (nothing moved onto it after all)
             continue
         if ref not in window.dead:
             for obj in kept:
@@ -262,7 +281,7 @@ def collect_cycles():
             gc.collect()  # (PyPy frees what the finalizers released in a second one)
     finally:
         for rt, window in frozen:
-            thaw(rt, window)
+            end_window(rt, window)
 
 
 # ---- when it runs -------------------------------------------------------------
@@ -286,7 +305,7 @@ def _thaw_all():
     for ref, window in frozen:
         rt = ref()
         if rt is not None:
-            thaw(rt, window)
+            end_window(rt, window)
 
 
 _GROWTH_FLOOR = 10000  # Python objects held by Lua before the first run

@@ -88,8 +88,9 @@ class _LuaObject(object):
             # (before the reference goes: a scan can find this wrapper while it
             # dies, and its number may be a new table's by then, _cycles._freeze)
             _set(self, "_ref", -1)
-            if rt._gc_window is not None:  # see _cycles.py
-                rt._gc_window.wrapper_died(ref)
+            window = rt._gc_window  # (read once: another thread may end it meanwhile)
+            if window is not None:  # see _cycles.py
+                window.wrapper_died(ref)
             # (a freed runtime's _ptr is lc_closed_runtime(), which ignores it)
             rt._lc_unref(rt._ptr, ref)
         except Exception:  # interpreter shutdown, half-built wrapper
