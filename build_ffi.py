@@ -188,12 +188,15 @@ def make_ffi(backend, absolute_paths=False):
 def make_constants_ffi():
     """The FFI builder of ``lupacffi._lc_constants``: no Lua, only the numbers
     of csrc/lc_types.h and lc_api.h (tags, status codes, ops, ...), which
-    _constants.py reads from it, so that C is their one source."""
+    _constants.py reads from it, so that C is their one source; and, on
+    CPython, the wrappers' C base type (csrc/lc_wrapper.c)."""
     ffi = FFI()
     ffi.cdef(
         _read("lc_types.h")
         + "#define LC_NOUT ...\n#define LC_LONG_STRING ...\n#define LC_MAX_PACKED_ARGS ...\n"
         + "#define LC_PACK_BYTES ...\n"
+        + "int lc_wrapper_install(uintptr_t namespace);\n"
+        + "int lc_wrapper_methods(uintptr_t handed);\n"
     )
     ffi.set_source(
         "lupacffi._lc_constants",

@@ -9,3 +9,7 @@
    a library that no symbol comes from (zig drops it even under
    --no-as-needed): this exported pointer takes one from libc. */
 void (*const lc_needs_libc)(void) = abort;
+
+/* (and the wrappers' C base type, CPython only: no Lua in it either) */
+#include "lc_wrapper.h"
+#include "lc_wrapper.c"

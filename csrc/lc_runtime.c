@@ -228,6 +228,11 @@ static int lc_run(lc_runtime *rt, lc_ctx *c)
 /* ---- locking ------------------------------------------------------------ */
 /* `held` counts the lock's holds that may run Python code in between (see
    lc_gc_begin). */
+void lc_set_encoding(lc_runtime *rt, int encoding)
+{
+    rt->head.encoding = encoding;
+}
+
 void lc_lock(lc_runtime *rt)
 {
     pthread_mutex_lock(&rt->lock);
@@ -452,6 +457,11 @@ static int lc_setup_state(lua_State *L)
     return 0;
 }
 
+/* What the wrappers' C base type calls (lc_wrapper.h): this backend's. */
+static const lc_entries lc_backend_entries = {lc_call, lc_call_i, lc_call_d, lc_call_s, lc_getitem_i,
+                                                    lc_getitem_s, lc_setitem_i,
+                                                    lc_thread_pack};
+
 lc_runtime *lc_new(int rid, int libs, int use_seed, unsigned int seed)
 {
     lc_runtime *rt = (lc_runtime *)calloc(1, sizeof(lc_runtime));
@@ -461,6 +471,7 @@ lc_runtime *lc_new(int rid, int libs, int use_seed, unsigned int seed)
     if (rt == NULL)
         return NULL;
     rt->rid = rid;
+    rt->head.entries = &lc_backend_entries;
     rt->none_ref = LUA_NOREF;
     rt->max_instructions = rt->budget = -1;
     pthread_mutexattr_init(&attr);
@@ -526,6 +537,7 @@ static pthread_once_t lc_closed_once = PTHREAD_ONCE_INIT;
 
 static void lc_init_closed_runtime(void)
 {
+    lc_closed_rt.head.entries = &lc_backend_entries;
     pthread_mutexattr_t attr;
     pthread_mutexattr_init(&attr);
     pthread_mutexattr_settype(&attr, PTHREAD_MUTEX_RECURSIVE);

@@ -169,4 +169,12 @@ enum lc_packed {
     LC_P_FLOAT = 7   /* a float, in this thread's pack buffer (the same) */
 };
 
+/* How a runtime's strings cross in the wrappers' C base type (lc_wrapper.c,
+   lc_set_encoding) */
+enum lc_encoding {
+    LC_ENC_OTHER = 0,  /* Python converts them (the default) */
+    LC_ENC_UTF8 = 1,   /* str, UTF-8 in Lua */
+    LC_ENC_NONE = 2    /* bytes as they are (encoding=None) */
+};
+
 typedef struct lc_runtime lc_runtime;

@@ -34,6 +34,7 @@
 
 #include "lc_types.h"
 #include "lc_api.h"
+#include "lc_wrapper.h"
 
 /* ---- Lua version compatibility ------------------------------------------ */
 #if LUA_VERSION_NUM < 502
@@ -85,6 +86,7 @@ typedef struct lc_name_slot {
 } lc_name_slot;
 
 struct lc_runtime {
+    lc_runtime_head head;      /* first: read by lc_wrapper.c, see lc_wrapper.h */
     lua_State *L;
     int rid;                   /* the Python side's id of this runtime */
     int closed;

@@ -96,6 +96,7 @@ class Backend(object):
         self.pack_min = max(self.mininteger, -(2**60))
         # what a LuaRuntime's _ptr becomes when its Lua state is freed
         self.closed_runtime = lib.lc_closed_runtime()
+        self.closed_runtime_addr = int(ffi.cast("uintptr_t", self.closed_runtime))
         # long result strings made into str/bytes by Python straight from
         # Lua's memory (csrc/lc_api.h); on PyPy that measured slower than
         # C's copy (its GC, not the copy, is what costs there)

@@ -18,6 +18,9 @@ P_INT, P_NIL, P_BOOL = _c.LC_P_INT, _c.LC_P_NIL, _c.LC_P_BOOL
 P_REF, P_OUT, P_ERR = _c.LC_P_REF, _c.LC_P_OUT, _c.LC_P_ERR
 P_STR, P_FLOAT = _c.LC_P_STR, _c.LC_P_FLOAT
 
+# how a runtime's strings cross in the wrappers' C base type (enum lc_encoding)
+ENC_OTHER, ENC_UTF8, ENC_NONE = _c.LC_ENC_OTHER, _c.LC_ENC_UTF8, _c.LC_ENC_NONE
+
 # entry point status codes, negative (enum lc_status)
 ERR_RUN = _c.LC_ERR_RUN
 ERR_SYNTAX = _c.LC_ERR_SYNTAX

@@ -28,6 +28,8 @@ from ._constants import TLIGHTUSERDATA as _TLIGHTUSERDATA
 from ._constants import TTABLE as _TTABLE
 from ._constants import TTHREAD as _TTHREAD
 from ._constants import TUSERDATA as _TUSERDATA
+from ._backend import _PYPY
+from ._lc_constants import lib as _lc_constants_lib
 from .errors import LuaError
 
 _TYPE_NAMES = {
@@ -41,8 +43,23 @@ _TYPE_NAMES = {
 # lc_costatus() results
 _CO_DEAD, _CO_NEW, _CO_SUSPENDED, _CO_RUNNING, _CO_FAILED = 0, 1, 2, 3, 4
 
+
+def _wrapper_base():
+    """On CPython, the C type that runs the common crossings itself (calls
+    with one scalar argument, t[i], t["name"], t.name, t[i] = v: see
+    csrc/lc_wrapper.c and the end of this module); on PyPy, object (the
+    Python methods below are the fast way there)."""
+    if _PYPY:
+        return object
+    namespace = {}
+    if _lc_constants_lib.lc_wrapper_install(id(namespace)) != 0:
+        raise ImportError("lupacffi: could not make the wrappers' C base type")
+    return namespace["LuaWrapperBase"]
+
+
+_Base = _wrapper_base()
 _set = object.__setattr__
-_new = object.__new__
+_new = _Base.__new__
 _NO_ACCESS = "item/attribute access not supported on functions"
 _NO_ARG = object()  # f() called without arguments
 
@@ -69,13 +86,14 @@ def _name_key(rt, name):
     return name.encode(rt._source_encoding) if type(name) is str else name
 
 
-class _LuaObject(object):
+class _LuaObject(_Base):
     """A Lua value without a Python equivalent.  Used as is for userdata:
     reading items and attributes goes through Lua (``__index``)."""
 
     # (__luatype__: the Lua type; a class attribute in the subclasses, which
     # are of one type each, so that making their wrappers sets two slots)
-    __slots__ = ("_rt", "_ref", "__luatype__", "__luaid__", "__luakept__", "__weakref__")
+    # (_rt and _ref: fields of the C base type on CPython)
+    __slots__ = ("_rt", "_ref") * _PYPY + ("__luatype__", "__luaid__", "__luakept__", "__weakref__")
 
     def __init__(self, runtime, ref, luatype):
         _set(self, "_rt", runtime)
@@ -190,6 +208,16 @@ class _LuaObject(object):
             return rt._call(self._ref, (arg,))
         return r >> 3 if r & 7 == 0 else rt._unpack(r)
 
+    def _finish_call(self, r, arg):
+        """self(arg) (or self()) made by the C base type, when its packed
+        result r needs Python: a string in another encoding, several
+        results, an error, or an int Lua cannot hold (_RANGE: the general
+        way)."""
+        rt = self._rt
+        if r != _RANGE:
+            return rt._unpack(r)
+        return rt._call(self._ref, (arg,))
+
     def __getitem__(self, key):
         rt = self._rt
         t = type(key)
@@ -207,6 +235,14 @@ class _LuaObject(object):
             return r >> 3
         if r & 7 == _P_REF:
             return _wrap(rt, r >> 7, (r >> 3) & 15)
+        if r != _RANGE:
+            return rt._unpack(r)
+        return rt._getitem(self._ref, key)
+
+    def _finish_getitem(self, r, key):
+        """self[key] (or self.key) read by the C base type, when its packed
+        result r needs Python (as for _finish_call)."""
+        rt = self._rt
         if r != _RANGE:
             return rt._unpack(r)
         return rt._getitem(self._ref, key)
@@ -301,6 +337,11 @@ class _LuaTable(_LuaObject):
 
     def __delitem__(self, key):
         self._rt._setitem(self._ref, key, None)
+
+    def _setitem_failed(self, r):
+        """The error of lc_setitem_i's status r (csrc/lc_wrapper.c)."""
+        rt = self._rt
+        raise rt._error(r, rt._buffers().out)
 
     def __contains__(self, key):
         for k in _LuaIter(self, 1):
@@ -627,3 +668,35 @@ def lua_type(obj):
             return "function"
         return _TYPE_NAMES.get(obj.__luatype__)
     return None
+
+
+# ---- CPython: the C base type's share (csrc/lc_wrapper.c) ----------------------
+def _hand_over_to_c(cls, *names):
+    """The C base type runs these operations (its slots); the class keeps
+    each Python method as _<name>_general, for what C hands over."""
+    for name in names:
+        setattr(cls, "_%s_general" % name.strip("_"), cls.__dict__[name])
+        delattr(cls, name)
+
+
+if not _PYPY:
+    _hand_over_to_c(_LuaObject, "__call__", "__getitem__", "__getattr__")
+    _hand_over_to_c(_LuaTable, "__setitem__", "__delitem__")
+    _hand_over_to_c(_NoAccess, "__getattr__")  # (its __getitem__ stays: it refuses)
+    # the names a table's class has: t.name reads the table for any other
+    # (non-dunder) name
+    _TABLE_CLASS_NAMES = frozenset(name for cls in _LuaTable.__mro__ for name in vars(cls))
+    _HANDED_TO_C = (
+        _LuaTable,
+        _TABLE_CLASS_NAMES,
+        _wrap,
+        _LuaObject._call_general,
+        _LuaObject._getitem_general,
+        _LuaObject._finish_call,
+        _LuaObject._finish_getitem,
+        _LuaTable._setitem_general,
+        _LuaTable._delitem_general,
+        _LuaTable._setitem_failed,
+    )
+    if _lc_constants_lib.lc_wrapper_methods(id(_HANDED_TO_C)) != 0:
+        raise ImportError("lupacffi: the wrappers' C base type refused its methods")

@@ -1,6 +1,7 @@
 """LuaRuntime: one Lua state, its options and the operations on it."""
 
 import builtins
+import codecs
 import contextlib
 import gc
 import itertools
@@ -13,6 +14,8 @@ from . import _async, _cycles
 from ._backend import _PYPY, BUFFER_SIZE, get_backend
 from ._callbacks import Callbacks
 from ._constants import (
+    ENC_NONE,
+    ENC_UTF8,
     ERR_SYNTAX,
     LIB_ALL,
     LUA_NOREF,
@@ -60,6 +63,7 @@ def _as_bytes(value, encoding):
 # _callbacks, which are mixed in).  They may use these members, and no others:
 #   _ffi, _lib, _ptr        the backend's cffi objects and the lc_runtime *
 #                           (after the state is freed: lc_closed_runtime())
+#   _addr                   _ptr's address, always (csrc/lc_wrapper.c reads it)
 #   _backend, _encoding, _source_encoding, _objects (Python objects Lua holds)
 #   _buffers()              this thread's argument buffer and result buffer
 #   _unpack(r), _results(n, out, nout), _batch(n, out)    results -> Python
@@ -207,6 +211,7 @@ class LuaRuntime(Converter, Callbacks):
         sandbox=False,
     ):
         self._ptr = None
+        self._addr = 0  # the address of _ptr, always (read by csrc/lc_wrapper.c)
         backend = self._backend = get_backend(self._backend_name)
         o = _checked_options(
             encoding,
@@ -271,6 +276,12 @@ class LuaRuntime(Converter, Callbacks):
         if ptr == backend.ffi.NULL:
             raise LuaMemoryError("could not create a Lua state")
         self._ptr = ptr
+        self._addr = int(backend.ffi.cast("uintptr_t", ptr))
+        # how strings cross in csrc/lc_wrapper.c (enum lc_encoding)
+        if encoding is None:
+            lib.lc_set_encoding(ptr, ENC_NONE)
+        elif codecs.lookup(encoding).name == "utf-8":
+            lib.lc_set_encoding(ptr, ENC_UTF8)
         backend.runtimes[self._rid] = weakref.ref(self)
         _cycles.install()
         if _PYPY:
@@ -328,6 +339,7 @@ class LuaRuntime(Converter, Callbacks):
         if ptr is not None and ptr != self._backend.closed_runtime:
             # what is left (wrappers in the same garbage cycle) finds it closed
             self._ptr = self._backend.closed_runtime
+            self._addr = self._backend.closed_runtime_addr
             try:
                 self._lib.lc_free(ptr)
                 self._backend.runtimes.pop(self._rid, None)
