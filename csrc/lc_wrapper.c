@@ -1,10 +1,11 @@
 /* The C base type of the wrappers of Lua values (_lua_objects._LuaObject),
    on CPython.  The most common crossings call the backend's C entry point
    from here, without a Python frame or cffi's argument conversion
-   (benchmarks/capi_probe.py measured what that leaves): f() and f(x) with
-   one int, float, str or bytes argument, t[i], t["name"] and t.name, and
-   t[i] = v with an int, None or bool value; and it makes their common
-   results (int, nil, boolean, float, string, a new wrapper through _wrap).
+   (benchmarks/capi_probe.py measured what that leaves): calls with up to 8
+   arguments that are None, bools, ints, floats, str or bytes, t[i],
+   t["name"] and t.name, and t[i] = v with an int, None or bool value; and
+   it makes their common results (int, nil, boolean, float, string, a new
+   wrapper through _wrap).
    Everything else goes to the Python methods (_call_general, _finish_call,
    _getitem_general, ...: the end of _lua_objects.py), which are the whole
    behaviour; PyPy uses them directly (its JIT makes them fast).
@@ -165,30 +166,84 @@ static long long lcw_call1(lc_wrapper *w, PyObject *arg, int *done)
     return r;
 }
 
+#define LCW_MAX_ARGS 8     /* f(a, b, ...) with at most this many, in C */
+
+/* f(a, b, ...) when every argument is None, a bool, an int within 2^53
+   (exact in every Lua), a float, a str (in a UTF-8 runtime) or bytes: the
+   packed result of lc_call, or 0 with *done = 0. */
+static long long lcw_call_n(lc_wrapper *w, PyObject *args, Py_ssize_t n, int *done)
+{
+    struct lc_runtime *rt = lcw_runtime(w);
+    lc_val vals[LCW_MAX_ARGS];
+    PyObject *encoded[LCW_MAX_ARGS];  /* str arguments' UTF-8 bytes */
+    Py_ssize_t k, nencoded = 0;
+    long long i, r = 0;
+    *done = 0;
+    if (rt == NULL || n > LCW_MAX_ARGS)
+        return 0;
+    for (k = 0; k < n; k++) {
+        PyObject *arg = PyTuple_GetItem(args, k);
+        lc_val *v = &vals[k];
+        if (arg == Py_None) {
+            v->tag = LC_NIL;
+        } else if (PyBool_Check(arg)) {
+            v->tag = LC_BOOL;
+            v->i = arg == Py_True;
+        } else if (lcw_int_arg(arg, &i) && i >= -(1LL << 53) && i <= (1LL << 53)) {
+            v->tag = LC_INT;
+            v->i = i;
+        } else if (PyFloat_CheckExact(arg)) {
+            v->tag = LC_FLOAT;
+            v->d = PyFloat_AsDouble(arg);
+        } else if (PyBytes_CheckExact(arg) || PyUnicode_CheckExact(arg)) {
+            PyObject *bytes = arg;
+            char *data;
+            Py_ssize_t len;
+            if (PyUnicode_CheckExact(arg)) {
+                if (((lc_runtime_head *)rt)->encoding != LC_ENC_UTF8
+                        || (bytes = PyUnicode_AsUTF8String(arg)) == NULL)
+                    break;
+                encoded[nencoded++] = bytes;
+            }
+            if (PyBytes_AsStringAndSize(bytes, &data, &len) < 0)
+                break;
+            v->tag = LC_STR;
+            v->s = data;
+            v->i = (long long)len;
+        } else {
+            break;            /* (anything else: the general way) */
+        }
+    }
+    if (k == n) {
+        const lc_entries *entries = ((lc_runtime_head *)rt)->entries;
+        int ref = w->ref;
+        Py_BEGIN_ALLOW_THREADS
+        r = entries->call(rt, ref, vals, (int)n);
+        Py_END_ALLOW_THREADS
+        *done = 1;
+    }
+    PyErr_Clear();            /* (a str that does not encode: the general way raises it) */
+    while (nencoded > 0)
+        Py_DECREF(encoded[--nencoded]);
+    return r;
+}
+
 static PyObject *lcw_call(PyObject *self, PyObject *args, PyObject *kwargs)
 {
     PyObject *with_self, *result;
     Py_ssize_t n, k;
     long long r;
     int done;
-    if ((kwargs == NULL || PyDict_Size(kwargs) == 0) && PyTuple_Size(args) == 1) {
-        PyObject *arg = PyTuple_GetItem(args, 0);
-        r = lcw_call1((lc_wrapper *)self, arg, &done);
+    n = PyTuple_Size(args);
+    if (kwargs == NULL || PyDict_Size(kwargs) == 0) {
+        if (n == 1)
+            r = lcw_call1((lc_wrapper *)self, PyTuple_GetItem(args, 0), &done);
+        else
+            r = lcw_call_n((lc_wrapper *)self, args, n, &done);   /* (f() too) */
         if (done)
-            return lcw_result(self, r, lcw_finish_call, arg);
-    } else if ((kwargs == NULL || PyDict_Size(kwargs) == 0) && PyTuple_Size(args) == 0) {
-        struct lc_runtime *rt = lcw_runtime((lc_wrapper *)self);
-        if (rt != NULL) {     /* f() */
-            const lc_entries *entries = ((lc_runtime_head *)rt)->entries;
-            int ref = ((lc_wrapper *)self)->ref;
-            Py_BEGIN_ALLOW_THREADS
-            r = entries->call(rt, ref, NULL, 0);
-            Py_END_ALLOW_THREADS
-            return lcw_result(self, r, lcw_finish_call, Py_None);
-        }
+            return lcw_result(self, r, lcw_finish_call, args);
     }
     /* _call_general(self, *args, **kwargs) */
-    n = PyTuple_Size(args);
     with_self = PyTuple_New(n + 1);
     if (with_self == NULL)
         return NULL;
@@ -295,10 +350,12 @@ static PyObject *lcw_getattro(PyObject *self, PyObject *name)
 {
     PyObject *value, *general;
     struct lc_runtime *rt;
+    /* (the class's own names first: the Python methods read _rt and _ref
+       through here, as often as any table key is read) */
     if (lcw_table_type != NULL && PyUnicode_CheckExact(name)
+            && PySet_Contains(lcw_table_class_names, name) == 0
             && !(PyUnicode_Tailmatch(name, lcw_dunder, 0, PY_SSIZE_T_MAX, -1) == 1
                  && PyUnicode_Tailmatch(name, lcw_dunder, 0, PY_SSIZE_T_MAX, 1) == 1)
-            && PySet_Contains(lcw_table_class_names, name) == 0
             && PyObject_IsInstance(self, lcw_table_type) == 1
             && (rt = lcw_runtime((lc_wrapper *)self)) != NULL
             && ((lc_runtime_head *)rt)->encoding == LC_ENC_UTF8) {

@@ -144,10 +144,11 @@ def test_no_reference_leaks_on_the_c_paths(lua):
     obj = Obj()
     g = lua.eval("function(o) return function(i) return o end end")(obj)
     s = lua.eval("function(x) return x .. '!' end")
+    n = lua.eval("function(...) return select('#', ...) end")
 
     def every_c_path(i):
         f(i), f(0), t[1], t["name"], t[3], t[99], g(1), t.name, t.missing, t.keys
-        s("abc"), s(b"abc"), f(1.5), s(1.5)
+        s("abc"), s(b"abc"), f(1.5), s(1.5), f(), n(1, 1.5, "abc", None, True, b"xy")
         t[1] = i
         t[2] = None
         t[4] = True
@@ -271,3 +272,40 @@ def test_attributes_of_functions_and_userdata(lua, lupa):
     assert lupa.lua_type(u.write) == "function" and u.no_such_method is None
     with pytest.raises(AttributeError):
         u.__missing_dunder__
+
+
+SHOW = """function(...)
+    local shown = {}
+    for i = 1, select('#', ...) do
+        local v = select(i, ...)
+        shown[i] = type(v) .. ':' .. tostring(v)
+    end
+    return table.concat(shown, ',')
+end"""
+
+
+def test_calls_with_several_scalars_and_with_anything_else(lua, lupa):
+    show = lua.eval(SHOW)
+    reference = lua.eval("function(f, ...) return f(...) end")  # (the general way)
+    obj, t = Obj(), lua.table()
+    cases = [
+        (),
+        (1, 2),
+        (1, 1.5, "s", None, True, b"b\0c"),
+        (2**53, -(2**53), 2**53 + 1, -(2**53) - 1, 2**63 - 1),
+        (False, 0.0, -0.0, float("inf"), "", b""),
+        tuple(range(8)),
+        tuple(range(9)),  # (more than C takes)
+        (1, obj),  # (a Python object: the general way)
+        (t, 1),  # (a wrapper: the general way)
+        ("\xe9", "\u20ac"),
+    ]
+    for args in cases:
+        assert show(*args) == reference(show, *args), args
+    assert show(1, obj) == "number:1," + show(obj)
+    with pytest.raises(UnicodeEncodeError):
+        show(1, "\ud800")
+    other = lupa.LuaRuntime(encoding="latin-1")
+    assert other.eval(SHOW)("\xe9", 1) == "string:\xe9,number:1"
+    raw = lupa.LuaRuntime(encoding=None)
+    assert raw.eval(SHOW)(b"x", 1) == b"string:x,number:1"

@@ -208,15 +208,14 @@ class _LuaObject(_Base):
             return rt._call(self._ref, (arg,))
         return r >> 3 if r & 7 == 0 else rt._unpack(r)
 
-    def _finish_call(self, r, arg):
-        """self(arg) (or self()) made by the C base type, when its packed
-        result r needs Python: a string in another encoding, several
-        results, an error, or an int Lua cannot hold (_RANGE: the general
-        way)."""
+    def _finish_call(self, r, args):
+        """self(*args) made by the C base type, when its packed result r
+        needs Python: a string in another encoding, several results, an
+        error, or an int Lua cannot hold (_RANGE: the general way)."""
         rt = self._rt
         if r != _RANGE:
             return rt._unpack(r)
-        return rt._call(self._ref, (arg,))
+        return rt._call(self._ref, args)
 
     def __getitem__(self, key):
         rt = self._rt
