@@ -300,7 +300,8 @@ static int lcw_setitem(PyObject *self, PyObject *key, PyObject *value)
     struct lc_runtime *rt;
     PyObject *result;
     long long k, v, packed = -1;
-    if (lcw_table_type == NULL || !PyObject_IsInstance(self, lcw_table_type)) {
+    if (lcw_table_type == NULL
+            || !PyType_IsSubtype(Py_TYPE(self), (PyTypeObject *)lcw_table_type)) {
         PyObject *name = PyObject_GetAttrString((PyObject *)Py_TYPE(self), "__name__");
         if (name != NULL) {
             PyErr_Format(PyExc_TypeError, "'%U' object does not support item %s", name,
@@ -350,13 +351,13 @@ static PyObject *lcw_getattro(PyObject *self, PyObject *name)
 {
     PyObject *value, *general;
     struct lc_runtime *rt;
-    /* (the class's own names first: the Python methods read _rt and _ref
-       through here, as often as any table key is read) */
+    /* (the cheap tests first: the Python methods read their fields, _rt,
+       _ref, _state..., through here, as often as any table key is read) */
     if (lcw_table_type != NULL && PyUnicode_CheckExact(name)
+            && PyType_IsSubtype(Py_TYPE(self), (PyTypeObject *)lcw_table_type)
             && PySet_Contains(lcw_table_class_names, name) == 0
             && !(PyUnicode_Tailmatch(name, lcw_dunder, 0, PY_SSIZE_T_MAX, -1) == 1
                  && PyUnicode_Tailmatch(name, lcw_dunder, 0, PY_SSIZE_T_MAX, 1) == 1)
-            && PyObject_IsInstance(self, lcw_table_type) == 1
             && (rt = lcw_runtime((lc_wrapper *)self)) != NULL
             && ((lc_runtime_head *)rt)->encoding == LC_ENC_UTF8) {
         const lc_entries *entries = ((lc_runtime_head *)rt)->entries;
@@ -375,7 +376,7 @@ static PyObject *lcw_getattro(PyObject *self, PyObject *name)
         Py_DECREF(bytes);
         return lcw_result(self, r, lcw_finish_getitem, name);
     }
-    if (PyErr_Occurred())     /* (from PySet_Contains or PyObject_IsInstance) */
+    if (PyErr_Occurred())     /* (from PySet_Contains) */
         return NULL;
     value = PyObject_GenericGetAttr(self, name);
     if (value != NULL || !PyErr_ExceptionMatches(PyExc_AttributeError))
