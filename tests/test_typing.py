@@ -44,6 +44,10 @@ ALLOWLIST = [
     # the wrappers' internal slots
     r"lupacffi._lua_objects._LuaObject.__lua(id|type|kept)__",
     r"lupacffi._lua_objects._Lua\w+.__luatype__",
+    # on CPython the wrappers' C base type answers t.name (csrc/lc_wrapper.c,
+    # its tp_getattro): no __getattr__ at run time; the stub keeps it so that
+    # type checkers know that any name may be read
+    r"lupacffi._lua_objects._LuaObject.__getattr__",
 ]
 
 
