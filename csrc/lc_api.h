@@ -35,7 +35,7 @@ int lc_close(lc_runtime *rt);
 lc_runtime *lc_closed_runtime(void);
 void lc_free(lc_runtime *rt);
 
-/* How the runtime's strings cross: enum lc_encoding in lc_wrapper.h. */
+/* How the runtime's strings cross: enum lc_encoding in lc_types.h. */
 void lc_set_encoding(lc_runtime *rt, int encoding);
 
 /* Locking (re-entrant, per runtime; waiting happens without the GIL). */
